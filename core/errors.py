@@ -1,0 +1,83 @@
+"""Core errors carry what the person in the chat must be told; one table turns them into text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class CoreError(Exception):
+    """Base of every error the core expects; its message is safe to show in a chat."""
+
+    def user_message(self, *, is_admin: bool) -> str:
+        return str(self)
+
+
+class BadInput(CoreError):
+    """The caller typed something we cannot accept; nothing was changed."""
+
+
+class NotFound(CoreError):
+    """The thing asked for does not exist in this workspace (or belongs to another one)."""
+
+
+class Forbidden(CoreError):
+    """The caller's role does not allow this command."""
+
+
+class UnknownCommand(CoreError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Unknown command /{name}. Send /help to see every command.")
+        self.name = name
+
+
+class ConfigurationError(CoreError):
+    """A setting is missing or wrong. `setting` names the variable for admins."""
+
+    def __init__(self, message: str, *, setting: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+    def user_message(self, *, is_admin: bool) -> str:
+        if is_admin:
+            return f"{self} (setting: {self.setting})"
+        return f"{self} Ask a workspace admin to check the configuration."
+
+
+class StoreUnavailable(CoreError):
+    """The studio's storage (Redis) did not answer."""
+
+    def __init__(self, detail: str = "") -> None:
+        message = "The studio's store is unavailable right now; nothing was changed. Try again soon."
+        super().__init__(message)
+        self.detail = detail
+
+
+class RateLimited(CoreError):
+    """Too many requests; `retry_after` seconds until the next one is allowed."""
+
+    def __init__(self, retry_after: float, message: str = "", *, at: datetime | None = None) -> None:
+        super().__init__(message or f"Too many requests. Try again in {format_wait(retry_after)}.")
+        self.retry_after = retry_after
+        self.at = at
+
+
+class QuotaExceeded(CoreError):
+    """A budget is used up until `resets_at`."""
+
+    def __init__(self, what: str, limit: float, used: float, resets_at: datetime) -> None:
+        super().__init__(
+            f"The {what} is used up ({used:g} of {limit:g}); it resets {resets_at:%Y-%m-%d %H:%M %Z}."
+        )
+        self.what, self.limit, self.used, self.resets_at = what, limit, used, resets_at
+
+
+def format_wait(seconds: float) -> str:
+    """Human wait time: '45 s', '3 min', '2 h 5 min'."""
+    total = max(1, round(seconds))
+    if total < 60:
+        return f"{total} s"
+    minutes, _ = divmod(total + 59, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"

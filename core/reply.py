@@ -1,0 +1,44 @@
+"""The platform-neutral answer every command returns; front ends render it in their idiom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Button:
+    """A tap-able action. `command` is the exact typed command it stands for, so every
+    button is also scriptable (the console prints it; Telegram packs it into callback_data)."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An image or file sent with a reply (a chart PNG, an export)."""
+
+    filename: str
+    data: bytes
+    mime_type: str
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.startswith("image/")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Plain text (front ends escape and split it), optional buttons and attachment.
+
+    `ephemeral` asks the front end to show the reply only to the caller where it can
+    (Discord ephemeral responses, a private message on Telegram)."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    attachment: Attachment | None = None
+    ephemeral: bool = False
+    notices: tuple[str, ...] = field(default=())
+
+    def with_buttons(self, *buttons: Button) -> Reply:
+        return Reply(self.text, self.buttons + buttons, self.attachment, self.ephemeral, self.notices)

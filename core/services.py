@@ -1,0 +1,15 @@
+"""The core service container handed to every command handler (built by the composition root)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.ports import Clock, Notifier
+from core.workspaces import WorkspaceService
+
+
+@dataclass
+class Services:
+    workspaces: WorkspaceService
+    notifier: Notifier
+    clock: Clock

@@ -1,0 +1,102 @@
+"""Workspaces (a Telegram chat, a Discord guild, a console session) and their members."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from core.errors import BadInput, Forbidden
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+
+    def allows(self, required: Role) -> bool:
+        return self is Role.ADMIN or required is Role.MEMBER
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting. The front end vouches for `role` (Telegram chat admins, Discord guild
+    permissions, the console's --role); the core enforces it."""
+
+    user_id: str
+    display_name: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """`id` is namespaced by platform (`tg:-1001`, `dc:42`, `console:console`) so two platforms
+    can never collide."""
+
+    id: str
+    platform: str
+    title: str
+    timezone: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class WorkspaceStore(Protocol):
+    async def touch(self, workspace_id: str, actor: Actor) -> dict[str, str]:
+        """Record that `actor` is a member and return the workspace's stored settings
+        (one round trip: it runs on every command)."""
+        ...
+
+    async def save_settings(self, workspace_id: str, values: dict[str, str]) -> None: ...
+
+    async def list_members(self, workspace_id: str) -> dict[str, str]:
+        """user id → display name of everyone who has used the studio here."""
+        ...
+
+
+def require_admin(actor: Actor, what: str) -> None:
+    if not actor.is_admin:
+        raise Forbidden(f"Only workspace admins can {what}.")
+
+
+def validate_timezone(name: str) -> str:
+    """Accept an IANA name case-insensitively; suggest close names when it is unknown."""
+    candidate = name.strip()
+    try:
+        ZoneInfo(candidate)
+        return candidate
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    by_lower = {zone.lower(): zone for zone in available_timezones()}
+    if candidate.lower() in by_lower:
+        return by_lower[candidate.lower()]
+    hints = sorted(z for z in by_lower.values() if candidate.lower() in z.lower())[:5]
+    hint = (
+        f" Did you mean {', '.join(hints)}?" if hints else " Example: Europe/Berlin, America/New_York, UTC."
+    )
+    raise BadInput(f"Unknown timezone {candidate!r}; use an IANA name.{hint}")
+
+
+class WorkspaceService:
+    """Loads a workspace with its stored settings and changes them, checking roles itself."""
+
+    def __init__(self, store: WorkspaceStore, default_timezone: str) -> None:
+        self._store = store
+        self._default_timezone = default_timezone
+
+    async def open(self, workspace_id: str, platform: str, title: str, actor: Actor) -> Workspace:
+        settings = await self._store.touch(workspace_id, actor)
+        timezone = settings.get("timezone", self._default_timezone)
+        return Workspace(workspace_id, platform, title, timezone)
+
+    async def set_timezone(self, workspace: Workspace, actor: Actor, name: str) -> Workspace:
+        require_admin(actor, "change the workspace timezone")
+        zone = validate_timezone(name)
+        await self._store.save_settings(workspace.id, {"timezone": zone})
+        return Workspace(workspace.id, workspace.platform, workspace.title, zone)

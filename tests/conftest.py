@@ -1,0 +1,115 @@
+"""Shared fixtures. Real-Redis tests use TEST_REDIS_URL (default db 15 on 127.0.0.1:6379) and
+flush that database around each test; with CI set, a missing Redis fails instead of skipping."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import fakeredis
+import pytest
+import redis.asyncio as aioredis
+
+from adapters.redis.connection import RedisHandle
+from bot.bootstrap import Studio, build_studio
+from bot.console import ConsoleNotifier
+from bot.settings import Settings
+from core.commands.dispatch import Caller
+from core.reply import Reply
+from core.workspaces import Role
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def notify(self, workspace_id: str, text: str, buttons: tuple[object, ...] = ()) -> None:
+        self.sent.append((workspace_id, text))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path / "data", secret_key="x" * 40)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def real_redis() -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs a real Redis at {TEST_REDIS_URL}: {exc}")
+        pytest.skip(f"no Redis at {TEST_REDIS_URL}")
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+async def fake_redis() -> AsyncIterator[aioredis.Redis]:
+    client = fakeredis.FakeAsyncRedis()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(params=["fake", "real"])
+async def any_redis(request: pytest.FixtureRequest) -> aioredis.Redis:
+    """Storage contract tests run twice: against fakeredis and against the real server."""
+    fixture = "fake_redis" if request.param == "fake" else "real_redis"
+    if request.param == "real":
+        request.applymarker(pytest.mark.redis)
+    return request.getfixturevalue(fixture)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def notifier() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+@pytest.fixture
+async def studio(
+    settings: Settings, fake_redis: aioredis.Redis, clock: FakeClock, notifier: RecordingNotifier
+) -> AsyncIterator[Studio]:
+    built = await build_studio(
+        settings, notifier=notifier, clock=clock, redis=RedisHandle(fake_redis, "memory://")
+    )
+    yield built
+
+
+def caller(
+    role: Role = Role.ADMIN, *, user: str = "u1", workspace: str = "w1", platform: str = "console"
+) -> Caller:
+    return Caller(platform, workspace, user, f"User {user}", role, f"Workspace {workspace}")
+
+
+async def run(studio: Studio, text: str, role: Role = Role.ADMIN, **kw: str) -> Reply:
+    return await studio.dispatcher.handle_text(caller(role, **kw), text)
+
+
+def console_output() -> tuple[io.StringIO, ConsoleNotifier]:
+    out = io.StringIO()
+    return out, ConsoleNotifier(out)
