@@ -81,3 +81,33 @@ def format_wait(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{minutes} min"
+
+
+class ProviderError(CoreError):
+    """The AI provider failed (5xx, timeout, empty answer) after its own retries."""
+
+
+class TokenExpired(CoreError):
+    """A connected account's token was rejected; an admin must reconnect it."""
+
+    def __init__(self, platform: str, account: str = "") -> None:
+        what = f"{platform} account {account}".strip()
+        super().__init__(f"The {what} needs to be reconnected: its access token expired or was revoked.")
+        self.platform, self.account = platform, account
+
+    def user_message(self, *, is_admin: bool) -> str:
+        if is_admin:
+            return f"{self} Run /connect {self.platform} to reconnect."
+        return f"{self} Ask a workspace admin to run /connect {self.platform}."
+
+
+class PublishRejected(CoreError):
+    """A platform refused a post. `retryable` tells the scheduler whether trying again can help;
+    `retry_after` (seconds) is the platform's own hint when it gave one."""
+
+    def __init__(
+        self, platform: str, reason: str, *, retryable: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{platform} rejected the post: {reason}")
+        self.platform, self.reason = platform, reason
+        self.retryable, self.retry_after = retryable, retry_after
