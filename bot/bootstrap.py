@@ -6,14 +6,18 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
+from adapters.media.local import LocalMediaStore
 from adapters.redis.connection import RedisHandle, open_redis
+from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.keys import Keys
 from adapters.redis.workspaces import RedisWorkspaceStore
 from bot.settings import Settings
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
+from core.media import MediaLimits, MediaService
 from core.ports import Clock, Notifier, SystemClock
 from core.services import Services
+from core.usage import OpenUsageGate
 from core.workspaces import WorkspaceService
 
 
@@ -44,4 +48,11 @@ async def build_studio(
 def build_services(settings: Settings, client: aioredis.Redis, notifier: Notifier, clock: Clock) -> Services:
     keys = Keys(settings.redis_key_prefix)
     workspaces = WorkspaceService(RedisWorkspaceStore(client, keys), settings.default_timezone)
-    return Services(workspaces=workspaces, notifier=notifier, clock=clock)
+    return Services(
+        workspaces=workspaces,
+        notifier=notifier,
+        clock=clock,
+        usage=OpenUsageGate(),
+        drafts=RedisDraftStore(client, keys),
+        media=MediaService(LocalMediaStore(settings.data_dir / "media"), MediaLimits()),
+    )

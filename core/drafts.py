@@ -29,6 +29,8 @@ class Draft:
 
 
 class DraftStore(Protocol):
+    async def save(self, draft: Draft) -> None: ...
+
     async def get(self, workspace_id: str, draft_id: str) -> Draft:
         """The draft, or `NotFound` (also when it belongs to another workspace)."""
         ...

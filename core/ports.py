@@ -33,3 +33,12 @@ class Notifier(Protocol):
     """Tells a workspace's team channel(s) that something happened (published, failed...)."""
 
     async def notify(self, workspace_id: str, text: str, buttons: tuple[Button, ...] = ()) -> None: ...
+
+
+class ChannelSender(Protocol):
+    """Delivers a team notification to one chat channel of one platform (a Telegram chat id,
+    a Discord channel id). Each chat front end provides one; the notifier routes to them."""
+
+    platform: str
+
+    async def send(self, channel_id: str, text: str, buttons: tuple[Button, ...] = ()) -> None: ...

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.drafts import DraftStore
+from core.media import MediaService
 from core.ports import Clock, Notifier
+from core.usage import UsageGate
 from core.workspaces import WorkspaceService
 
 
@@ -13,3 +16,6 @@ class Services:
     workspaces: WorkspaceService
     notifier: Notifier
     clock: Clock
+    usage: UsageGate
+    drafts: DraftStore
+    media: MediaService
