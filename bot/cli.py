@@ -8,7 +8,9 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.bootstrap import Studio, build_studio
 from bot.console import Console, ConsoleIdentity, ConsoleNotifier
@@ -44,6 +46,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the last line of defence: one line for the user, details in a file
+        path = write_crash_report(settings.data_dir)
+        print(
+            f"content-studio: unexpected error: {type(exc).__name__}: {exc} (details: {path})",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def write_crash_report(data_dir: Path) -> Path:
+    import traceback
+
+    path = data_dir / "logs" / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(traceback.format_exc())
+    return path
 
 
 def parser() -> argparse.ArgumentParser:
@@ -88,7 +106,6 @@ async def run_services(studio: Studio) -> None:
     if sys.stdin.isatty():
         await run_console(studio, ConsoleIdentity())
         return
-    log.info("running background services until stopped (Ctrl+C or SIGTERM)")
     await wait_for_stop()
 
 
@@ -97,6 +114,7 @@ async def wait_for_stop() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    log.info("running background services until stopped (Ctrl+C or SIGTERM)")
     await stop.wait()
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from redis.exceptions import ResponseError
+
 from adapters.ai.health import check_provider
-from adapters.redis.connection import open_redis
+from adapters.redis.connection import RedisHandle, open_redis
 from bot.settings import Settings
 from core.errors import CoreError
 
@@ -35,11 +37,17 @@ async def check_redis(settings: Settings) -> Check:
             "set REDIS_URL to a reachable redis://, rediss:// or unix:// URL",
         )
     try:
-        info = await handle.client.info("server")
-        version = info.get("redis_version", "?")
-        return Check("redis", True, f"{handle.description} (Redis {version})")
+        return Check("redis", True, f"{handle.description} ({await _server_version(handle)})")
     finally:
         await handle.close()
+
+
+async def _server_version(handle: RedisHandle) -> str:
+    try:
+        info = await handle.client.info("server")
+    except ResponseError:  # fakeredis (memory://) has no INFO
+        return "in-memory fake"
+    return f"Redis {info.get('redis_version', '?')}"
 
 
 async def check_ai(settings: Settings) -> Check:
