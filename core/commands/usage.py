@@ -37,7 +37,8 @@ class ActivityArgs(Args):
 
 
 def money(micros: int) -> str:
-    return f"${micros / MICROS:,.4f}"
+    """Whole cents as $12.50; sub-cent AI costs keep four decimals ($0.0003)."""
+    return f"${micros / MICROS:,.2f}" if micros % 10_000 == 0 else f"${micros / MICROS:,.4f}"
 
 
 def local_time(moment: datetime, workspace: Workspace) -> str:
