@@ -85,8 +85,6 @@ def _hour_line(snap: Snapshot, limits: EffectiveLimits, service: UsageService, w
 async def limits(ctx: Context, args: LimitsArgs) -> Reply:
     if args.action == "set":
         return await set_limit(ctx, args)
-    if args.name or args.value:
-        raise BadInput(f"To change a limit: /limits set <name> <value>; names: {LIMIT_NAMES}.")
     service = ctx.services.limits
     snap, periods, _ = await service.snapshot(ctx.workspace, ctx.actor)
     mine = service.effective(snap.overrides, ctx.actor.role)
