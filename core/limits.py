@@ -10,7 +10,9 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
 
 from core.errors import QuotaExceeded, RateLimited, StoreUnavailable, UsageStoreUnavailable, format_wait
 from core.ports import Clock, Notifier
@@ -164,20 +166,25 @@ class EffectiveLimits:
 
 
 def periods_for(now: datetime, workspace: Workspace) -> Periods:
-    local = now.astimezone(workspace.zone)
-    today = local.date()
+    zone = workspace.zone
+    return _periods(now.astimezone(zone).date(), zone)
+
+
+@lru_cache(maxsize=1024)
+def _periods(today: date, zone: ZoneInfo) -> Periods:
+    # Cached: every admission needs them and they change once a day per timezone.
     next_day = today + timedelta(days=1)
     next_month = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
     return Periods(
         day=today.isoformat(),
         month=today.strftime("%Y-%m"),
-        day_ends=_local_midnight(next_day, workspace),
-        month_ends=_local_midnight(next_month, workspace),
+        day_ends=_local_midnight(next_day, zone),
+        month_ends=_local_midnight(next_month, zone),
     )
 
 
-def _local_midnight(day: date, workspace: Workspace) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=workspace.zone)
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
 def to_ms(moment: datetime) -> int:

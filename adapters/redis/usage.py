@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
-from adapters.redis.scripts import LuaScript
+from adapters.redis.scripts import LuaScript, ScriptBatcher
 from core.limits import ActivityEntry, Admission, AdmitRequest, RecordRequest, Snapshot
 
 OUTCOMES = {0: "admitted", 1: "rate_limited", 2: "tokens", 3: "cost"}
@@ -25,6 +25,7 @@ class RedisUsageStore:
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self._redis = client
         self._keys = keys
+        self._batcher = ScriptBatcher(client)
 
     def _key(self, workspace_id: str, *parts: str) -> str:
         return self._keys.workspace(workspace_id, "usage", *parts)
@@ -56,7 +57,7 @@ class RedisUsageStore:
             request.monthly_cost_micros,
             request.entry_id,
         ]
-        outcome, used, limit, retry_after = await ADMIT.run(self._redis, keys, args)
+        outcome, used, limit, retry_after = await self._batcher.run(ADMIT, keys, args)
         return Admission(OUTCOMES[int(outcome)], int(used), int(limit), int(retry_after))  # type: ignore[arg-type]
 
     @translate_errors
