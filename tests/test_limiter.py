@@ -364,3 +364,26 @@ async def test_unreachable_store_admits_when_fail_open(
     studio = await make_studio(unreachable, settings, clock, notifier, rate_limit_fail_open=True)
     ws = Workspace("console:w1", "console", "w1", "UTC")
     await studio.services.usage.admit_generation(ws, ANN)
+
+
+@pytest.mark.redis
+async def test_concurrent_admissions_survive_a_script_flush(
+    real_redis: aioredis.Redis, settings: Settings, clock: FakeClock, notifier: RecordingNotifier
+) -> None:
+    studio = await make_studio(real_redis, settings, clock, notifier, rate_limit_generations_per_hour=30)
+    ws = await open_ws(studio)
+    assert await admitted(studio, ws)
+    await real_redis.script_flush()  # queued calls in one pipeline all meet NOSCRIPT
+    results = await asyncio.gather(*(admitted(studio, ws) for _ in range(40)))
+    assert results.count(True) == 29
+
+
+async def test_concurrent_admissions_on_an_unreachable_store_all_fail_closed(
+    unreachable: aioredis.Redis, settings: Settings, clock: FakeClock, notifier: RecordingNotifier
+) -> None:
+    studio = await make_studio(unreachable, settings, clock, notifier)
+    ws = Workspace("console:w1", "console", "w1", "UTC")
+    outcomes = await asyncio.gather(
+        *(studio.services.usage.admit_generation(ws, ANN) for _ in range(12)), return_exceptions=True
+    )
+    assert all(isinstance(outcome, UsageStoreUnavailable) for outcome in outcomes)
