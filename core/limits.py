@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 MICROS = 1_000_000
 GENERATION_KINDS = ("generated", "regenerated")
 
+REFUSALS = {"rate_limited": "hourly generation limit", "tokens": "daily token budget", "cost": "monthly cost cap"}
+
 # Fields of a workspace's overrides hash; `/limits set` names map onto them.
 OVERRIDE_FIELDS = {
     "generations_member": "gen_per_hour:member",
@@ -222,7 +224,7 @@ class UsageService:
             raise UsageStoreUnavailable(exc.detail) from exc
         if admission.outcome == "admitted":
             return
-        await self.record(workspace, actor, UsageEvent("rate_limited", detail=admission.outcome))
+        await self.record(workspace, actor, UsageEvent("rate_limited", detail=REFUSALS[admission.outcome]))
         raise self._refusal(admission, workspace, now, periods)
 
     async def record(self, workspace: Workspace, actor: Actor, event: UsageEvent) -> None:

@@ -84,7 +84,7 @@ async def test_usage_shows_three_of_three_after_the_refusal(limited: Studio, clo
     assert "900 tokens" in reply.text and reply.ephemeral
     feed = await run(limited, "/activity", workspace="console")
     assert feed.text.count("generated (post, gpt-4o-mini, 300 tokens") == 3
-    assert "was refused by a limit (rate_limited)" in feed.text
+    assert "was refused by a limit (hourly generation limit)" in feed.text
 
 
 async def test_the_window_slides_instead_of_resetting(limited: Studio, clock: FakeClock) -> None:
@@ -158,6 +158,8 @@ async def test_daily_token_budget_warns_once_then_stops_generation(
     with pytest.raises(QuotaExceeded) as refused:
         await studio.services.usage.admit_generation(ws, ANN)
     assert "daily token budget is used up (1050 of 1000)" in str(refused.value)
+    refusal = (await studio.services.limits.activity(ws, None, 1))[0]
+    assert (refusal.kind, refusal.detail) == ("rate_limited", "daily token budget")
     assert "2026-11-26 00:00" in str(refused.value)
     clock.advance(days=1)  # a new day in the workspace's timezone: budget and latch start over
     await studio.services.usage.admit_generation(ws, ANN)
