@@ -22,9 +22,11 @@ from core.workspaces import Actor, Role, Workspace
 log = logging.getLogger(__name__)
 
 MICROS = 1_000_000
-GENERATION_KINDS = ("generated", "regenerated")
-
-REFUSALS = {"rate_limited": "hourly generation limit", "tokens": "daily token budget", "cost": "monthly cost cap"}
+REFUSALS = {
+    "rate_limited": "hourly generation limit",
+    "tokens": "daily token budget",
+    "cost": "monthly cost cap",
+}
 
 # Fields of a workspace's overrides hash; `/limits set` names map onto them.
 OVERRIDE_FIELDS = {
