@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from bot.bootstrap import Studio, build_studio
 from bot.console import Console, ConsoleIdentity, ConsoleNotifier
@@ -98,24 +99,58 @@ async def run_console(studio: Studio, identity: ConsoleIdentity) -> None:
     await console.run(sys.stdin, interactive=sys.stdin.isatty())
 
 
+class ChatFront(Protocol):
+    async def start(self, token: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def chat_fronts(studio: Studio) -> list[tuple[ChatFront, str]]:
+    """Every chat front end whose token is configured, with that token."""
+    settings = studio.settings
+    fronts: list[tuple[ChatFront, str]] = []
+    if settings.discord_bot_token is not None:
+        from bot.discord.front import DiscordFront
+
+        front = DiscordFront(
+            studio.dispatcher,
+            dev_guild_id=settings.discord_dev_guild_id,
+            api_base_url=settings.discord_api_base_url,
+        )
+        fronts.append((front, settings.discord_bot_token.get_secret_value()))
+    return fronts
+
+
 async def run_services(studio: Studio) -> None:
-    print(
-        "No chat front end is configured: set " + " or ".join(CHAT_TOKENS) + " in .env to connect a bot.",
-        file=sys.stderr,
-    )
-    if sys.stdin.isatty():
-        await run_console(studio, ConsoleIdentity())
-        return
-    await wait_for_stop()
+    fronts = chat_fronts(studio)
+    if not fronts:
+        print(
+            "No chat front end is configured: set " + " or ".join(CHAT_TOKENS) + " in .env to connect a bot.",
+            file=sys.stderr,
+        )
+        if sys.stdin.isatty():
+            await run_console(studio, ConsoleIdentity())
+            return
+    tasks = [asyncio.create_task(front.start(token)) for front, token in fronts]
+    try:
+        await wait_for_stop(tasks)
+    finally:
+        for front, _ in fronts:
+            await front.close()
 
 
-async def wait_for_stop() -> None:
+async def wait_for_stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Until SIGINT/SIGTERM, or until a front end stops on its own (its error is raised)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("running background services until stopped (Ctrl+C or SIGTERM)")
-    await stop.wait()
+    log.info("running until stopped (Ctrl+C or SIGTERM)")
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    for task in done - {stopper}:
+        task.result()
 
 
 async def doctor(settings: Settings) -> int:

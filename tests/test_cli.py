@@ -106,7 +106,7 @@ def test_run_without_chat_tokens_says_what_to_set_and_stops_on_sigterm(tmp_path:
     assert proc.stderr is not None
     seen = ""
     deadline = time.monotonic() + 30
-    while "running background services" not in seen and time.monotonic() < deadline:
+    while "running until stopped" not in seen and time.monotonic() < deadline:
         seen += proc.stderr.readline()
     proc.send_signal(signal.SIGTERM)
     _, rest = proc.communicate(timeout=30)
