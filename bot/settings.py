@@ -51,6 +51,30 @@ class Settings(BaseSettings):
     facebook_api_version: str = Field("v26.0", pattern=r"^v\d+\.\d+$")
     tiktok_api_url: str = "https://open.tiktokapis.com"
 
+    # Rate limits, budgets and usage tracking
+    rate_limit_generations_per_hour: int = Field(
+        20, ge=1, le=10_000, description="generations per member per rolling hour"
+    )
+    rate_limit_admin_generations_per_hour: int | None = Field(
+        None, ge=1, le=10_000, description="generations per admin per rolling hour; unset = members' limit"
+    )
+    rate_limit_fail_open: bool = Field(
+        False, description="admit generations when the usage store (Redis) is unreachable"
+    )
+    usage_daily_token_budget: int = Field(
+        200_000, ge=0, description="tokens per workspace per day (workspace timezone); 0 = no budget"
+    )
+    usage_monthly_cost_cap: float = Field(
+        50.0, ge=0, le=1_000_000, description="AI cost (USD) per workspace per month; 0 = no cap"
+    )
+    usage_budget_warning_percent: int = Field(
+        80, ge=1, le=99, description="tell the team channel once when a budget reaches this share"
+    )
+    usage_retention_days: int = Field(90, ge=1, le=3650, description="how long activity entries are kept")
+    usage_activity_max_entries: int = Field(
+        10_000, ge=100, le=1_000_000, description="newest activity entries kept per workspace and per user"
+    )
+
     # Studio
     default_timezone: str = "UTC"
     secret_key: SecretStr | None = Field(
@@ -60,6 +84,11 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=1, le=65535)
     public_base_url: str = "http://127.0.0.1:8080"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("rate_limit_admin_generations_per_hour", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip() == "" else value
 
     @field_validator("log_level", mode="before")
     @classmethod

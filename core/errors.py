@@ -111,3 +111,15 @@ class PublishRejected(CoreError):
         super().__init__(f"{platform} rejected the post: {reason}")
         self.platform, self.reason = platform, reason
         self.retryable, self.retry_after = retryable, retry_after
+
+
+class UsageStoreUnavailable(StoreUnavailable):
+    """The usage store (Redis) did not answer, so limits cannot be checked: generation is refused
+    (fail-closed) unless RATE_LIMIT_FAIL_OPEN is set."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail)
+        self.args = (
+            "The usage store is unavailable, so limits cannot be checked and generation is paused "
+            "to protect the team's budget. Nothing was generated or charged; try again in a minute.",
+        )

