@@ -111,3 +111,7 @@ class PublishRejected(CoreError):
         super().__init__(f"{platform} rejected the post: {reason}")
         self.platform, self.reason = platform, reason
         self.retryable, self.retry_after = retryable, retry_after
+
+
+class InvalidOAuthState(BadInput):
+    """An OAuth callback's `state` was forged, expired, replayed or meant for another platform."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.accounts import AccountService
 from core.drafts import DraftStore
 from core.media import MediaService
 from core.ports import Clock, Notifier
+from core.publishing import PublishingService
 from core.usage import UsageGate
 from core.workspaces import WorkspaceService
 
@@ -19,3 +21,5 @@ class Services:
     usage: UsageGate
     drafts: DraftStore
     media: MediaService
+    accounts: AccountService
+    publishing: PublishingService

@@ -33,6 +33,7 @@ class Caller:
     role: Role
     workspace_title: str = ""
     channel_id: str = ""
+    private: bool = True  # front ends set False for group chats and guild channels
 
     @property
     def workspace_id(self) -> str:
@@ -91,7 +92,9 @@ class Dispatcher:
         workspace = await self.services.workspaces.open(
             caller.workspace_id, caller.platform, caller.workspace_title, actor
         )
-        context = Context(self.services, actor, workspace, self.registry, caller.channel_id, progress)
+        context = Context(
+            self.services, actor, workspace, self.registry, caller.channel_id, progress, caller.private
+        )
         return await command.handler(context, args)
 
     def resolve(self, name: str) -> Command:

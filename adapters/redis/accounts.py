@@ -1,0 +1,145 @@
+"""Connected accounts in Redis: one hash per account (tokens Fernet-encrypted) and a set per
+workspace. Plaintext tokens never reach Redis."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import WatchError
+
+from adapters.redis.errors import translate_errors
+from adapters.redis.keys import Keys
+from adapters.redis.workspaces import _decode
+from adapters.security.crypto import TokenCipher
+from core.accounts import Account, Tokens
+from core.errors import NotFound
+from core.posts import Credentials
+
+TOKEN_FIELDS = ("access_token", "refresh_token")
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _when(value: str) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class RedisAccountStore:
+    def __init__(self, client: aioredis.Redis, keys: Keys, cipher: TokenCipher) -> None:
+        self._redis = client
+        self._keys = keys
+        self._cipher = cipher
+
+    def _key(self, workspace_id: str, account_id: str) -> str:
+        return self._keys.workspace(workspace_id, "account", account_id)
+
+    def _index(self, workspace_id: str) -> str:
+        return self._keys.workspace(workspace_id, "accounts")
+
+    def _token_fields(self, tokens: Tokens) -> dict[str, str]:
+        return {
+            "access_token": self._cipher.encrypt(tokens.access_token),
+            "refresh_token": self._cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else "",
+            "access_expires_at": _iso(tokens.access_expires_at),
+            "refresh_expires_at": _iso(tokens.refresh_expires_at),
+        }
+
+    @translate_errors
+    async def save(self, account: Account, tokens: Tokens) -> None:
+        fields: dict[Any, Any] = {
+            "platform": account.platform,
+            "remote_id": account.remote_id,
+            "name": account.name,
+            "connected_by": account.connected_by,
+            "connected_at": _iso(account.connected_at),
+            "unhealthy_reason": "",
+            **self._token_fields(tokens),
+        }
+        key = self._key(account.workspace_id, account.id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, mapping=fields)
+            pipe.sadd(self._index(account.workspace_id), account.id)
+            await pipe.execute()
+
+    @translate_errors
+    async def list(self, workspace_id: str) -> list[Account]:
+        ids = sorted(_decode({m: m for m in await self._redis.smembers(self._index(workspace_id))}))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for account_id in ids:
+                pipe.hgetall(self._key(workspace_id, account_id))
+            rows = await pipe.execute()
+        return [self._account(workspace_id, _decode(row)) for row in rows if row]
+
+    async def _row(self, workspace_id: str, account_id: str) -> dict[str, str]:
+        row = _decode(await self._redis.hgetall(self._key(workspace_id, account_id)))
+        if not row:
+            raise NotFound(f"No connected account {account_id!r} here. See /accounts.")
+        return row
+
+    @translate_errors
+    async def get(self, workspace_id: str, account_id: str) -> Account:
+        return self._account(workspace_id, await self._row(workspace_id, account_id))
+
+    @translate_errors
+    async def credentials(self, workspace_id: str, account_id: str) -> Credentials:
+        row = await self._row(workspace_id, account_id)
+        refresh = row.get("refresh_token", "")
+        return Credentials(
+            workspace_id=workspace_id,
+            account_id=account_id,
+            remote_id=row["remote_id"],
+            access_token=self._cipher.decrypt(row["access_token"]),
+            refresh_token=self._cipher.decrypt(refresh) if refresh else "",
+            access_expires_at=_when(row.get("access_expires_at", "")),
+            refresh_expires_at=_when(row.get("refresh_expires_at", "")),
+        )
+
+    @translate_errors
+    async def replace_tokens(self, workspace_id: str, account_id: str, tokens: Tokens) -> None:
+        """Both tokens and their expiries in one HSET inside WATCH/MULTI: a reader never sees the
+        new access token with the old refresh token, and a disconnected account is not revived."""
+        key = self._key(workspace_id, account_id)
+        fields: dict[Any, Any] = self._token_fields(tokens)
+
+        async def write(pipe: Any) -> None:
+            if not await pipe.exists(key):
+                raise NotFound(f"The account {account_id} was disconnected meanwhile.")
+            pipe.multi()
+            pipe.hset(key, mapping={**fields, "unhealthy_reason": ""})
+
+        try:
+            await self._redis.transaction(write, key)
+        except WatchError as exc:  # pragma: no cover - redis-py retries WatchError itself
+            raise NotFound(f"The account {account_id} changed meanwhile; try again.") from exc
+
+    @translate_errors
+    async def mark_unhealthy(self, workspace_id: str, account_id: str, reason: str) -> None:
+        key = self._key(workspace_id, account_id)
+        if await self._redis.exists(key):
+            await self._redis.hset(key, "unhealthy_reason", reason[:300] or "token rejected")
+
+    @translate_errors
+    async def delete(self, workspace_id: str, account_id: str) -> bool:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(workspace_id, account_id))
+            pipe.srem(self._index(workspace_id), account_id)
+            deleted, _ = await pipe.execute()
+        return bool(deleted)
+
+    def _account(self, workspace_id: str, row: dict[str, str]) -> Account:
+        return Account(
+            workspace_id=workspace_id,
+            platform=row["platform"],
+            remote_id=row["remote_id"],
+            name=row.get("name", ""),
+            connected_by=row.get("connected_by", ""),
+            connected_at=_when(row.get("connected_at", "")) or datetime.min,
+            unhealthy_reason=row.get("unhealthy_reason", ""),
+            access_expires_at=_when(row.get("access_expires_at", "")),
+            refresh_expires_at=_when(row.get("refresh_expires_at", "")),
+        )
