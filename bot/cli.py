@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from bot.bootstrap import Studio, build_studio
 from bot.console import Console, ConsoleIdentity, ConsoleNotifier
 from bot.doctor import run_checks
+from bot.http import create_app, start_http, stop_http
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 from core.commands import build_registry
@@ -81,6 +82,14 @@ async def run_console(studio: Studio, identity: ConsoleIdentity) -> None:
 
 
 async def run_services(studio: Studio) -> None:
+    server = await start_http(create_app(studio), studio.settings.http_host, studio.settings.http_port)
+    try:
+        await _run_front_ends(studio)
+    finally:
+        await stop_http(server)
+
+
+async def _run_front_ends(studio: Studio) -> None:
     print(
         "No chat front end is configured: set " + " or ".join(CHAT_TOKENS) + " in .env to connect a bot.",
         file=sys.stderr,

@@ -143,7 +143,7 @@ class TikTokApi:
         return data if isinstance(data, dict) else {}
 
     def _error(self, code: str, message: str, log_id: str, what: str, response: httpx.Response) -> Exception:
-        if code == "access_token_invalid" or response.status_code == 401:
+        if code == "access_token_invalid" or (response.status_code == 401 and code not in ERRORS):
             return TokenExpired(PLATFORM, what)
         template = ERRORS.get(code, "{message} (code {code})")
         reason = template.format(cap=self._daily_cap, message=message or "no details", code=code)
