@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from core.accounts import AccountService, OAuthClient
+from core.errors import ConfigurationError
 from core.ports import Clock, SystemClock
 from core.posts import PlatformPublisher
 
@@ -46,6 +47,8 @@ def load_plugins(context: PublisherContext) -> dict[str, PlatformPlugin]:
     for entry in entry_points(group=GROUP):
         try:
             plugin = entry.load()(context)
+        except ConfigurationError:
+            raise  # the operator must fix a setting; starting without the platform would hide it
         except Exception:
             # One broken plug-in must not take the studio down; it is logged and left out.
             log.exception("publisher plug-in %s failed to load", entry.name)
