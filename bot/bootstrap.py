@@ -27,7 +27,7 @@ from core.commands.dispatch import Dispatcher
 from core.errors import BadInput
 from core.media import MediaLimits, MediaService
 from core.ports import Clock, Notifier, SystemClock
-from core.posts import AccountInfo, Credentials
+from core.posts import AccountInfo, Credentials, PlatformPublisher
 from core.publishing import DispatchingPublisher, PublishingService
 from core.services import Services
 from core.usage import OpenUsageGate
@@ -79,11 +79,13 @@ async def build_studio(
 class _Verifier:
     """Checks a manually given token with the platform's adapter before it is stored."""
 
-    def __init__(self, publisher: DispatchingPublisher) -> None:
-        self._publisher = publisher
+    def __init__(self, adapters: dict[str, PlatformPublisher]) -> None:
+        self._adapters = adapters
 
     async def verify(self, platform: str, credentials: Credentials) -> AccountInfo:
-        adapter = self._publisher.adapter(platform)
+        adapter = self._adapters.get(platform)
+        if adapter is None:
+            raise BadInput(f"No publisher for {platform!r} is installed.")
         info = await adapter.verify(credentials)
         if credentials.remote_id and info.remote_id != credentials.remote_id:
             raise BadInput(f"That token belongs to {info.remote_id}, not {credentials.remote_id}.")
@@ -109,18 +111,12 @@ def build_services(
     plugins = load_plugins(context)
     states = JwtOAuthStates(client, keys, secret, clock)
     oauth = {name: p.oauth for name, p in plugins.items() if p.oauth is not None}
-    accounts = AccountService(
-        RedisAccountStore(client, keys, cipher),
-        states,
-        oauth,
-        None,  # type: ignore[arg-type]
-        notifier,
-        clock,
-        tuple(sorted(plugins)),
-    )
-    publisher = DispatchingPublisher({name: p.publisher for name, p in plugins.items()}, accounts)
-    accounts.verifier = _Verifier(publisher)
-    context.accounts = accounts
+    adapters = {name: p.publisher for name, p in plugins.items()}
+    store = RedisAccountStore(client, keys, cipher)
+    verifier = _Verifier(adapters)
+    accounts = AccountService(store, states, oauth, verifier, notifier, clock, tuple(sorted(plugins)))
+    publisher = DispatchingPublisher(adapters, accounts)
+    context.accounts = accounts  # TikTok's token refresh writes the new tokens through it
     drafts = RedisDraftStore(client, keys)
     usage = OpenUsageGate()
     return Services(

@@ -182,3 +182,13 @@ async def accept_path(service: MediaService, workspace_id: str, raw: str) -> Med
     duration = await asyncio.to_thread(file_duration, path, size) if kind == "video" else None
     stored = await importer.import_file(workspace_id, path.name, path)
     return MediaRef(path=stored, mime_type=mime, size=size, kind=kind, duration_sec=duration)
+
+
+def check_chat_download(size: int, limit_bytes: int, chat: str, hint: str = "") -> None:
+    """Before a front end downloads an attachment: a clear message when the chat platform will
+    not hand the bot a file that big (Telegram bots: 20 MB without a local Bot API server)."""
+    if size > limit_bytes:
+        raise BadInput(
+            f"That file is {size / MB:.1f} MB; {chat} lets bots download at most {limit_bytes / MB:.0f} MB."
+            + (f" {hint}" if hint else "")
+        )

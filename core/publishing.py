@@ -15,7 +15,7 @@ from core.accounts import PLATFORM_NOUN, Account, AccountService, Health
 from core.drafts import Draft, DraftStore
 from core.errors import BadInput, CoreError, PublishRejected, RateLimited, TokenExpired, format_wait
 from core.media import check_for_platform
-from core.ports import Clock
+from core.ports import Clock, Progress
 from core.posts import Capabilities, PlatformPublisher, Post, Preflight, PublishResult
 from core.reply import Button, Reply
 from core.usage import UsageEvent, UsageGate
@@ -85,6 +85,8 @@ def validate_locally(post: Post, caps: Capabilities) -> None:
         raise BadInput("A post can carry one video, or photos, not both.")
     for media in post.media:
         check_for_platform(media, caps)
+    if post.options.get("link") and not caps.link:
+        raise BadInput(f"{caps.platform} posts cannot carry a link; leave out --link for {caps.platform}.")
     if not post.media and not caps.text:
         raise BadInput(f"{caps.platform} cannot post text alone; attach a video or photo with /attach.")
     if not post.media and not post.text.strip():
@@ -113,7 +115,9 @@ class PublishingService:
     dry_run: bool = False
     dry_run_log: list[Post] = field(default_factory=list)
 
-    async def publish_now(self, workspace: Workspace, actor: Actor, request: PublishRequest) -> Reply:
+    async def publish_now(
+        self, workspace: Workspace, actor: Actor, request: PublishRequest, progress: Progress | None = None
+    ) -> Reply:
         """/publish: validate every target, ask for confirmation, then publish and report."""
         draft = await self.drafts.get(workspace.id, request.draft_id)
         accounts = await self._targets(workspace, request.targets)
@@ -124,7 +128,11 @@ class PublishingService:
             return self._banner(await self._confirmation(request, accounts, posts))
         for post in posts:
             await self._check_choices(post)
-        lines = [await self._publish_one(workspace, actor, post) for post in posts]
+        lines = []
+        for post in posts:
+            if progress is not None and not self.dry_run:
+                await progress.update(f"Publishing to {post.account_id}…\n")
+            lines.append(await self._publish_one(workspace, actor, post))
         return self._banner(Reply("\n".join(lines)))
 
     async def _targets(self, workspace: Workspace, targets: tuple[str, ...]) -> list[Account]:

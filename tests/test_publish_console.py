@@ -299,3 +299,19 @@ async def test_tiktok_shows_creator_privacy_buttons_and_consent_before_a_direct_
     assert "published, post id 7301" in done and "https://www.tiktok.com/@annbakes/video/7301" in done
     assert fake.body("/v2/post/publish/video/init/")["post_info"]["privacy_level"] == "SELF_ONLY"
     assert fake.uploads == [("bytes 0-1999/2000", "video/mp4", 2000)]
+
+
+async def test_link_posts_reach_the_feed_with_progress_shown(
+    settings: Settings, graph: GraphServer, fake_redis: aioredis.Redis, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
+    async with httpx.AsyncClient() as http:
+        s = await open_session(settings, fake_redis, http, tmp_path)
+        await s.say("/connect facebook 123 TOKEN")
+        assert "(posts text, link, photo, video)" in await s.say("/accounts")
+        assert "must start with https://" in await s.say("/publish d1 facebook --link ftp://x --yes")
+        out = await s.say("/publish d1 facebook --link https://bakery.example/menu --yes")
+    assert "Publishing to facebook:123…" in out and "published, post id 123_456" in out
+    [(_, path, form)] = graph.posts()
+    assert path == "/v26.0/123/feed" and form["link"] == "https://bakery.example/menu"
+    assert form["message"] == "Fresh bread today"

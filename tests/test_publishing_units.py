@@ -218,3 +218,19 @@ def test_commands_cli_lists_the_publishing_commands(capsys: pytest.CaptureFixtur
     assert {"connect", "accounts", "disconnect", "attach", "publish"} <= names
     assert main(["commands"]) == 0
     assert "/publish" in capsys.readouterr().out
+
+
+def test_chat_download_limits_explain_the_way_out() -> None:
+    from core.media import check_chat_download
+
+    check_chat_download(20 * MB, 20 * MB, "Telegram")
+    with pytest.raises(BadInput, match=r"Telegram lets bots download at most 20 MB\. Configure a local"):
+        check_chat_download(21 * MB, 20 * MB, "Telegram", "Configure a local Bot API server.")
+
+
+def test_tiktok_posts_cannot_carry_a_link() -> None:
+    caps = tiktok.capabilities(20, 100)
+    video = MediaRef("a.mp4", "video/mp4", 10, "video")
+    post = Post("p", "w", "d", "tiktok:a", "a", "x", options={"link": "https://x.example"}, media=[video])
+    with pytest.raises(BadInput, match="cannot carry a link"):
+        validate_locally(post, caps)

@@ -63,6 +63,12 @@ class PublishArgs(Args):
         max_length=40,
         json_schema_extra=OPTION,
     )
+    link: str | None = Field(
+        None,
+        description="Facebook: a link to attach (https://...)",
+        max_length=2000,
+        json_schema_extra=OPTION,
+    )
     inbox: bool = Field(
         False, description="TikTok: send to the creator's inbox as a draft", json_schema_extra=OPTION
     )
@@ -121,7 +127,8 @@ async def list_accounts(ctx: Context, args: NoArgs) -> Reply:
     for account in accounts:
         health = account.health(now)
         detail = _health_detail(account, health)
-        lines.append(f"- {account.id} {account.name}: {health.value}{detail}")
+        can = ", ".join(ctx.services.publishing.publisher.capabilities(account.platform).supports())
+        lines.append(f"- {account.id} {account.name}: {health.value}{detail} (posts {can})")
     return Reply("\n".join(lines))
 
 
@@ -168,8 +175,10 @@ async def publish(ctx: Context, args: PublishArgs) -> Reply:
         options["privacy"] = _privacy(args.privacy)
     if args.inbox:
         options["inbox"] = "true"
+    if args.link:
+        options["link"] = args.link
     request = PublishRequest(args.draft.lower(), tuple(args.targets.lower().split()), options, args.yes)
-    return await ctx.services.publishing.publish_now(ctx.workspace, ctx.actor, request)
+    return await ctx.services.publishing.publish_now(ctx.workspace, ctx.actor, request, ctx.progress)
 
 
 def _privacy(value: str) -> str:
