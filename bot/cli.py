@@ -17,7 +17,7 @@ from bot.http import create_app, start_http, stop_http
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 from core.commands import build_registry
-from core.errors import CoreError
+from core.errors import ConfigurationError, CoreError
 from core.workspaces import Role
 
 log = logging.getLogger("content_studio")
@@ -82,7 +82,13 @@ async def run_console(studio: Studio, identity: ConsoleIdentity) -> None:
 
 
 async def run_services(studio: Studio) -> None:
-    server = await start_http(create_app(studio), studio.settings.http_host, studio.settings.http_port)
+    host, port = studio.settings.http_host, studio.settings.http_port
+    try:
+        server = await start_http(create_app(studio), host, port)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Cannot serve HTTP on {host}:{port}: {exc.strerror}.", setting="HTTP_PORT"
+        ) from exc
     try:
         await _run_front_ends(studio)
     finally:

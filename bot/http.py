@@ -73,6 +73,8 @@ async def oauth_callback(request: web.Request) -> web.Response:
     except InvalidOAuthState as exc:
         await add_strike(request, f"bad oauth state for {platform}")
         return web.Response(status=400, text=f"{exc}\n")
+    except StoreUnavailable as exc:
+        return web.Response(status=503, text=f"{exc}\n")
     except CoreError as exc:
         log.warning("oauth callback for %s failed: %s", platform, exc)
         return web.Response(status=400, text=f"Could not connect {platform}: {exc}\n")

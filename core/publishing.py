@@ -9,6 +9,7 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from core.accounts import PLATFORM_NOUN, Account, AccountService, Health
@@ -85,6 +86,8 @@ def validate_locally(post: Post, caps: Capabilities) -> None:
         raise BadInput("A post can carry one video, or photos, not both.")
     for media in post.media:
         check_for_platform(media, caps)
+        if not media.path.startswith(("https://", "http://")) and not Path(media.path).is_file():
+            raise BadInput(f"The attached {media.kind} is no longer on disk; attach it to the draft again.")
     if post.options.get("link") and not caps.link:
         raise BadInput(f"{caps.platform} posts cannot carry a link; leave out --link for {caps.platform}.")
     if not post.media and not caps.text:

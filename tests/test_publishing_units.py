@@ -94,8 +94,10 @@ def test_local_validation_covers_text_length_and_media_mixes() -> None:
     def post(text: str, *media: MediaRef) -> Post:
         return Post("p", "w", "d", "facebook:1", "a", text, media=list(media))
 
-    photo = MediaRef("a.jpg", "image/jpeg", 10, "photo")
-    video = MediaRef("a.mp4", "video/mp4", 10, "video")
+    photo = MediaRef("https://cdn.example/a.jpg", "image/jpeg", 10, "photo")
+    video = MediaRef("https://cdn.example/a.mp4", "video/mp4", 10, "video")
+    with pytest.raises(BadInput, match="no longer on disk"):
+        validate_locally(post("x", MediaRef("/nonexistent/a.jpg", "image/jpeg", 10, "photo")), caps)
     with pytest.raises(BadInput, match="at most 1 photo"):
         validate_locally(post("x", photo, photo), caps)
     with pytest.raises(BadInput, match="one video, or photos"):
@@ -230,7 +232,7 @@ def test_chat_download_limits_explain_the_way_out() -> None:
 
 def test_tiktok_posts_cannot_carry_a_link() -> None:
     caps = tiktok.capabilities(20, 100)
-    video = MediaRef("a.mp4", "video/mp4", 10, "video")
+    video = MediaRef("https://cdn.example/a.mp4", "video/mp4", 10, "video")
     post = Post("p", "w", "d", "tiktok:a", "a", "x", options={"link": "https://x.example"}, media=[video])
     with pytest.raises(BadInput, match="cannot carry a link"):
         validate_locally(post, caps)

@@ -39,6 +39,8 @@ CREATOR = {
     "privacy_level_options": ["FOLLOWER_OF_CREATOR", "SELF_ONLY"],
     "max_video_post_duration_sec": 600,
     "comment_disabled": False,
+    "duet_disabled": True,
+    "stitch_disabled": False,
 }
 
 
@@ -226,7 +228,13 @@ async def test_150_mb_file_upload_is_chunked_and_streamed_from_disk(tmp_path: Pa
     assert peak < 20 * MB  # the 150 MB never sat in memory
     init = fake.body("/v2/post/publish/video/init/")
     assert init == {
-        "post_info": {"title": "My clip #cake", "privacy_level": "SELF_ONLY", "disable_comment": False},
+        "post_info": {
+            "title": "My clip #cake",
+            "privacy_level": "SELF_ONLY",
+            "disable_comment": False,
+            "disable_duet": True,
+            "disable_stitch": False,
+        },
         "source_info": {
             "source": "FILE_UPLOAD",
             "video_size": size,

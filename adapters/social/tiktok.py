@@ -111,7 +111,9 @@ class CreatorInfo:
     username: str
     privacy_options: tuple[str, ...]
     max_duration: float
-    comment_disabled: bool = False
+    comment_disabled: bool = False  # the creator's own settings, which a post must respect
+    duet_disabled: bool = False
+    stitch_disabled: bool = False
 
 
 class TikTokApi:
@@ -161,6 +163,8 @@ class TikTokApi:
             privacy_options=tuple(str(o) for o in data.get("privacy_level_options", [])),
             max_duration=float(data.get("max_video_post_duration_sec") or 0),
             comment_disabled=bool(data.get("comment_disabled", False)),
+            duet_disabled=bool(data.get("duet_disabled", False)),
+            stitch_disabled=bool(data.get("stitch_disabled", False)),
         )
 
 
@@ -264,10 +268,11 @@ class TikTokPublisher:
         self._sleep, self._clock = sleep, clock
         self._creators: dict[str, tuple[datetime, CreatorInfo]] = {}
 
-    async def creator(self, credentials: Credentials) -> CreatorInfo:
-        """Creator info, cached a minute (the endpoint allows 20 calls a minute per token)."""
+    async def creator(self, credentials: Credentials, *, fresh: bool = False) -> CreatorInfo:
+        """Creator info, cached a minute for previews (the endpoint allows 20 calls a minute per
+        token); a direct post asks `fresh`, as TikTok requires a query before every post."""
         cached = self._creators.get(credentials.account_id)
-        if cached and self._clock.now() - cached[0] < CREATOR_INFO_TTL:
+        if cached and not fresh and self._clock.now() - cached[0] < CREATOR_INFO_TTL:
             return cached[1]
         info = await self._api.creator_info(credentials.access_token, credentials.remote_id)
         self._creators[credentials.account_id] = (self._clock.now(), info)
@@ -341,7 +346,7 @@ class TikTokPublisher:
     async def _init_photos(self, post: Post, credentials: Credentials, inbox: bool) -> str:
         info = {"title": post.text.split("\n", 1)[0][:90], "description": post.text[:4000]}
         if not inbox:
-            self._check_creator(post, await self.creator(credentials))
+            self._check_creator(post, await self.creator(credentials, fresh=True))
             info["privacy_level"] = PRIVACY_ALIASES[post.options.get("privacy", "private")]
         body = {
             "post_info": info,
@@ -374,7 +379,7 @@ class TikTokPublisher:
         if inbox:
             path, body = "/v2/post/publish/inbox/video/init/", {"source_info": source}
         else:
-            info = await self.creator(credentials)
+            info = await self.creator(credentials, fresh=True)
             self._check_creator(post, info)
             if "privacy" not in post.options:
                 raise BadInput("Choose a TikTok privacy level with --privacy.")
@@ -382,6 +387,8 @@ class TikTokPublisher:
                 "title": post.text,
                 "privacy_level": PRIVACY_ALIASES[post.options["privacy"]],
                 "disable_comment": info.comment_disabled,
+                "disable_duet": info.duet_disabled,
+                "disable_stitch": info.stitch_disabled,
             }
             path, body = "/v2/post/publish/video/init/", {"post_info": post_info, "source_info": source}
         data = await self._api.call(path, credentials.access_token, body, credentials.remote_id)
