@@ -213,6 +213,9 @@ class AccountService:
             f"No connected account matches {target!r}. An admin connects one with /connect; see /accounts."
         )
 
+    async def get(self, workspace: Workspace, account_id: str) -> Account:
+        return await self.store.get(workspace.id, account_id.strip().lower())
+
     async def disconnect(self, workspace: Workspace, actor: Actor, account_id: str) -> Account:
         require_admin(actor, "disconnect accounts")
         account = await self.store.get(workspace.id, account_id.strip().lower())

@@ -214,15 +214,26 @@ class PublishingService:
         try:
             result = await self.publisher.publish(post)
         except CoreError as exc:
-            await self.usage.record(
-                workspace, actor, UsageEvent("failed", platform=post.platform, detail=str(exc))
-            )
+            await self._record_failure(workspace, actor, post, str(exc))
             return f"{post.account_id}: not published. {explain_failure(post, exc, actor)}"
+        except Exception:
+            # One account's surprise must not hide what happened on the others.
+            error_id = secrets.token_hex(4)
+            log.exception("publishing to %s failed (error id %s)", post.account_id, error_id)
+            await self._record_failure(workspace, actor, post, f"unexpected error {error_id}")
+            return (
+                f"{post.account_id}: something went wrong on our side (error id {error_id}); the post may "
+                "or may not have gone out. Check the account before trying again."
+            )
         await self.usage.record(
             workspace, actor, UsageEvent("published", platform=post.platform, detail=result.remote_id)
         )
         where = f" {result.url}" if result.url else ""
         return f"{post.account_id}: published, post id {result.remote_id}.{where}"
+
+    async def _record_failure(self, workspace: Workspace, actor: Actor, post: Post, detail: str) -> None:
+        event = UsageEvent("failed", platform=post.platform, detail=detail[:200])
+        await self.usage.record(workspace, actor, event)
 
     def _banner(self, reply: Reply) -> Reply:
         if not self.dry_run:

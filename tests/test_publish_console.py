@@ -315,3 +315,22 @@ async def test_link_posts_reach_the_feed_with_progress_shown(
     [(_, path, form)] = graph.posts()
     assert path == "/v26.0/123/feed" and form["link"] == "https://bakery.example/menu"
     assert form["message"] == "Fresh bread today"
+
+
+async def test_an_unexpected_adapter_failure_is_reported_per_account_with_an_error_id(
+    settings: Settings, graph: GraphServer, fake_redis: aioredis.Redis, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
+    async with httpx.AsyncClient() as http:
+        s = await open_session(settings, fake_redis, http, tmp_path)
+        await s.say("/connect facebook 123 TOKEN")
+
+        async def explode(post: object, credentials: object) -> object:
+            raise KeyError("surprise")
+
+        adapter = s.studio.services.publishing.publisher.adapter("facebook")
+        adapter.publish = explode  # type: ignore[method-assign]
+        out = await s.say("/publish d1 facebook --yes")
+    assert "facebook:123: something went wrong on our side (error id" in out and "may or may not" in out
+    usage = s.studio.services.usage
+    assert isinstance(usage, OpenUsageGate) and usage.events[-1].kind == "failed"

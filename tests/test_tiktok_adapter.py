@@ -493,3 +493,12 @@ async def test_verify_and_oauth_exchange_use_the_token_endpoint_and_creator_info
     url = oauth.authorization_url("S")
     assert url.startswith("https://www.tiktok.test/v2/auth/authorize/?client_key=CLIENTKEY")
     assert "video.publish" in url and "state=S" in url
+
+
+async def test_an_init_answer_without_publish_id_is_a_clear_retryable_rejection() -> None:
+    fake = FakeTikTok()
+    fake.answer("/v2/post/publish/video/init/", ok({}))
+    publisher, _ = build(fake)
+    with pytest.raises(PublishRejected, match="without a publish_id") as caught:
+        await publisher.publish(video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
+    assert caught.value.retryable

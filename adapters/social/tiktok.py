@@ -361,7 +361,7 @@ class TikTokPublisher:
         data = await self._api.call(
             "/v2/post/publish/content/init/", credentials.access_token, body, credentials.remote_id
         )
-        return str(data["publish_id"])
+        return required(data, "publish_id")
 
     async def _init_video(self, post: Post, credentials: Credentials, inbox: bool) -> str:
         media = post.media[0]
@@ -393,8 +393,9 @@ class TikTokPublisher:
             path, body = "/v2/post/publish/video/init/", {"post_info": post_info, "source_info": source}
         data = await self._api.call(path, credentials.access_token, body, credentials.remote_id)
         if chunks:
-            await self._upload(str(data["upload_url"]), Path(media.path), media.size, media.mime_type, chunks)
-        return str(data["publish_id"])
+            url = required(data, "upload_url")
+            await self._upload(url, Path(media.path), media.size, media.mime_type, chunks)
+        return required(data, "publish_id")
 
     async def _upload(
         self, url: str, path: Path, size: int, mime: str, chunks: list[tuple[int, int]]
@@ -471,6 +472,15 @@ class TikTokPublisher:
                 "TikTok did not say whose token this is; check that it has the video.publish scope."
             )
         return AccountInfo(info.username, info.nickname or info.username)
+
+
+def required(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not value:
+        raise PublishRejected(
+            PLATFORM, f"TikTok answered without a {name}; nothing was posted.", retryable=True
+        )
+    return str(value)
 
 
 def _aliases(options: tuple[str, ...]) -> list[str]:

@@ -145,7 +145,7 @@ def _health_detail(account: Account, health: Health) -> str:
 async def disconnect(ctx: Context, args: AccountArgs) -> Reply:
     require_admin(ctx.actor, "disconnect accounts")
     if not args.yes:
-        account = await ctx.services.accounts.store.get(ctx.workspace.id, args.account.lower())
+        account = await ctx.services.accounts.get(ctx.workspace, args.account)
         confirm = f"/disconnect {account.id} --yes"
         return Reply(
             f"Disconnect {account.name} ({account.id})? Its tokens are deleted; posts to it stop. "
