@@ -68,6 +68,14 @@ class PostPublisher(Protocol):
         status by publish_id; Facebook: look for the post), or None if it never arrived."""
         ...
 
+    def capabilities(self, platform: str) -> Capabilities:
+        """What `platform` accepts (text, link, photo, video and their limits)."""
+        ...
+
+    async def validate(self, post: Post) -> None:
+        """Before a post is queued: `BadInput`/`PublishRejected` when its platform would refuse it."""
+        ...
+
 
 # --- Capabilities, pre-flight and the per-platform adapter port (publishing work) -------------
 

@@ -10,14 +10,14 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.accounts import PLATFORM_NOUN, Account, AccountService, Health
 from core.drafts import Draft, DraftStore
 from core.errors import BadInput, CoreError, PublishRejected, RateLimited, TokenExpired, format_wait
 from core.media import check_for_platform
 from core.ports import Clock, Progress
-from core.posts import Capabilities, PlatformPublisher, Post, Preflight, PublishResult
+from core.posts import Capabilities, PlatformPublisher, Post, PostPublisher, Preflight, PublishResult
 from core.reply import Button, Reply
 from core.usage import UsageEvent, UsageGate
 from core.workspaces import Actor, Workspace
@@ -270,3 +270,8 @@ def command(request: PublishRequest, extra: dict[str, str], *, yes: bool = False
     parts = ["/publish", request.draft_id, *request.targets]
     parts += [f"--{k}" if v == "true" else f"--{k} {v}" for k, v in options.items()]
     return " ".join(parts + (["--yes"] if yes else []))
+
+
+if TYPE_CHECKING:
+    # mypy proves the dispatcher is the `PostPublisher` the scheduler is written against.
+    _PORT: type[PostPublisher] = DispatchingPublisher

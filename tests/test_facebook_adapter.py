@@ -243,3 +243,25 @@ async def test_oauth_exchanges_code_for_long_lived_token_then_page_tokens() -> N
     url = oauth.authorization_url("STATE")
     assert url.startswith("https://www.facebook.test/v26.0/dialog/oauth?") and "state=STATE" in url
     assert "pages_manage_posts" in url
+
+
+async def test_a_lost_answer_is_reconciled_before_anyone_posts_again() -> None:
+    seen: list[str] = []
+    feed = {"data": [{"id": "123_77", "message": "Hello page"}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        if request.method == "POST":
+            raise httpx.ReadTimeout("no answer", request=request)
+        return httpx.Response(200, json=feed)
+
+    adapter = FacebookPublisher(
+        Graph(httpx.AsyncClient(transport=httpx.MockTransport(handler)), "https://graph.test", "v26.0", 300),
+        capabilities(10, 1024),
+    )
+    result = await adapter.publish(post(), CREDS)
+    assert result.remote_id == "123_77" and seen == ["POST /v26.0/123/feed", "GET /v26.0/123/feed"]
+    feed["data"] = []
+    with pytest.raises(PublishRejected, match="did not answer") as caught:
+        await adapter.publish(post(), CREDS)
+    assert caught.value.retryable

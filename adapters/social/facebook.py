@@ -44,6 +44,10 @@ def is_url(path: str) -> bool:
     return path.startswith(("https://", "http://"))
 
 
+class MaybeSent(PublishRejected):
+    """The connection broke after the request was sent; look before posting again."""
+
+
 class Graph:
     """The Graph API's HTTP boundary: one place that sends and one that translates errors."""
 
@@ -55,9 +59,14 @@ class Graph:
     async def call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = await self._http.request(method, f"{self.root}/{path}", **kwargs)
-        except httpx.TransportError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise PublishRejected(
                 PLATFORM, f"Facebook could not be reached ({type(exc).__name__}).", retryable=True
+            ) from exc
+        except httpx.TransportError as exc:
+            # The request left: Facebook may have the post although no answer came back.
+            raise MaybeSent(
+                PLATFORM, f"Facebook did not answer ({type(exc).__name__}).", retryable=True
             ) from exc
         body = _json(response)
         if response.is_error or "error" in body:
@@ -122,6 +131,16 @@ class FacebookPublisher:
         return Preflight(notes=(f"Posts publicly as Page {credentials.remote_id}.",))
 
     async def publish(self, post: Post, credentials: Credentials) -> PublishResult:
+        try:
+            return await self._publish(post, credentials)
+        except MaybeSent:
+            # Before anyone re-posts: did the post arrive after all?
+            found = await self.reconcile(post, credentials)
+            if found is not None:
+                return found
+            raise
+
+    async def _publish(self, post: Post, credentials: Credentials) -> PublishResult:
         page = credentials.remote_id
         media = post.media[0] if post.media else None
         if media is None:
