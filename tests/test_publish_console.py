@@ -334,3 +334,47 @@ async def test_an_unexpected_adapter_failure_is_reported_per_account_with_an_err
     assert "facebook:123: something went wrong on our side (error id" in out and "may or may not" in out
     usage = s.studio.services.usage
     assert isinstance(usage, OpenUsageGate) and usage.events[-1].kind == "failed"
+
+
+@pytest.mark.redis
+async def test_content_studio_console_process_publishes_to_the_graph_server(
+    graph: GraphServer, real_redis: aioredis.Redis, tmp_path: Path
+) -> None:
+    """The real `content-studio console` process, configured only by its environment."""
+    import asyncio
+    import os
+    import sys
+
+    from adapters.redis.drafts import RedisDraftStore
+    from adapters.redis.keys import Keys
+    from tests.conftest import TEST_REDIS_URL
+
+    await RedisDraftStore(real_redis, Keys("cs")).save(
+        Draft("d1", WS, "console:console", "post", "Hi from CLI")
+    )
+    env = {
+        **os.environ,
+        "REDIS_URL": TEST_REDIS_URL,
+        "DATA_DIR": str(tmp_path / "data"),
+        "SECRET_KEY": "s" * 40,
+        "FACEBOOK_GRAPH_API_URL": graph.url,
+        "LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "console",
+        cwd=Path(__file__).parent.parent,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    lines = b"/connect facebook 123 TOKEN\n/publish d1 facebook --yes\n/accounts\n"
+    out, err = await asyncio.wait_for(process.communicate(lines), timeout=60)
+    text = out.decode()
+    assert process.returncode == 0, err.decode()
+    assert "Connected Test Page (facebook:123)" in text and "published, post id 123_456" in text
+    assert graph.posts() == [("POST", "/v26.0/123/feed", {"message": "Hi from CLI", "access_token": "TOKEN"})]
+    assert "TOKEN" not in err.decode()
