@@ -236,3 +236,17 @@ def test_tiktok_posts_cannot_carry_a_link() -> None:
     post = Post("p", "w", "d", "tiktok:a", "a", "x", options={"link": "https://x.example"}, media=[video])
     with pytest.raises(BadInput, match="cannot carry a link"):
         validate_locally(post, caps)
+
+
+async def test_tokens_under_an_old_key_are_re_encrypted_on_first_use(any_redis: aioredis.Redis) -> None:
+    account = Account("w1", "facebook", "123", "Page", "u1", NOW)
+    await RedisAccountStore(any_redis, Keys("cs"), TokenCipher("old-key-" * 5)).save(
+        account, Tokens("EAA-token-1")
+    )
+    rotated = TokenCipher("new-key-" * 5, ["old-key-" * 5])
+    store = RedisAccountStore(any_redis, Keys("cs"), rotated)
+    assert (await store.credentials("w1", "facebook:123")).access_token == "EAA-token-1"
+    stored = (await any_redis.hget("cs:{ws:w1}:account:facebook:123", "access_token")).decode()
+    assert rotated.is_current(stored)
+    new_only = RedisAccountStore(any_redis, Keys("cs"), TokenCipher("new-key-" * 5))
+    assert (await new_only.credentials("w1", "facebook:123")).access_token == "EAA-token-1"

@@ -88,6 +88,7 @@ class RedisAccountStore:
     @translate_errors
     async def credentials(self, workspace_id: str, account_id: str) -> Credentials:
         row = await self._row(workspace_id, account_id)
+        await self._rotate(workspace_id, account_id, row)
         refresh = row.get("refresh_token", "")
         return Credentials(
             workspace_id=workspace_id,
@@ -98,6 +99,19 @@ class RedisAccountStore:
             access_expires_at=_when(row.get("access_expires_at", "")),
             refresh_expires_at=_when(row.get("refresh_expires_at", "")),
         )
+
+    async def _rotate(self, workspace_id: str, account_id: str, row: dict[str, str]) -> None:
+        """After a SECRET_KEY change, tokens still under an old key are re-encrypted on first use,
+        so the old key can later be dropped from SECRET_KEYS_OLD."""
+        if not self._cipher.has_old_keys:
+            return
+        stale = {
+            f: self._cipher.rotate(row[f])
+            for f in TOKEN_FIELDS
+            if row.get(f) and not self._cipher.is_current(row[f])
+        }
+        if stale:
+            await self._redis.hset(self._key(workspace_id, account_id), mapping=dict[Any, Any](stale))
 
     @translate_errors
     async def replace_tokens(self, workspace_id: str, account_id: str, tokens: Tokens) -> None:

@@ -30,10 +30,12 @@ class TokenCipher:
         old_secrets: Iterable[str] = (),
         on_plaintext: Callable[[str], None] = lambda _: None,
     ) -> None:
-        keys = [secret, *[s for s in old_secrets if s]]
-        self._fernet = MultiFernet(
-            [Fernet(base64.urlsafe_b64encode(derive_key(k, TOKENS_LABEL))) for k in keys]
-        )
+        keys = [
+            Fernet(base64.urlsafe_b64encode(derive_key(k, TOKENS_LABEL))) for k in [secret, *old_secrets] if k
+        ]
+        self._current = keys[0]
+        self._fernet = MultiFernet(keys)
+        self.has_old_keys = len(keys) > 1
         self._on_plaintext = on_plaintext
 
     def encrypt(self, plaintext: str) -> str:
@@ -51,6 +53,14 @@ class TokenCipher:
             ) from exc
         self._on_plaintext(plaintext)
         return plaintext
+
+    def is_current(self, ciphertext: str) -> bool:
+        """False when `ciphertext` was made with an old key (re-encrypt it with `rotate`)."""
+        try:
+            self._current.decrypt(ciphertext.encode())
+        except InvalidToken:
+            return False
+        return True
 
     def rotate(self, ciphertext: str) -> str:
         """Re-encrypt under the current key (after a key rotation)."""
