@@ -15,6 +15,7 @@ from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.ipblock import BlockPolicy, IpBlocker
 from adapters.redis.keys import Keys
+from adapters.redis.post_counts import RedisPostCounter
 from adapters.redis.workspaces import RedisWorkspaceStore
 from adapters.security.crypto import TokenCipher
 from adapters.security.oauth_state import JwtOAuthStates
@@ -127,5 +128,14 @@ def build_services(
         drafts=drafts,
         media=MediaService(LocalMediaStore(settings.data_dir / "media"), MediaLimits()),
         accounts=accounts,
-        publishing=PublishingService(publisher, accounts, drafts, usage, clock, settings.publish_dry_run),
+        publishing=PublishingService(
+            publisher,
+            accounts,
+            drafts,
+            usage,
+            clock,
+            settings.publish_dry_run,
+            counter=RedisPostCounter(client, keys),
+            daily_caps={"tiktok": settings.tiktok_daily_post_cap},
+        ),
     )

@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     tiktok_chunk_mb: int = Field(10, ge=5, le=64, description="FILE_UPLOAD chunk size, 5-64 MB")
     tiktok_max_video_mb: int = Field(4096, ge=1)
     tiktok_max_photo_mb: int = Field(20, ge=1)
-    tiktok_daily_post_cap: int = Field(15, ge=1, description="TikTok's undocumented daily cap, for messages")
+    tiktok_daily_post_cap: int = Field(
+        15, ge=1, description="posts per TikTok account per UTC day (TikTok's cap is undocumented)"
+    )
     tiktok_poll_delays: str = Field("2,4,8,15,30", pattern=r"^\d+(\.\d+)?(,\d+(\.\d+)?)*$")
     tiktok_poll_timeout_seconds: float = Field(600, gt=0)
     secret_keys_old: SecretStr | None = Field(

@@ -9,8 +9,9 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.accounts import PLATFORM_NOUN, Account, AccountService, Health
 from core.drafts import Draft, DraftStore
@@ -108,6 +109,14 @@ class PublishRequest:
     confirmed: bool = False
 
 
+class PostCounter(Protocol):
+    """Posts published per account per UTC day (`day` is YYYY-MM-DD)."""
+
+    async def count(self, workspace_id: str, account_id: str, day: str) -> int: ...
+
+    async def add(self, workspace_id: str, account_id: str, day: str) -> None: ...
+
+
 @dataclass
 class PublishingService:
     publisher: DispatchingPublisher
@@ -117,6 +126,22 @@ class PublishingService:
     clock: Clock
     dry_run: bool = False
     dry_run_log: list[Post] = field(default_factory=list)
+    counter: PostCounter | None = None
+    daily_caps: dict[str, int] = field(default_factory=dict)  # platform → posts per account per day
+
+    def _today(self) -> str:
+        return self.clock.now().astimezone(UTC).strftime("%Y-%m-%d")
+
+    async def _check_daily_cap(self, post: Post) -> None:
+        cap = self.daily_caps.get(post.platform)
+        if not cap or self.counter is None:
+            return
+        done = await self.counter.count(post.workspace_id, post.account_id, self._today())
+        if done >= cap:
+            raise BadInput(
+                f"{post.account_id} already published {done} posts today (UTC), the {post.platform} daily "
+                f"cap this studio is set to ({cap}); publish again tomorrow."
+            )
 
     async def publish_now(
         self, workspace: Workspace, actor: Actor, request: PublishRequest, progress: Progress | None = None
@@ -171,6 +196,7 @@ class PublishingService:
         if self.dry_run:
             validate_locally(post, self.publisher.capabilities(post.platform))
         else:
+            await self._check_daily_cap(post)
             await self.publisher.validate(post)
 
     async def _confirmation(
@@ -228,6 +254,8 @@ class PublishingService:
         await self.usage.record(
             workspace, actor, UsageEvent("published", platform=post.platform, detail=result.remote_id)
         )
+        if self.counter is not None:
+            await self.counter.add(post.workspace_id, post.account_id, self._today())
         where = f" {result.url}" if result.url else ""
         return f"{post.account_id}: published, post id {result.remote_id}.{where}"
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
+from pydantic import SecretStr
 
 from adapters.redis.connection import RedisHandle
 from bot.bootstrap import Studio, build_studio
@@ -378,3 +379,33 @@ async def test_content_studio_console_process_publishes_to_the_graph_server(
     assert "Connected Test Page (facebook:123)" in text and "published, post id 123_456" in text
     assert graph.posts() == [("POST", "/v26.0/123/feed", {"message": "Hi from CLI", "access_token": "TOKEN"})]
     assert "TOKEN" not in err.decode()
+
+
+async def test_the_tiktok_daily_cap_setting_stops_before_tiktok_has_to_refuse(
+    settings: Settings, fake_redis: aioredis.Redis, tmp_path: Path
+) -> None:
+    fake = FakeTikTok()
+    settings = settings.model_copy(
+        update={
+            "tiktok_api_url": "https://tiktok.test",
+            "tiktok_daily_post_cap": 1,
+            "tiktok_client_key": "CK",
+            "tiktok_client_secret": SecretStr("CS-secret"),
+        }
+    )
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00" * 2000)
+    async with httpx.AsyncClient(transport=StreamingTransport(fake)) as http:
+        s = await open_session(settings, fake_redis, http, tmp_path)
+        await s.say("/connect tiktok act.ACCESS rft.REFRESH")
+        await s.say(f"/attach d1 {video}")
+        assert "published" in await s.say("/publish d1 tiktok --privacy private --yes")
+        inits = fake.paths().count("/v2/post/publish/video/init/")
+        again = await s.say("/publish d1 tiktok --privacy private --yes")
+        assert "already published 1 posts today (UTC)" in again and "daily cap" in again
+        assert fake.paths().count("/v2/post/publish/video/init/") == inits
+        s.studio.services.clock.advance(days=1)  # type: ignore[attr-defined]
+        assert "published" in await s.say("/publish d1 tiktok --privacy private --yes")
+    assert fake.paths().count("/v2/oauth/token/") == 1  # the day-old access token was refreshed first
+    creds = await s.studio.services.accounts.credentials(WS, "tiktok:annbakes")
+    assert creds.refresh_token == "rft.NEW"
