@@ -77,14 +77,13 @@ async def env(settings: Settings, real_redis: aioredis.Redis) -> AsyncIterator[E
         await stop_http(server)
 
 
-pytestmark = pytest.mark.redis
-
-
+@pytest.mark.redis
 async def test_healthz_answers_over_http(env: Env) -> None:
     response = await env.web.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok", "redis": "ok"}
 
 
+@pytest.mark.redis
 async def test_a_valid_link_connects_the_page_and_confirms_in_the_chat(env: Env) -> None:
     state = await env.link_state()
     response = await env.callback(state)
@@ -97,6 +96,7 @@ async def test_a_valid_link_connects_the_page_and_confirms_in_the_chat(env: Env)
     assert first["redirect_uri"] == "https://studio.example.com/oauth/facebook/callback"
 
 
+@pytest.mark.redis
 async def test_a_replayed_state_gets_400_and_changes_nothing(env: Env) -> None:
     state = await env.link_state()
     assert (await env.callback(state)).status_code == 200
@@ -106,6 +106,7 @@ async def test_a_replayed_state_gets_400_and_changes_nothing(env: Env) -> None:
     assert len(env.graph.requests) == calls and len(env.notifier.sent) == 1
 
 
+@pytest.mark.redis
 async def test_an_expired_state_gets_400_and_stores_nothing(env: Env) -> None:
     state = await env.link_state()
     env.clock.advance(minutes=10, seconds=1)
@@ -114,6 +115,7 @@ async def test_an_expired_state_gets_400_and_stores_nothing(env: Env) -> None:
     assert await env.accounts() == [] and env.graph.requests == []
 
 
+@pytest.mark.redis
 async def test_forged_and_tampered_states_get_400_and_store_nothing(env: Env) -> None:
     state = await env.link_state()
     claims = jwt.decode(state, options={"verify_signature": False})
@@ -126,6 +128,7 @@ async def test_forged_and_tampered_states_get_400_and_store_nothing(env: Env) ->
     assert await env.accounts() == [] and env.graph.requests == []
 
 
+@pytest.mark.redis
 async def test_a_state_for_another_platform_or_without_nonce_is_refused(env: Env) -> None:
     state = await env.link_state()
     response = await env.callback(state, platform="tiktok")
@@ -138,6 +141,7 @@ async def test_a_state_for_another_platform_or_without_nonce_is_refused(env: Env
     assert await env.accounts() == []
 
 
+@pytest.mark.redis
 async def test_a_declined_login_is_explained_without_a_strike(env: Env) -> None:
     for _ in range(4):
         response = await env.web.get(
@@ -148,6 +152,7 @@ async def test_a_declined_login_is_explained_without_a_strike(env: Env) -> None:
     assert (await env.web.get("/healthz")).status_code == 200
 
 
+@pytest.mark.redis
 async def test_repeated_bad_states_ban_the_ip_then_the_ban_lapses(
     env: Env, real_redis: aioredis.Redis
 ) -> None:
@@ -165,10 +170,12 @@ async def test_repeated_bad_states_ban_the_ip_then_the_ban_lapses(
     assert (await env.callback(state)).status_code == 200
 
 
+@pytest.mark.redis
 async def test_unknown_platform_is_404(env: Env) -> None:
     assert (await env.web.get("/oauth/myspace/callback")).status_code == 404
 
 
+@pytest.mark.redis
 async def test_a_refused_code_exchange_is_400_with_the_reason(env: Env) -> None:
     env.graph.answers = [
         httpx.Response(400, json={"error": {"code": 100, "message": "Invalid verification code"}})
@@ -179,6 +186,7 @@ async def test_a_refused_code_exchange_is_400_with_the_reason(env: Env) -> None:
     assert await env.accounts() == []
 
 
+@pytest.mark.redis
 async def test_strikes_outside_the_window_do_not_add_up(env: Env, real_redis: aioredis.Redis) -> None:
     blocker = env.studio.ip_blocker
     assert blocker is not None
@@ -192,8 +200,38 @@ async def test_strikes_outside_the_window_do_not_add_up(env: Env, real_redis: ai
     assert await blocker.banned("10.0.0.9")
 
 
+@pytest.mark.redis
 async def test_expired_nonce_key_disappears_with_the_link(env: Env, real_redis: aioredis.Redis) -> None:
     await env.link_state()
     keys = [k async for k in real_redis.scan_iter("cs:oauth:nonce:*")]
     assert len(keys) == 1 and 590 < await real_redis.ttl(keys[0]) <= 600
     assert timedelta(minutes=10).total_seconds() == 600
+
+
+@pytest.mark.redis
+async def test_behind_a_trusted_proxy_the_forwarded_client_is_banned_not_the_proxy(env: Env) -> None:
+    env.studio.settings.http_trust_forwarded_for = True
+    attacker = {"X-Forwarded-For": "203.0.113.9, 10.0.0.1"}
+    for _ in range(5):
+        response = await env.web.get("/oauth/facebook/callback", params={"state": "x"}, headers=attacker)
+        assert response.status_code == 400
+    assert (await env.web.get("/healthz", headers=attacker)).status_code == 403
+    assert (await env.web.get("/healthz", headers={"X-Forwarded-For": "198.51.100.7"})).status_code == 200
+    env.studio.settings.http_trust_forwarded_for = False
+    assert (await env.web.get("/healthz", headers=attacker)).status_code == 200  # header ignored now
+
+
+async def test_an_unreachable_store_answers_503_not_a_traceback(settings: Settings) -> None:
+    down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    async with httpx.AsyncClient() as http:
+        studio = await build_studio(
+            settings, notifier=RecordingNotifier(), redis=RedisHandle(down, "down"), http=http
+        )
+        server = await start_http(create_app(studio), "127.0.0.1", 0)
+        try:
+            async with httpx.AsyncClient(base_url=server.url) as web:
+                response = await web.get("/oauth/facebook/callback", params={"state": "x", "code": "y"})
+        finally:
+            await stop_http(server)
+            await down.aclose()
+    assert response.status_code == 503 and "unavailable" in response.text
