@@ -10,13 +10,21 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from core.errors import BadInput, NotFound
+from core.errors import BadInput, ConfigurationError, NotFound
 from core.ports import Clock, Notifier
 from core.posts import AccountInfo, Credentials
 from core.workspaces import Actor, Workspace, require_admin
 
 EXPIRING_WITHIN = timedelta(days=7)
 PLATFORM_NOUN = {"facebook": "page", "tiktok": "account"}
+MANUAL_USAGE = {
+    "facebook": "/connect facebook <page_id> <page_token>",
+    "tiktok": "/connect tiktok <access_token> [refresh_token]",
+}
+OAUTH_SETTINGS = {
+    "facebook": "FACEBOOK_APP_ID, FACEBOOK_APP_SECRET",
+    "tiktok": "TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET",
+}
 
 
 class Health(StrEnum):
@@ -149,9 +157,10 @@ class AccountService:
         name = self.check_platform(platform)
         client = self.oauth.get(name)
         if client is None:
-            raise BadInput(
-                f"Connecting {name} by link is not configured here; an operator must set the app's "
-                f"id and secret. You can connect by token instead: /connect {name} <...token...>."
+            raise ConfigurationError(
+                f"Connecting {name} by link is not set up on this studio. Connect by token in a private "
+                f"chat instead: {MANUAL_USAGE.get(name, f'/connect {name} <token>')}.",
+                setting=OAUTH_SETTINGS.get(name, "the platform's app id and secret"),
             )
         state = await self.states.issue(OAuthRequest(workspace.id, name, actor.user_id, page))
         return client.authorization_url(state)

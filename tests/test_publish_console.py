@@ -245,7 +245,9 @@ async def test_bad_publish_input_gets_specific_messages(
         assert "<targets> is required" in await s.say("/publish d1")
         assert "page id is a number" in await s.say("/connect facebook abc TOKEN")
         assert "Unknown platform" in await s.say("/connect myspace")
-        assert "not configured" in await s.say("/connect facebook")
+        not_set_up = await s.say("/connect facebook")
+        assert "/connect facebook <page_id> <page_token>" in not_set_up
+        assert "(setting: FACEBOOK_APP_ID, FACEBOOK_APP_SECRET)" in not_set_up
         assert graph.posts() == []
 
 
