@@ -140,6 +140,7 @@ async def test_account_store_contract(any_redis: aioredis.Redis) -> None:
     await store.mark_unhealthy("w1", "tiktok:ann", "revoked")
     assert (await store.get("w1", "tiktok:ann")).health(NOW) is Health.UNHEALTHY
     await store.mark_unhealthy("w1", "tiktok:nobody", "x")
+    assert not await any_redis.exists("cs:{ws:w1}:account:tiktok:nobody")  # nothing half-created
     assert await store.delete("w1", "tiktok:ann") and await store.list("w1") == []
     with pytest.raises(NotFound, match="disconnected"):
         await store.replace_tokens("w1", "tiktok:ann", Tokens("act.C"))

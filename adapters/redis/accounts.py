@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import WatchError
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
@@ -68,7 +67,8 @@ class RedisAccountStore:
 
     @translate_errors
     async def list(self, workspace_id: str) -> list[Account]:
-        ids = sorted(_decode({m: m for m in await self._redis.smembers(self._index(workspace_id))}))
+        members = await self._redis.smembers(self._index(workspace_id))
+        ids = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
         async with self._redis.pipeline(transaction=False) as pipe:
             for account_id in ids:
                 pipe.hgetall(self._key(workspace_id, account_id))
@@ -115,27 +115,31 @@ class RedisAccountStore:
 
     @translate_errors
     async def replace_tokens(self, workspace_id: str, account_id: str, tokens: Tokens) -> None:
-        """Both tokens and their expiries in one HSET inside WATCH/MULTI: a reader never sees the
-        new access token with the old refresh token, and a disconnected account is not revived."""
-        key = self._key(workspace_id, account_id)
-        fields: dict[Any, Any] = self._token_fields(tokens)
-
-        async def write(pipe: Any) -> None:
-            if not await pipe.exists(key):
-                raise NotFound(f"The account {account_id} was disconnected meanwhile.")
-            pipe.multi()
-            pipe.hset(key, mapping={**fields, "unhealthy_reason": ""})
-
-        try:
-            await self._redis.transaction(write, key)
-        except WatchError as exc:  # pragma: no cover - redis-py retries WatchError itself
-            raise NotFound(f"The account {account_id} changed meanwhile; try again.") from exc
+        """Both tokens and their expiries in one HSET: a reader never sees the new access token
+        with the old refresh token."""
+        fields = {**self._token_fields(tokens), "unhealthy_reason": ""}
+        if not await self._update_existing(self._key(workspace_id, account_id), fields):
+            raise NotFound(f"The account {account_id} was disconnected meanwhile.")
 
     @translate_errors
     async def mark_unhealthy(self, workspace_id: str, account_id: str, reason: str) -> None:
-        key = self._key(workspace_id, account_id)
-        if await self._redis.exists(key):
-            await self._redis.hset(key, "unhealthy_reason", reason[:300] or "token rejected")
+        fields = {"unhealthy_reason": reason[:300] or "token rejected"}
+        await self._update_existing(self._key(workspace_id, account_id), fields)
+
+    async def _update_existing(self, key: str, fields: dict[str, str]) -> bool:
+        """HSET only while the account exists (WATCH/MULTI), so a concurrent /disconnect is never
+        undone by a half-written hash."""
+        found = True
+
+        async def write(pipe: Any) -> None:
+            nonlocal found
+            found = bool(await pipe.exists(key))
+            pipe.multi()
+            if found:
+                pipe.hset(key, mapping=dict[Any, Any](fields))
+
+        await self._redis.transaction(write, key)
+        return found
 
     @translate_errors
     async def delete(self, workspace_id: str, account_id: str) -> bool:
