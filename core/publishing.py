@@ -25,7 +25,10 @@ from core.workspaces import Actor, Workspace
 
 log = logging.getLogger(__name__)
 MAX_BUTTON_BYTES = 64
-DRY_RUN_BANNER = "DRY RUN (PUBLISH_DRY_RUN=true): nothing was sent to any platform."
+DRY_RUN_BANNER = (
+    "DRY RUN (PUBLISH_DRY_RUN=true): nothing was sent to any platform, and checks that need the "
+    "platform (such as TikTok's creator info) were skipped."
+)
 
 
 class DispatchingPublisher:
@@ -235,7 +238,9 @@ class PublishingService:
     async def _publish_one(self, workspace: Workspace, actor: Actor, post: Post) -> str:
         if self.dry_run:
             self.dry_run_log.append(post)
-            log.info("dry run: would publish draft %s to %s", post.draft_id, post.account_id)
+            log.info(
+                "dry run: would publish draft %s to %s: %s", post.draft_id, post.account_id, describe(post)
+            )
             return f"{post.account_id}: would send {describe(post)}"
         try:
             result = await self.publisher.publish(post)
