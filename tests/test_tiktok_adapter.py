@@ -98,8 +98,10 @@ class FakeTikTok:
         async for piece in request.stream:
             received += len(piece)
             self.largest_piece = max(self.largest_piece, len(piece))
-        self.uploads.append((request.headers["content-range"], request.headers["content-type"], received))
-        return httpx.Response(201 if len(self.uploads) else 206)
+        content_range = request.headers["content-range"]
+        self.uploads.append((content_range, request.headers["content-type"], received))
+        last, total = content_range.removeprefix("bytes ").split("-")[1].split("/")
+        return httpx.Response(201 if int(last) + 1 == int(total) else 206)  # 206 until the last chunk
 
     def paths(self) -> list[str]:
         return [path for path, _, _ in self.calls]
