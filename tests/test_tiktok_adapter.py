@@ -63,6 +63,7 @@ class FakeTikTok:
         self.largest_piece = 0
         self.answers: dict[str, list[httpx.Response]] = {}
         self.statuses = [{"status": "PUBLISH_COMPLETE", "publicaly_available_post_id": [7301]}]
+        self.upload_status = 0  # set to make every chunk upload fail with this HTTP status
 
     def answer(self, path: str, *responses: httpx.Response) -> None:
         self.answers.setdefault(path, []).extend(responses)
@@ -98,6 +99,8 @@ class FakeTikTok:
         async for piece in request.stream:
             received += len(piece)
             self.largest_piece = max(self.largest_piece, len(piece))
+        if self.upload_status:
+            return httpx.Response(self.upload_status)
         content_range = request.headers["content-range"]
         self.uploads.append((content_range, request.headers["content-type"], received))
         last, total = content_range.removeprefix("bytes ").split("-")[1].split("/")
@@ -504,3 +507,18 @@ async def test_an_init_answer_without_publish_id_is_a_clear_retryable_rejection(
     with pytest.raises(PublishRejected, match="without a publish_id") as caught:
         await publisher.publish(video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
     assert caught.value.retryable
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(500, True), (416, False)])
+async def test_a_refused_chunk_stops_the_upload_with_its_range(
+    tmp_path: Path, status: int, retryable: bool
+) -> None:
+    fake = FakeTikTok()
+    fake.upload_status = status
+    publisher, _ = build(fake)
+    path = tmp_path / "small.mp4"
+    path.write_bytes(b"v" * 1000)
+    with pytest.raises(PublishRejected, match=f"refused chunk bytes 0-999 \\(HTTP {status}\\)") as caught:
+        await publisher.publish(video_post(str(path), 1000, privacy="private"), CREDS)
+    assert caught.value.retryable is retryable
+    assert "/v2/post/publish/status/fetch/" not in fake.paths()
