@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import httpx
 import redis.asyncio as aioredis
 
 from adapters.charts.activity import MatplotlibChartRenderer
 from adapters.media.local import LocalMediaStore
+from adapters.redis.accounts import RedisAccountStore
 from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.drafts import RedisDraftStore
+from adapters.redis.ipblock import BlockPolicy, IpBlocker
 from adapters.redis.keys import Keys
+from adapters.redis.post_counts import RedisPostCounter
 from adapters.redis.usage import RedisUsageStore
 from adapters.redis.workspaces import RedisWorkspaceStore
+from adapters.security.crypto import TokenCipher
+from adapters.security.oauth_state import JwtOAuthStates
+from adapters.social.registry import PublisherContext, load_plugins
+from bot.logs import remember_secret
 from bot.settings import Settings
+from core.accounts import AccountService
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
+from core.errors import BadInput
 from core.limits import LimitDefaults, UsageService
 from core.media import MediaLimits, MediaService
 from core.ports import Clock, Notifier, SystemClock
+from core.posts import AccountInfo, Credentials, PlatformPublisher
+from core.publishing import DispatchingPublisher, PublishingService
 from core.services import Services
 from core.workspaces import WorkspaceService
+
+HTTP_TIMEOUT = httpx.Timeout(30.0, read=300.0, write=300.0)  # uploads of large videos take a while
 
 
 @dataclass
@@ -30,8 +46,12 @@ class Studio:
     services: Services
     dispatcher: Dispatcher
     closers: list[object] = field(default_factory=list)
+    ip_blocker: IpBlocker | None = None
+    http: httpx.AsyncClient | None = None
 
     async def close(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
         await self.redis.close()
 
 
@@ -41,23 +61,85 @@ async def build_studio(
     notifier: Notifier,
     clock: Clock | None = None,
     redis: RedisHandle | None = None,
+    http: httpx.AsyncClient | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Studio:
     handle = redis or await open_redis(settings.redis_url, settings.data_dir)
-    services = build_services(settings, handle.client, notifier, clock or SystemClock())
-    return Studio(settings, handle, services, Dispatcher(services, build_registry()))
+    client = http or httpx.AsyncClient(timeout=HTTP_TIMEOUT)
+    services = build_services(
+        settings, handle.client, notifier, clock or SystemClock(), http=client, sleep=sleep
+    )
+    keys = Keys(settings.redis_key_prefix)
+    policy = BlockPolicy(
+        settings.ip_block_strikes, settings.ip_block_window_seconds, settings.ip_block_ban_seconds
+    )
+    studio = Studio(settings, handle, services, Dispatcher(services, build_registry()))
+    studio.ip_blocker = IpBlocker(handle.client, keys, policy)
+    studio.http = client if http is None else None  # a client handed in is closed by its owner
+    return studio
 
 
-def build_services(settings: Settings, client: aioredis.Redis, notifier: Notifier, clock: Clock) -> Services:
+class _Verifier:
+    """Checks a manually given token with the platform's adapter before it is stored."""
+
+    def __init__(self, adapters: dict[str, PlatformPublisher]) -> None:
+        self._adapters = adapters
+
+    async def verify(self, platform: str, credentials: Credentials) -> AccountInfo:
+        adapter = self._adapters.get(platform)
+        if adapter is None:
+            raise BadInput(f"No publisher for {platform!r} is installed.")
+        info = await adapter.verify(credentials)
+        if credentials.remote_id and info.remote_id != credentials.remote_id:
+            raise BadInput(f"That token belongs to {info.remote_id}, not {credentials.remote_id}.")
+        return info
+
+
+def build_services(
+    settings: Settings,
+    client: aioredis.Redis,
+    notifier: Notifier,
+    clock: Clock,
+    *,
+    http: httpx.AsyncClient | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Services:
     keys = Keys(settings.redis_key_prefix)
     workspaces = WorkspaceService(RedisWorkspaceStore(client, keys), settings.default_timezone)
+    secret = settings.resolved_secret_key()
+    cipher = TokenCipher(secret, settings.old_secret_keys(), on_plaintext=remember_secret)
+    context = PublisherContext(
+        settings, http or httpx.AsyncClient(timeout=HTTP_TIMEOUT), sleep=sleep, clock=clock
+    )
+    plugins = load_plugins(context)
+    states = JwtOAuthStates(client, keys, secret, clock)
+    oauth = {name: p.oauth for name, p in plugins.items() if p.oauth is not None}
+    adapters = {name: p.publisher for name, p in plugins.items()}
+    store = RedisAccountStore(client, keys, cipher)
+    verifier = _Verifier(adapters)
+    accounts = AccountService(store, states, oauth, verifier, notifier, clock, tuple(sorted(plugins)))
+    publisher = DispatchingPublisher(adapters, accounts)
+    context.accounts = accounts  # TikTok's token refresh writes the new tokens through it
+    drafts = RedisDraftStore(client, keys)
     usage = build_usage(settings, client, keys, notifier, clock)
     return Services(
         workspaces=workspaces,
         notifier=notifier,
         clock=clock,
         usage=usage,
-        drafts=RedisDraftStore(client, keys),
+        drafts=drafts,
         media=MediaService(LocalMediaStore(settings.data_dir / "media"), MediaLimits()),
+        accounts=accounts,
+        publishing=PublishingService(
+            publisher,
+            accounts,
+            drafts,
+            usage,
+            clock,
+            settings.publish_dry_run,
+            counter=RedisPostCounter(client, keys),
+            daily_caps={"tiktok": settings.tiktok_daily_post_cap},
+        ),
         limits=usage,
     )
 

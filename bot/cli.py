@@ -16,10 +16,11 @@ from typing import Protocol
 from bot.bootstrap import Studio, build_studio
 from bot.console import Console, ConsoleIdentity, ConsoleNotifier
 from bot.doctor import run_checks
+from bot.http import create_app, start_http, stop_http
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 from core.commands import build_registry
-from core.errors import CoreError
+from core.errors import ConfigurationError, CoreError
 from core.workspaces import Role
 
 log = logging.getLogger("content_studio")
@@ -122,6 +123,20 @@ def chat_fronts(studio: Studio) -> list[tuple[ChatFront, str]]:
 
 
 async def run_services(studio: Studio) -> None:
+    host, port = studio.settings.http_host, studio.settings.http_port
+    try:
+        server = await start_http(create_app(studio), host, port)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Cannot serve HTTP on {host}:{port}: {exc.strerror}.", setting="HTTP_PORT"
+        ) from exc
+    try:
+        await _run_front_ends(studio)
+    finally:
+        await stop_http(server)
+
+
+async def _run_front_ends(studio: Studio) -> None:
     fronts = chat_fronts(studio)
     if not fronts:
         print(

@@ -23,7 +23,9 @@ class ConsoleIdentity:
     role: Role = Role.ADMIN
 
     def caller(self) -> Caller:
-        return Caller("console", self.workspace, self.user, self.user, self.role, self.workspace)
+        return Caller(
+            "console", self.workspace, self.user, self.user, self.role, self.workspace, private=True
+        )
 
 
 class ConsoleProgress:

@@ -74,6 +74,38 @@ class Settings(BaseSettings):
     usage_activity_max_entries: int = Field(
         10_000, ge=100, le=1_000_000, description="newest activity entries kept per workspace and per user"
     )
+    # Publishing and connected accounts (publishing work)
+    publish_dry_run: bool = Field(False, description="validate and show what would be sent; call no platform")
+    publish_retry_after_seconds: float = Field(
+        300, gt=0, description="wait suggested after a throttling answer that gave no Retry-After"
+    )
+    facebook_app_id: str = Field("", description="Facebook app id for /connect facebook links (OAuth)")
+    facebook_app_secret: SecretStr | None = None
+    facebook_dialog_url: str = "https://www.facebook.com"
+    facebook_max_photo_mb: int = Field(10, ge=1, description="largest photo sent to a Page")
+    facebook_max_video_mb: int = Field(
+        1024, ge=1, description="largest video sent in one (non-resumable) upload"
+    )
+    tiktok_client_key: str = Field(
+        "", description="TikTok app client key for /connect tiktok links and refresh"
+    )
+    tiktok_client_secret: SecretStr | None = None
+    tiktok_auth_url: str = "https://www.tiktok.com"
+    tiktok_chunk_mb: int = Field(10, ge=5, le=64, description="FILE_UPLOAD chunk size, 5-64 MB")
+    tiktok_max_video_mb: int = Field(4096, ge=1)
+    tiktok_max_photo_mb: int = Field(20, ge=1)
+    tiktok_daily_post_cap: int = Field(
+        15, ge=1, description="posts per TikTok account per UTC day (TikTok's cap is undocumented)"
+    )
+    tiktok_poll_delays: str = Field("2,4,8,15,30", pattern=r"^\d+(\.\d+)?(,\d+(\.\d+)?)*$")
+    tiktok_poll_timeout_seconds: float = Field(600, gt=0)
+    secret_keys_old: SecretStr | None = Field(
+        None, description="comma-separated previous SECRET_KEYs whose encrypted tokens must still open"
+    )
+    ip_block_strikes: int = Field(5, ge=1, description="failed verifications from one IP before a ban")
+    ip_block_window_seconds: int = Field(600, ge=1)
+    ip_block_ban_seconds: int = Field(3600, ge=1)
+    http_trust_forwarded_for: bool = Field(False, description="take the client IP from X-Forwarded-For")
 
     # Studio
     default_timezone: str = "UTC"
@@ -132,6 +164,8 @@ class Settings(BaseSettings):
         "facebook_graph_api_url",
         "tiktok_api_url",
         "public_base_url",
+        "facebook_dialog_url",
+        "tiktok_auth_url",
     )
     @classmethod
     def _check_http_url(cls, value: str) -> str:
@@ -140,9 +174,16 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
 
+    def tiktok_poll_delays_seconds(self) -> tuple[float, ...]:
+        return tuple(float(part) for part in self.tiktok_poll_delays.split(","))
+
+    def old_secret_keys(self) -> list[str]:
+        raw = self.secret_keys_old.get_secret_value() if self.secret_keys_old else ""
+        return [part.strip() for part in raw.split(",") if part.strip()]
+
     def secrets(self) -> list[str]:
         """Every secret value currently configured, for the log redaction filter."""
-        found = [self.resolved_secret_key()]
+        found = [self.resolved_secret_key(), *self.old_secret_keys()]
         for value in self.__dict__.values():
             if isinstance(value, SecretStr) and value.get_secret_value():
                 found.append(value.get_secret_value())

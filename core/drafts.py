@@ -15,6 +15,7 @@ class MediaRef:
     mime_type: str
     size: int
     kind: str  # "photo" or "video"
+    duration_sec: float | None = None  # videos, when the container says (MP4/MOV)
 
 
 @dataclass

@@ -123,3 +123,7 @@ class UsageStoreUnavailable(StoreUnavailable):
             "The usage store is unavailable, so limits cannot be checked and generation is paused "
             "to protect the team's budget. Nothing was generated or charged; try again in a minute.",
         )
+
+
+class InvalidOAuthState(BadInput):
+    """An OAuth callback's `state` was forged, expired, replayed or meant for another platform."""

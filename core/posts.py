@@ -10,6 +10,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from core.drafts import MediaRef
+
+# TikTok privacy levels by the short names typed in commands (buttons must fit 64 bytes).
+PRIVACY_ALIASES = {
+    "public": "PUBLIC_TO_EVERYONE",
+    "friends": "MUTUAL_FOLLOW_FRIENDS",
+    "followers": "FOLLOWER_OF_CREATOR",
+    "private": "SELF_ONLY",
+}
+
 
 class PostStatus(StrEnum):
     SCHEDULED = "scheduled"
@@ -35,6 +45,11 @@ class Post:
     url: str = ""
     attempts: int = 0
     error: str = ""
+    media: list[MediaRef] = field(default_factory=list)  # photos/videos copied from the draft
+
+    @property
+    def platform(self) -> str:
+        return self.account_id.split(":", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -52,3 +67,90 @@ class PostPublisher(Protocol):
         """After a crash while `post` was PUBLISHING: what the platform already has (TikTok:
         status by publish_id; Facebook: look for the post), or None if it never arrived."""
         ...
+
+    def capabilities(self, platform: str) -> Capabilities:
+        """What `platform` accepts (text, link, photo, video and their limits)."""
+        ...
+
+    async def validate(self, post: Post) -> None:
+        """Before a post is queued: `BadInput`/`PublishRejected` when its platform would refuse it."""
+        ...
+
+
+# --- Capabilities, pre-flight and the per-platform adapter port (publishing work) -------------
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a platform accepts, so a post is validated before it is queued or sent."""
+
+    platform: str
+    text: bool
+    link: bool
+    photo: bool
+    video: bool
+    max_text_chars: int
+    photo_types: frozenset[str] = frozenset()
+    video_types: frozenset[str] = frozenset()
+    max_photo_bytes: int = 0
+    max_video_bytes: int = 0
+    max_video_seconds: float = 0.0  # 0 = no known limit (TikTok's comes from creator info)
+    max_photos: int = 1
+
+    def supports(self) -> list[str]:
+        kinds = {"text": self.text, "link": self.link, "photo": self.photo, "video": self.video}
+        return [name for name, ok in kinds.items() if ok]
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the poster must see and choose before a post goes out (TikTok's review rules:
+    the creator's nickname, a privacy level from the creator's own options, explicit consent)."""
+
+    notes: tuple[str, ...] = ()
+    choice_option: str = ""  # the /publish option the poster must choose, e.g. "privacy"
+    choices: tuple[str, ...] = ()
+    consent: str = ""  # text the poster agrees to with --yes
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """A connected account as the platform describes it (used when connecting)."""
+
+    remote_id: str
+    name: str
+
+
+class PlatformPublisher(Protocol):
+    """One platform's adapter, found through the `content_studio.publishers` entry points.
+    Receives the post with the account's decrypted credentials."""
+
+    platform: str
+    capabilities: Capabilities
+
+    async def validate(self, post: Post, credentials: Credentials) -> None:
+        """Raise `BadInput`/`PublishRejected` when the platform would refuse this post."""
+        ...
+
+    async def preflight(self, post: Post, credentials: Credentials) -> Preflight: ...
+
+    async def publish(self, post: Post, credentials: Credentials) -> PublishResult: ...
+
+    async def reconcile(self, post: Post, credentials: Credentials) -> PublishResult | None: ...
+
+    async def verify(self, credentials: Credentials) -> AccountInfo:
+        """Check a token before it is stored; raise `TokenExpired`/`BadInput` when it is not usable."""
+        ...
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An account's decrypted tokens, handed to an adapter for one call and never stored by it."""
+
+    workspace_id: str
+    account_id: str
+    remote_id: str
+    access_token: str
+    refresh_token: str = ""
+    access_expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None

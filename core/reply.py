@@ -39,6 +39,16 @@ class Reply:
     attachment: Attachment | None = None
     ephemeral: bool = False
     notices: tuple[str, ...] = field(default=())
+    # Ask the front end to delete the message that triggered this reply where it can (a token
+    # typed in a group chat).
+    delete_source: bool = False
 
     def with_buttons(self, *buttons: Button) -> Reply:
-        return Reply(self.text, self.buttons + buttons, self.attachment, self.ephemeral, self.notices)
+        return Reply(
+            self.text,
+            self.buttons + buttons,
+            self.attachment,
+            self.ephemeral,
+            self.notices,
+            self.delete_source,
+        )

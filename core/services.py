@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.accounts import AccountService
 from core.drafts import DraftStore
 from core.limits import UsageService
 from core.media import MediaService
 from core.ports import Clock, Notifier
+from core.publishing import PublishingService
 from core.usage import UsageGate
 from core.workspaces import WorkspaceService
 
@@ -21,3 +23,5 @@ class Services:
     drafts: DraftStore
     media: MediaService
     limits: UsageService
+    accounts: AccountService
+    publishing: PublishingService

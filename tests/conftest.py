@@ -73,7 +73,9 @@ async def fake_redis() -> AsyncIterator[aioredis.Redis]:
 
 @pytest.fixture(params=["fake", "real"])
 def any_redis(request: pytest.FixtureRequest) -> aioredis.Redis:
-    """Storage contract tests run twice: against fakeredis and against the real server."""
+    """Storage contract tests run twice: against fakeredis and against the real server.
+    Sync on purpose: an async fixture cannot call getfixturevalue() on async fixtures (its
+    event loop is already running), which made every any_redis test error."""
     fixture = "fake_redis" if request.param == "fake" else "real_redis"
     if request.param == "real":
         request.applymarker(pytest.mark.redis)
@@ -103,7 +105,8 @@ async def studio(
 def caller(
     role: Role = Role.ADMIN, *, user: str = "u1", workspace: str = "w1", platform: str = "console"
 ) -> Caller:
-    return Caller(platform, workspace, user, f"User {user}", role, f"Workspace {workspace}")
+    private = platform == "console"
+    return Caller(platform, workspace, user, f"User {user}", role, f"Workspace {workspace}", private=private)
 
 
 async def run(studio: Studio, text: str, role: Role = Role.ADMIN, **kw: str) -> Reply:

@@ -25,7 +25,13 @@ def caller_of(interaction: discord.Interaction) -> Caller:
     user = interaction.user
     if interaction.guild_id is None:
         return Caller(
-            PLATFORM, f"dm{user.id}", str(user.id), user.display_name, Role.ADMIN, "Direct messages"
+            PLATFORM,
+            f"dm{user.id}",
+            str(user.id),
+            user.display_name,
+            Role.ADMIN,
+            "Direct messages",
+            private=True,
         )
     perms = interaction.permissions
     role = Role.ADMIN if perms.administrator or perms.manage_guild else Role.MEMBER

@@ -1,8 +1,8 @@
 """The command registry: each capability contributes its list of commands here."""
 
-from core.commands import basics, usage
+from core.commands import basics, publishing, usage
 from core.commands.registry import Registry
 
 
 def build_registry() -> Registry:
-    return Registry([*basics.COMMANDS, *usage.COMMANDS])
+    return Registry([*basics.COMMANDS, *usage.COMMANDS, *publishing.COMMANDS])

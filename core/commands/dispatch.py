@@ -33,6 +33,9 @@ class Caller:
     role: Role
     workspace_title: str = ""
     channel_id: str = ""
+    # Only a one-to-one chat is private; secrets (tokens) are accepted only there. Front ends say
+    # so explicitly, so a front end that forgets can never take a token in a group.
+    private: bool = False
 
     @property
     def workspace_id(self) -> str:
@@ -91,7 +94,9 @@ class Dispatcher:
         workspace = await self.services.workspaces.open(
             caller.workspace_id, caller.platform, caller.workspace_title, actor
         )
-        context = Context(self.services, actor, workspace, self.registry, caller.channel_id, progress)
+        context = Context(
+            self.services, actor, workspace, self.registry, caller.channel_id, progress, caller.private
+        )
         return await command.handler(context, args)
 
     def resolve(self, name: str) -> Command:

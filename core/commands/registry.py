@@ -41,6 +41,7 @@ class Context:
     registry: Registry
     channel_id: str = ""
     progress: Progress = field(default_factory=NullProgress)
+    private: bool = True  # a one-to-one chat (console, a DM): secrets may be typed here
 
 
 Handler = Callable[[Context, Any], Awaitable[Reply]]

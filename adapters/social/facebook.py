@@ -1,0 +1,277 @@
+"""Facebook Pages through the Graph API (httpx). Graph errors become core errors in `_raise_for`
+and nowhere else."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from adapters.social.registry import PlatformPlugin, PublisherContext
+from core.accounts import NewAccount, OAuthRequest, Tokens
+from core.errors import BadInput, PublishRejected, TokenExpired
+from core.media import MB
+from core.posts import AccountInfo, Capabilities, Credentials, Post, Preflight, PublishResult
+
+PLATFORM = "facebook"
+THROTTLED = {4, 17, 32, 613}
+TOKEN_CODES = {190, 102}
+PERMISSIONS = "pages_manage_posts, pages_read_engagement, pages_show_list"
+PERMISSION_NAME = re.compile(r"\b(pages_[a-z_]+|publish_[a-z_]+|business_management)\b")
+OAUTH_SCOPES = "pages_manage_posts,pages_read_engagement,pages_show_list"
+
+
+def capabilities(max_photo_mb: int, max_video_mb: int) -> Capabilities:
+    return Capabilities(
+        platform=PLATFORM,
+        text=True,
+        link=True,
+        photo=True,
+        video=True,
+        max_text_chars=63_206,
+        photo_types=frozenset({"image/jpeg", "image/png", "image/webp"}),
+        video_types=frozenset({"video/mp4", "video/quicktime", "video/webm"}),
+        max_photo_bytes=max_photo_mb * MB,
+        max_video_bytes=max_video_mb * MB,
+    )
+
+
+def is_url(path: str) -> bool:
+    return path.startswith(("https://", "http://"))
+
+
+class MaybeSent(PublishRejected):
+    """The connection broke after the request was sent; look before posting again."""
+
+
+class Graph:
+    """The Graph API's HTTP boundary: one place that sends and one that translates errors."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, version: str, retry_after: float) -> None:
+        self._http = http
+        self.root = f"{base_url}/{version}"
+        self._retry_after = retry_after
+
+    async def call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = await self._http.request(method, f"{self.root}/{path}", **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise PublishRejected(
+                PLATFORM, f"Facebook could not be reached ({type(exc).__name__}).", retryable=True
+            ) from exc
+        except httpx.TransportError as exc:
+            # The request left: Facebook may have the post although no answer came back.
+            raise MaybeSent(
+                PLATFORM, f"Facebook did not answer ({type(exc).__name__}).", retryable=True
+            ) from exc
+        body = _json(response)
+        if response.is_error or "error" in body:
+            raise self._raise_for(response, body, what)
+        return body
+
+    def _raise_for(self, response: httpx.Response, body: dict[str, Any], what: str) -> Exception:
+        raw_error = body.get("error")
+        error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
+        code = int(error.get("code") or 0)
+        message = str(error.get("error_user_msg") or error.get("message") or f"HTTP {response.status_code}")
+        if code in TOKEN_CODES:
+            return TokenExpired(PLATFORM, what)
+        if code in THROTTLED or code == 341:
+            wait = _retry_after(response) or self._retry_after
+            limit = "the app's limit" if code == 341 else "Facebook's rate limit"
+            return PublishRejected(
+                PLATFORM, f"throttled ({limit}, code {code}).", retryable=True, retry_after=wait
+            )
+        if code == 10 or 200 <= code <= 299:
+            named = ", ".join(sorted(set(PERMISSION_NAME.findall(message)))) or PERMISSIONS
+            return PublishRejected(
+                PLATFORM,
+                f"missing permission {named} for {what} (code {code}). Reconnect the page and grant it.",
+            )
+        if code == 368:
+            return PublishRejected(PLATFORM, f"the page is temporarily blocked for policy reasons: {message}")
+        if code == 506:
+            return PublishRejected(PLATFORM, "duplicate post: the same text was just posted. Not retried.")
+        retryable = response.status_code >= 500 or bool(error.get("is_transient"))
+        return PublishRejected(
+            PLATFORM, f"{message} (code {code or response.status_code}).", retryable=retryable
+        )
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    return float(value) if value.isdigit() else None
+
+
+class FacebookPublisher:
+    platform = PLATFORM
+
+    def __init__(self, graph: Graph, caps: Capabilities) -> None:
+        self._graph = graph
+        self.capabilities = caps
+
+    async def validate(self, post: Post, credentials: Credentials) -> None:
+        link = post.options.get("link", "")
+        if link and not is_url(link):
+            raise BadInput(f"The link {link!r} must start with https://.")
+
+    async def preflight(self, post: Post, credentials: Credentials) -> Preflight:
+        return Preflight(notes=(f"Posts publicly as Page {credentials.remote_id}.",))
+
+    async def publish(self, post: Post, credentials: Credentials) -> PublishResult:
+        try:
+            return await self._publish(post, credentials)
+        except MaybeSent:
+            # Before anyone re-posts: did the post arrive after all?
+            found = await self.reconcile(post, credentials)
+            if found is not None:
+                return found
+            raise
+
+    async def _publish(self, post: Post, credentials: Credentials) -> PublishResult:
+        page = credentials.remote_id
+        media = post.media[0] if post.media else None
+        if media is None:
+            body = await self._feed(post, credentials)
+        elif media.kind == "photo":
+            body = await self._upload(f"{page}/photos", "url", "caption", post, credentials)
+        else:
+            body = await self._upload(f"{page}/videos", "file_url", "description", post, credentials)
+        remote_id = str(body.get("post_id") or body.get("id") or "")
+        if not remote_id:
+            raise PublishRejected(PLATFORM, "Facebook answered without a post id.", retryable=False)
+        return PublishResult(remote_id, f"https://www.facebook.com/{remote_id}")
+
+    async def _feed(self, post: Post, credentials: Credentials) -> dict[str, Any]:
+        form = {"message": post.text, "access_token": credentials.access_token}
+        if post.options.get("link"):
+            form["link"] = post.options["link"]
+        return await self._graph.call(
+            "POST", f"{credentials.remote_id}/feed", f"page {credentials.remote_id}", data=form
+        )
+
+    async def _upload(
+        self, path: str, url_field: str, text_field: str, post: Post, credentials: Credentials
+    ) -> dict[str, Any]:
+        media = post.media[0]
+        form = {text_field: post.text, "access_token": credentials.access_token}
+        what = f"page {credentials.remote_id}"
+        if is_url(media.path):
+            return await self._graph.call("POST", path, what, data={**form, url_field: media.path})
+        # httpx streams an open file in a multipart body; the video is never read whole.
+        handle = await asyncio.to_thread(Path(media.path).open, "rb")
+        try:
+            files = {"source": (Path(media.path).name, handle, media.mime_type)}
+            return await self._graph.call("POST", path, what, data=form, files=files)
+        finally:
+            handle.close()
+
+    async def reconcile(self, post: Post, credentials: Credentials) -> PublishResult | None:
+        """Before any re-post: the post by id when known, else a recent page post with the same text."""
+        what = f"page {credentials.remote_id}"
+        token = {"access_token": credentials.access_token}
+        if post.remote_id:
+            body = await self._graph.call("GET", post.remote_id, what, params={"fields": "id", **token})
+            return (
+                PublishResult(str(body["id"]), f"https://www.facebook.com/{body['id']}")
+                if body.get("id")
+                else None
+            )
+        params = {"fields": "id,message,created_time", "limit": "25", **token}
+        body = await self._graph.call("GET", f"{credentials.remote_id}/feed", what, params=params)
+        for item in body.get("data", []):
+            if isinstance(item, dict) and item.get("message", "").strip() == post.text.strip():
+                return PublishResult(str(item["id"]), f"https://www.facebook.com/{item['id']}")
+        return None
+
+    async def verify(self, credentials: Credentials) -> AccountInfo:
+        params = {"fields": "id,name", "access_token": credentials.access_token}
+        body = await self._graph.call(
+            "GET", credentials.remote_id, f"page {credentials.remote_id}", params=params
+        )
+        return AccountInfo(
+            str(body.get("id") or credentials.remote_id), str(body.get("name") or "Facebook Page")
+        )
+
+
+class FacebookOAuth:
+    """Facebook Login: code → user token → long-lived user token → page tokens (which do not expire)."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self, graph: Graph, dialog_url: str, app_id: str, app_secret: str, redirect_uri: str
+    ) -> None:
+        self._graph = graph
+        self._dialog = dialog_url
+        self._app_id, self._app_secret = app_id, app_secret
+        self.redirect_uri = redirect_uri
+
+    def authorization_url(self, state: str) -> str:
+        version = self._graph.root.rsplit("/", 1)[1]
+        query = {
+            "client_id": self._app_id,
+            "redirect_uri": self.redirect_uri,
+            "state": state,
+            "scope": OAUTH_SCOPES,
+            "response_type": "code",
+        }
+        return f"{self._dialog}/{version}/dialog/oauth?{urlencode(query)}"
+
+    async def exchange(self, code: str, request: OAuthRequest) -> list[NewAccount]:
+        app = {"client_id": self._app_id, "client_secret": self._app_secret}
+        short = await self._graph.call(
+            "GET",
+            "oauth/access_token",
+            "login",
+            params={**app, "redirect_uri": self.redirect_uri, "code": code},
+        )
+        long = await self._graph.call(
+            "GET",
+            "oauth/access_token",
+            "login",
+            params={**app, "grant_type": "fb_exchange_token", "fb_exchange_token": short["access_token"]},
+        )
+        pages = await self._graph.call(
+            "GET",
+            "me/accounts",
+            "login",
+            params={"fields": "id,name,access_token", "access_token": long["access_token"]},
+        )
+        granted = [p for p in pages.get("data", []) if isinstance(p, dict) and p.get("access_token")]
+        if request.page_id:
+            granted = [p for p in granted if str(p.get("id")) == request.page_id]
+        return [
+            NewAccount(PLATFORM, AccountInfo(str(p["id"]), str(p.get("name", ""))), Tokens(p["access_token"]))
+            for p in granted
+        ]
+
+
+def create(context: PublisherContext) -> PlatformPlugin:
+    s = context.settings
+    graph = Graph(
+        context.http, s.facebook_graph_api_url, s.facebook_api_version, s.publish_retry_after_seconds
+    )
+    publisher = FacebookPublisher(graph, capabilities(s.facebook_max_photo_mb, s.facebook_max_video_mb))
+    oauth = None
+    if s.facebook_app_id and s.facebook_app_secret:
+        oauth = FacebookOAuth(
+            graph,
+            s.facebook_dialog_url,
+            s.facebook_app_id,
+            s.facebook_app_secret.get_secret_value(),
+            f"{s.public_base_url}/oauth/facebook/callback",
+        )
+    return PlatformPlugin(publisher, oauth)
