@@ -38,6 +38,17 @@ class Settings(BaseSettings):
     anthropic_base_url: str = "https://api.anthropic.com"
     mistral_api_key: SecretStr | None = None
     mistral_base_url: str = "https://api.mistral.ai"
+    # --- AI generation (issue 3) ---
+    ai_timeout: float = Field(60.0, gt=0, le=600, description="seconds one provider request may take")
+    ai_max_retries: int = Field(2, ge=0, le=10, description="retries on timeouts, 429 and 5xx")
+    ai_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description='JSON {"model": [input, output]} in USD per 1M tokens; extends the built-in table',
+    )
+    platform_text_limits: dict[str, int] = Field(
+        default_factory=dict,
+        description='JSON {"tiktok": 2200, ...}; overrides the built-in text limits per platform',
+    )
 
     # Chat front ends
     telegram_bot_token: SecretStr | None = None

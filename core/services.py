@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.drafts import DraftStore
+from core.generation.service import GenerationService
 from core.media import MediaService
 from core.ports import Clock, Notifier
 from core.usage import UsageGate
@@ -19,3 +20,4 @@ class Services:
     usage: UsageGate
     drafts: DraftStore
     media: MediaService
+    generation: GenerationService

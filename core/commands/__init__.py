@@ -2,7 +2,8 @@
 
 from core.commands import basics
 from core.commands.registry import Registry
+from core.generation import commands as generation
 
 
 def build_registry() -> Registry:
-    return Registry([*basics.COMMANDS])
+    return Registry([*basics.COMMANDS, *generation.COMMANDS])
