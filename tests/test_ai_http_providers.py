@@ -36,7 +36,9 @@ class Recorder:
 
 
 def sse(events: list[str]) -> httpx.Response:
-    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content="".join(events).encode())
+    return httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content="".join(events).encode()
+    )
 
 
 def anthropic(recorder: Recorder, retries: int = 2) -> AnthropicGenerator:
@@ -45,7 +47,9 @@ def anthropic(recorder: Recorder, retries: int = 2) -> AnthropicGenerator:
 
 
 def mistral(recorder: Recorder, retries: int = 2) -> MistralGenerator:
-    config = ProviderConfig("mistral", "mistral-small-latest", "ms-key", "https://mistral.test", 10.0, retries)
+    config = ProviderConfig(
+        "mistral", "mistral-small-latest", "ms-key", "https://mistral.test", 10.0, retries
+    )
     return MistralGenerator(config, transport=httpx.MockTransport(recorder), backoff=0)
 
 
@@ -62,7 +66,9 @@ async def drain(gen: AnthropicGenerator | MistralGenerator) -> tuple[list[str], 
 
 
 async def test_anthropic_generate_posts_the_documented_messages_request() -> None:
-    recorder = Recorder(httpx.Response(200, json=anthropic_message(Reply(text="Hi"), "claude-3-5-haiku-20241022")))
+    recorder = Recorder(
+        httpx.Response(200, json=anthropic_message(Reply(text="Hi"), "claude-3-5-haiku-20241022"))
+    )
     result = await anthropic(recorder).generate(PROMPT)
     request = recorder.requests[0]
     assert str(request.url) == "https://api.anthropic.com/v1/messages"
@@ -145,7 +151,9 @@ async def test_bad_request_shows_the_providers_reason() -> None:
 
 
 async def test_mistral_generate_posts_the_documented_chat_completion() -> None:
-    recorder = Recorder(httpx.Response(200, json=openai_completion(Reply(text="Bonjour"), "mistral-small-2409")))
+    recorder = Recorder(
+        httpx.Response(200, json=openai_completion(Reply(text="Bonjour"), "mistral-small-2409"))
+    )
     result = await mistral(recorder).generate(PROMPT)
     request = recorder.requests[0]
     assert str(request.url) == "https://mistral.test/v1/chat/completions"
@@ -172,7 +180,9 @@ async def test_mistral_stream_reads_deltas_and_final_usage() -> None:
 
 
 async def test_mistral_broken_stream_is_a_provider_error() -> None:
-    broken = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=b"data: {not json\n\n")
+    broken = httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=b"data: {not json\n\n"
+    )
     with pytest.raises(ProviderError, match="broke off"):
         await drain(mistral(Recorder(broken)))
 

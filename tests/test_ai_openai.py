@@ -9,11 +9,18 @@ from core.errors import AIKeyRejected, ProviderError, ProviderNotConfigured, Rat
 from core.generation.ports import Generation, Message, Prompt, ProviderConfig, Usage
 from tests.fake_llm import FakeLLM, Reply
 
-PROMPT = Prompt("You are a copywriter.", (Message("user", 'Request data:\n{"topic": "oat latte"}'),), 300, 0.7)
+PROMPT = Prompt(
+    "You are a copywriter.", (Message("user", 'Request data:\n{"topic": "oat latte"}'),), 300, 0.7
+)
 
 
 def provider(llm: FakeLLM, **kw: object) -> OpenAIGenerator:
-    values: dict[str, object] = {"api_key": "sk-test", "base_url": f"{llm.url}/v1", "timeout": 5.0, "max_retries": 2}
+    values: dict[str, object] = {
+        "api_key": "sk-test",
+        "base_url": f"{llm.url}/v1",
+        "timeout": 5.0,
+        "max_retries": 2,
+    }
     values.update(kw)
     return OpenAIGenerator(ProviderConfig("openai", "gpt-4o-mini", **values))  # type: ignore[arg-type]
 

@@ -21,7 +21,7 @@ from core.errors import ConfigurationError
 from core.generation.ports import Message, Prompt, ProviderConfig
 from tests.conftest import FakeClock, RecordingNotifier, run
 
-PLUGIN = '''
+PLUGIN = """
 from core.generation.ports import Generation, Usage
 
 
@@ -44,7 +44,7 @@ class EchoGenerator:
 
 def create(config):
     return EchoGenerator(config)
-'''
+"""
 
 
 def build_wheel(folder: Path) -> Path:
@@ -72,7 +72,17 @@ def _digest(text: str) -> str:
 def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("plugin")
     target = folder / "site"
-    command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(target)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-index",
+        "--target",
+        str(target),
+    ]
     subprocess.run([*command, str(build_wheel(folder))], check=True, capture_output=True, timeout=120)
     return target
 
@@ -102,7 +112,10 @@ async def test_an_installed_plugin_is_found_and_used(installed: Path) -> None:
     assert catalog.open("echo", "echo-1") is generator
     result = await generator.generate(Prompt("s", (Message("user", "u"),)))
     assert result.text == "hello from echo-1"
-    assert await catalog.check("echo", "echo-1") == "echo plug-in loaded (it has no reachability check); model echo-1"
+    assert (
+        await catalog.check("echo", "echo-1")
+        == "echo plug-in loaded (it has no reachability check); model echo-1"
+    )
 
 
 async def test_the_studio_generates_with_a_plugin_chosen_by_ai_provider(
@@ -114,7 +127,10 @@ async def test_the_studio_generates_with_a_plugin_chosen_by_ai_provider(
     monkeypatch.setenv("ECHO_GREETING", "hi")
     settings = Settings(_env_file=None, data_dir=tmp_path, ai_provider="echo", ai_model="e1")  # type: ignore[call-arg]
     studio = await build_studio(
-        settings, notifier=RecordingNotifier(), clock=FakeClock(), redis=RedisHandle(fake_redis, "memory://")  # type: ignore[arg-type]
+        settings,
+        notifier=RecordingNotifier(),
+        clock=FakeClock(),
+        redis=RedisHandle(fake_redis, "memory://"),  # type: ignore[arg-type]
     )
     reply = await run(studio, "/generate a post about plug-ins")
     assert "hi from e1" in reply.text and "e1 via echo" in reply.text
