@@ -98,7 +98,7 @@ async def test_500_after_the_configured_retries_is_a_clear_provider_error(llm: F
 
 async def test_timeout_after_retries_is_a_clear_provider_error(llm: FakeLLM) -> None:
     llm.default = Reply(delay=1.0)
-    with pytest.raises(ProviderError, match="did not answer within 0.3 s"):
+    with pytest.raises(ProviderError, match=r"did not answer within 0\.3 s"):
         await provider(llm, timeout=0.3, max_retries=0).generate(PROMPT)
 
 

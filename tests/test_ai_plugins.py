@@ -52,7 +52,9 @@ def build_wheel(folder: Path) -> Path:
     files = {
         "studio_echo_provider.py": PLUGIN,
         "studio_echo-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: studio-echo\nVersion: 1.0\n",
-        "studio_echo-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        "studio_echo-1.0.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
         "studio_echo-1.0.dist-info/entry_points.txt": f"[{GROUP}]\necho = studio_echo_provider:create\n",
     }
     record = [f"{name},sha256={_digest(text)},{len(text.encode())}" for name, text in files.items()]

@@ -86,7 +86,7 @@ async def test_generate_a_post_stores_a_complete_draft_with_buttons(rig: Rig) ->
     ident = draft_id(reply.text)
     assert reply.text.startswith(f"New draft {ident} · post · v1")
     assert "A fresh take on spring. Visit us today!" in reply.text
-    assert "gpt-4o-mini via openai · 100+50 tokens · est. $0.0000" in reply.text
+    assert "gpt-4o-mini via openai · 100+50 tokens · est. $0.000045" in reply.text
     assert [b.command for b in reply.buttons] == [
         f"/publish {ident}", f"/schedule {ident}", f"/regenerate {ident}", f"/variants {ident} 3",
         f"/discard {ident}",

@@ -44,4 +44,6 @@ class PriceTable:
 
 
 def format_cost(cost: float) -> str:
-    return f"${cost:.4f}" if cost else "$0 (no price known)"
+    if not cost:
+        return "$0 (no price known)"
+    return f"${cost:.4f}" if cost >= 0.0001 else f"${cost:.6f}"

@@ -1,0 +1,109 @@
+"""End to end through the console front end: real HTTP to a local OpenAI/Anthropic-compatible
+server, the real `openai` client, the real Redis (TEST_REDIS_URL)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from adapters.redis.connection import RedisHandle
+from bot.bootstrap import build_studio
+from bot.console import Console, ConsoleIdentity, ConsoleNotifier
+from bot.settings import Settings
+from tests.conftest import TEST_REDIS_URL, FakeClock
+from tests.fake_llm import FakeLLM, Reply
+
+pytestmark = pytest.mark.redis
+CLI = str(Path(sys.executable).parent / "content-studio")
+ACCEPTANCE = "/generate caption about our new oat latte for facebook\n/drafts\n"
+
+
+def env_for(llm: FakeLLM, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    env.update(
+        OPENAI_API_KEY="sk-local",
+        OPENAI_BASE_URL=f"{llm.url}/v1",
+        REDIS_URL=TEST_REDIS_URL,
+        DATA_DIR=str(tmp_path / "data"),
+        AI_MAX_RETRIES="1",
+    )
+    env.update(extra)
+    return env
+
+
+def console(env: dict[str, str], cwd: Path, text: str = ACCEPTANCE) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, "console"], input=text, capture_output=True, text=True, env=env, cwd=cwd, timeout=60
+    )
+
+
+async def test_acceptance_openai_compatible_server(
+    llm: FakeLLM, tmp_path: Path, real_redis: aioredis.Redis
+) -> None:
+    result = console(env_for(llm, tmp_path), tmp_path)
+    assert result.returncode == 0, result.stderr
+    match = re.search(r"New draft (\w+) · caption for facebook · v1", result.stdout)
+    assert match, result.stdout
+    ident = match.group(1)
+    for command in (f"/publish {ident}", f"/schedule {ident}", f"/regenerate {ident}", f"/discard {ident}"):
+        assert command in result.stdout
+    assert re.search(rf"Drafts 1-1 of 1 .*\n{ident}  caption for facebook  v1", result.stdout)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert llm.posts()[0].body["stream"] is True
+
+
+async def test_acceptance_anthropic_messages_server(
+    llm: FakeLLM, tmp_path: Path, real_redis: aioredis.Redis
+) -> None:
+    env = env_for(llm, tmp_path, AI_PROVIDER="anthropic", AI_MODEL="claude-3-5-haiku-latest",
+                  ANTHROPIC_API_KEY="sk-ant-local", ANTHROPIC_BASE_URL=llm.url)  # fmt: skip
+    result = console(env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"New draft \w+ · caption for facebook · v1", result.stdout), result.stdout
+    assert "claude-3-5-haiku-latest via anthropic · 42+17 tokens" in result.stdout
+    assert "Drafts 1-1 of 1" in result.stdout
+    seen = llm.posts()[0]
+    assert seen.path == "/v1/messages" and seen.headers["anthropic-version"] == "2023-06-01"
+    assert seen.headers["x-api-key"] == "sk-ant-local"
+
+
+async def test_acceptance_429_is_readable_with_the_wait(
+    llm: FakeLLM, tmp_path: Path, real_redis: aioredis.Redis
+) -> None:
+    llm.default = Reply(status=429, headers={"retry-after": "300"})
+    result = console(env_for(llm, tmp_path), tmp_path)
+    assert result.returncode == 0
+    assert "rate limiting requests. Try again in 5 min" in result.stdout
+    assert "No drafts yet" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+async def test_generate_regenerate_variants_through_the_console(
+    llm: FakeLLM, tmp_path: Path, real_redis: aioredis.Redis
+) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, openai_api_key="sk-local",  # type: ignore[call-arg]
+                        openai_base_url=f"{llm.url}/v1", ai_max_retries=0)  # fmt: skip
+    out = io.StringIO()
+    studio = await build_studio(settings, notifier=ConsoleNotifier(out), clock=FakeClock(),
+                                redis=RedisHandle(real_redis, TEST_REDIS_URL))  # fmt: skip
+    shell = Console(studio.dispatcher, ConsoleIdentity(), tmp_path / "exports", out)
+    llm.replies += [Reply(text="First oat latte post."), Reply(text="Second, funnier take.")]
+    llm.replies += [Reply(text="Variant one."), Reply(text="Variant two.")]
+    await shell.run_line("/generate a post about our spring sale")
+    ident = re.search(r"New draft (\w+)", out.getvalue()).group(1)  # type: ignore[union-attr]
+    await shell.run_line(f"/regenerate {ident} make it funnier")
+    await shell.run_line(f"/variants {ident} 2")
+    await studio.close()
+    text = out.getvalue()
+    assert f"Regenerated draft {ident} · post · v2" in text and "Second, funnier take." in text
+    assert "2 variant(s)" in text and "Variant one." in text and "Variant two." in text
+    assert await real_redis.zcard("cs:{ws:console:console}:drafts") == 3
+    stored = await real_redis.get(f"cs:{{ws:console:console}}:draft:{ident}")
+    assert b"Second, funnier take." in stored and b"First oat latte post." in stored
