@@ -55,3 +55,20 @@ class FakeSource:
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+class BreaksMidStream(ScriptedGenerator):
+    """Writes a few words, then the provider fails: nothing may be stored."""
+
+    async def stream(self, prompt: Prompt) -> AsyncIterator[str | Generation]:
+        self.prompts.append(prompt)
+        yield "Half a "
+        yield "sentence"
+        raise self.script[0]  # type: ignore[misc]
+
+
+class BreakingSource(FakeSource):
+    def open(self, provider: str, model: str) -> TextGenerator:
+        generator = BreaksMidStream(provider, model, self.script)
+        self.opened[(provider, model)] = generator
+        return generator

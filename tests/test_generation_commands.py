@@ -320,3 +320,13 @@ async def test_admins_choose_the_provider_per_workspace(rig: Rig) -> None:
 async def test_closing_the_studio_closes_provider_clients(rig: Rig) -> None:
     await rig.studio.close()
     assert rig.source.closed
+
+
+async def test_a_stream_that_breaks_midway_stores_no_half_draft(studio: Studio) -> None:
+    from tests.fake_ai import BreakingSource
+
+    rig = rig_for(studio, BreakingSource(ProviderError("The AI provider (x) broke off while writing.")))
+    progress = Progress()
+    reply = await studio.dispatcher.handle_text(caller(), "/generate a post about x", progress)
+    assert "broke off while writing" in reply.text and progress.chunks == ["Half a ", "sentence"]
+    assert await rig.drafts() == [] and rig.gate.events == []
