@@ -330,3 +330,18 @@ async def test_a_stream_that_breaks_midway_stores_no_half_draft(studio: Studio) 
     reply = await studio.dispatcher.handle_text(caller(), "/generate a post about x", progress)
     assert "broke off while writing" in reply.text and progress.chunks == ["Half a ", "sentence"]
     assert await rig.drafts() == [] and rig.gate.events == []
+
+
+async def test_choosing_an_unconfigured_provider_says_which_variable_is_missing(studio: Studio) -> None:
+    reply = await run(studio, "/ai anthropic claude-3-5-haiku-latest")
+    assert "set ANTHROPIC_API_KEY" in reply.text
+    assert "the studio default" in (await run(studio, "/ai")).text
+    assert "model: String should match pattern" in (await run(studio, "/ai openai bad;model")).text
+
+
+async def test_regenerate_without_instruction_asks_for_a_different_take(studio: Studio) -> None:
+    rig = rig_for(studio, FakeSource("Take one.", "Take two."))
+    ident = draft_id((await run(studio, "/generate a post about cats")).text)
+    reply = await run(studio, f"/regenerate {ident}")
+    assert "Take two." in reply.text
+    assert '"make_it_different_from": "Take one."' in rig.source.prompts[1].messages[0].content

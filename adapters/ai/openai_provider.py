@@ -72,6 +72,9 @@ class OpenAIGenerator:
             chunks = await self._client.chat.completions.create(
                 **self._request(prompt), stream=True, stream_options={"include_usage": True}
             )
+        except openai.OpenAIError as exc:
+            raise translate(exc, self._timeout) from exc
+        try:
             async for chunk in chunks:
                 model = chunk.model or model
                 if chunk.usage is not None:  # the last chunk, with empty choices
@@ -83,6 +86,8 @@ class OpenAIGenerator:
                         yield choice.delta.content
         except openai.OpenAIError as exc:
             raise translate(exc, self._timeout) from exc
+        finally:
+            await chunks.close()  # also when the reader stops early: free the connection
         yield Generation("".join(parts), model, usage, finish)
 
     async def check(self) -> str:

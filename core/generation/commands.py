@@ -81,7 +81,7 @@ class BrandArgs(Args):
 
 class AiArgs(Args):
     provider: str | None = Field(None, description="provider name, or 'default'", max_length=64)
-    model: str | None = Field(None, description="model name", max_length=100)
+    model: str | None = Field(None, description="model name", pattern=r"^[\w.:/@+-]{1,100}$")
 
 
 async def generate(ctx: Context, args: GenerateArgs) -> Reply:

@@ -86,7 +86,10 @@ class GenerationService:
     ) -> Draft:
         draft = await self._drafts.get(workspace.id, draft_id)
         request = request_of(draft)
-        extra = {"previous_text": draft.text, "change_request": instruction} if instruction else {}
+        if instruction:
+            extra = {"previous_text": draft.text, "change_request": instruction}
+        else:  # a fresh take: show the current text so the new one is not a near copy
+            extra = {"make_it_different_from": draft.text}
         profile = await self._profiles.load(workspace.id)
         prompt = build_prompt(request, profile.brand, self._limits, extra=extra)
         result = await self._produce(workspace, actor, profile, request, prompt, progress)
@@ -167,6 +170,7 @@ class GenerationService:
             raise BadInput(f"Unknown AI provider {provider!r}. Installed: {', '.join(self._source.names())}.")
         if not model and provider != self.defaults.provider:
             raise BadInput(f"Name the model too, e.g. /ai {provider} <model>.")
+        self._source.open(provider, model or self.defaults.model)  # a missing key is said now, not later
         await self._profiles.save(workspace.id, replace(profile, provider=provider, model=model))
 
     async def aclose(self) -> None:
