@@ -126,3 +126,10 @@ async def test_check_lists_models(llm: FakeLLM) -> None:
     llm.default = Reply(status=401)
     with pytest.raises(AIKeyRejected):
         await provider(llm).check()
+
+
+def test_the_official_api_gets_max_completion_tokens_compatible_servers_max_tokens(llm: FakeLLM) -> None:
+    official = OpenAIGenerator(ProviderConfig("openai", "gpt-4o-mini", "sk", None))
+    assert official._request(PROMPT)["max_completion_tokens"] == 300
+    assert "max_tokens" not in official._request(PROMPT)
+    assert provider(llm)._request(PROMPT)["max_tokens"] == 300

@@ -33,6 +33,10 @@ class OpenAIGenerator:
             raise missing_key(self.provider, KEY_SETTING)
         self.model = config.model
         self._timeout = config.timeout
+        # OpenAI's own API wants max_completion_tokens (newer models reject max_tokens); the
+        # compatible servers (Ollama, vLLM, LM Studio) all understand max_tokens.
+        official = "api.openai.com" in (config.base_url or "api.openai.com")
+        self._limit_parameter = "max_completion_tokens" if official else "max_tokens"
         self._client = AsyncOpenAI(
             api_key=config.api_key,
             base_url=config.base_url or "https://api.openai.com/v1",
@@ -46,7 +50,7 @@ class OpenAIGenerator:
         return {
             "model": self.model,
             "messages": messages,
-            "max_tokens": prompt.max_tokens,
+            self._limit_parameter: prompt.max_tokens,
             "temperature": prompt.temperature,
         }
 

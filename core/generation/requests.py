@@ -152,7 +152,7 @@ def build_request(
     return ContentRequest(
         kind=parsed.kind,
         topic=parsed.topic,
-        platform=options.get("platform") or parsed.platform,
+        platform=options.get("platform") or parsed.platform or ("tiktok" if parsed.kind == "tiktok" else ""),
         tone=options.get("tone", ""),
         audience=options.get("audience", ""),
         language=options.get("language", ""),
