@@ -17,6 +17,7 @@ from adapters.redis.connection import RedisHandle
 from bot.bootstrap import build_studio
 from bot.console import Console, ConsoleIdentity, ConsoleNotifier
 from bot.settings import Settings
+from core.workspaces import Role
 from tests.conftest import TEST_REDIS_URL, FakeClock
 from tests.fake_llm import FakeLLM, Reply
 
@@ -107,3 +108,23 @@ async def test_generate_regenerate_variants_through_the_console(
     assert await real_redis.zcard("cs:{ws:console:console}:drafts") == 3
     stored = await real_redis.get(f"cs:{{ws:console:console}}:draft:{ident}")
     assert b"Second, funnier take." in stored and b"First oat latte post." in stored
+
+
+async def test_server_errors_after_retries_leave_no_draft(
+    llm: FakeLLM, tmp_path: Path, real_redis: aioredis.Redis
+) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, openai_api_key="sk-local",  # type: ignore[call-arg]
+                        openai_base_url=f"{llm.url}/v1", ai_max_retries=1)  # fmt: skip
+    out = io.StringIO()
+    studio = await build_studio(settings, notifier=ConsoleNotifier(out), clock=FakeClock(),
+                                redis=RedisHandle(real_redis, TEST_REDIS_URL))  # fmt: skip
+    shell = Console(studio.dispatcher, ConsoleIdentity(role=Role.MEMBER), tmp_path / "exports", out)
+    llm.default = Reply(status=500, headers={"retry-after-ms": "1"})
+    await shell.run_line("/generate a post about our spring sale")
+    llm.default = Reply(status=401)
+    await shell.run_line("/generate a post about our spring sale")
+    await studio.close()
+    text = out.getvalue()
+    assert "failing right now (HTTP 500), even after retrying. Nothing was saved" in text
+    assert "The AI key was rejected" in text and "OPENAI_API_KEY" not in text
+    assert len(llm.posts()) == 3 and await real_redis.zcard("cs:{ws:console:console}:drafts") == 0

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import Any
 
-from core.errors import ConfigurationError, CoreError
+from core.errors import ConfigurationError, CoreError, ProviderNotConfigured
 from core.generation.ports import ProviderConfig, TextGenerator
 
 GROUP = "content_studio.ai_providers"
@@ -41,8 +41,9 @@ class ProviderCatalog:
         entry = self._entry_points.get(provider)
         if entry is None:
             installed = ", ".join(self.names()) or "none"
-            raise ConfigurationError(
-                f"The AI provider {provider!r} is not installed (installed: {installed}).",
+            raise ProviderNotConfigured(
+                f"The AI provider {provider!r} is not installed: set AI_PROVIDER to one of {installed} "
+                "(or install its plug-in). Nothing was generated.",
                 setting="AI_PROVIDER",
             )
         factory = self._load(entry)
