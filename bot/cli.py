@@ -8,7 +8,10 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
 
 from bot.bootstrap import Studio, build_studio
 from bot.console import Console, ConsoleIdentity, ConsoleNotifier
@@ -44,6 +47,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the last line of defence: one line for the user, details in a file
+        path = write_crash_report(settings.data_dir)
+        print(
+            f"content-studio: unexpected error: {type(exc).__name__}: {exc} (details: {path})",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def write_crash_report(data_dir: Path) -> Path:
+    import traceback
+
+    path = data_dir / "logs" / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(traceback.format_exc())
+    return path
 
 
 def parser() -> argparse.ArgumentParser:
@@ -80,24 +99,58 @@ async def run_console(studio: Studio, identity: ConsoleIdentity) -> None:
     await console.run(sys.stdin, interactive=sys.stdin.isatty())
 
 
+class ChatFront(Protocol):
+    async def start(self, token: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def chat_fronts(studio: Studio) -> list[tuple[ChatFront, str]]:
+    """Every chat front end whose token is configured, with that token."""
+    settings = studio.settings
+    fronts: list[tuple[ChatFront, str]] = []
+    if settings.discord_bot_token is not None:
+        from bot.discord.front import DiscordFront
+
+        front = DiscordFront(
+            studio.dispatcher,
+            dev_guild_id=settings.discord_dev_guild_id,
+            api_base_url=settings.discord_api_base_url,
+        )
+        fronts.append((front, settings.discord_bot_token.get_secret_value()))
+    return fronts
+
+
 async def run_services(studio: Studio) -> None:
-    print(
-        "No chat front end is configured: set " + " or ".join(CHAT_TOKENS) + " in .env to connect a bot.",
-        file=sys.stderr,
-    )
-    if sys.stdin.isatty():
-        await run_console(studio, ConsoleIdentity())
-        return
-    log.info("running background services until stopped (Ctrl+C or SIGTERM)")
-    await wait_for_stop()
+    fronts = chat_fronts(studio)
+    if not fronts:
+        print(
+            "No chat front end is configured: set " + " or ".join(CHAT_TOKENS) + " in .env to connect a bot.",
+            file=sys.stderr,
+        )
+        if sys.stdin.isatty():
+            await run_console(studio, ConsoleIdentity())
+            return
+    tasks = [asyncio.create_task(front.start(token)) for front, token in fronts]
+    try:
+        await wait_for_stop(tasks)
+    finally:
+        for front, _ in fronts:
+            await front.close()
 
 
-async def wait_for_stop() -> None:
+async def wait_for_stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Until SIGINT/SIGTERM, or until a front end stops on its own (its error is raised)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    log.info("running until stopped (Ctrl+C or SIGTERM)")
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    for task in done - {stopper}:
+        task.result()
 
 
 async def doctor(settings: Settings) -> int:

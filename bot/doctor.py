@@ -6,8 +6,10 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from redis.exceptions import ResponseError
+
 from adapters.ai.catalog import ProviderCatalog
-from adapters.redis.connection import open_redis
+from adapters.redis.connection import RedisHandle, open_redis
 from bot.bootstrap import provider_configurer
 from bot.settings import Settings
 from core.errors import AIKeyRejected, ConfigurationError, CoreError
@@ -37,11 +39,17 @@ async def check_redis(settings: Settings) -> Check:
             "set REDIS_URL to a reachable redis://, rediss:// or unix:// URL",
         )
     try:
-        info = await handle.client.info("server")
-        version = info.get("redis_version", "?")
-        return Check("redis", True, f"{handle.description} (Redis {version})")
+        return Check("redis", True, f"{handle.description} ({await _server_version(handle)})")
     finally:
         await handle.close()
+
+
+async def _server_version(handle: RedisHandle) -> str:
+    try:
+        info = await handle.client.info("server")
+    except ResponseError:  # fakeredis (memory://) has no INFO
+        return "in-memory fake"
+    return f"Redis {info.get('redis_version', '?')}"
 
 
 async def check_ai(settings: Settings) -> Check:

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     discord_bot_token: SecretStr | None = None
+    discord_dev_guild_id: int | None = Field(None, description="sync slash commands to this guild instantly")
+    discord_api_base_url: str = "https://discord.com/api/v10"
 
     # Social platforms
     facebook_graph_api_url: str = "https://graph.facebook.com"
@@ -105,6 +107,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "openai_base_url",
+        "discord_api_base_url",
         "anthropic_base_url",
         "mistral_base_url",
         "telegram_api_base_url",

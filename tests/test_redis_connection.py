@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.redis.connection import mask_url, open_redis
+from adapters.redis.keys import Keys
+from adapters.redis.workspaces import RedisWorkspaceStore
+from core.errors import ConfigurationError, StoreUnavailable
+from core.workspaces import Actor, Role
+from tests.conftest import TEST_REDIS_URL
+
+
+def test_mask_url_hides_passwords_only() -> None:
+    assert mask_url("redis://:s3cret@host:6379/0") == "redis://:***@host:6379/0"
+    assert mask_url("rediss://default:tok@eu1.upstash.io:6379") == "rediss://default:***@eu1.upstash.io:6379"
+    assert mask_url("redis://host:6379") == "redis://host:6379"
+
+
+def test_keys_carry_one_hash_tag_per_workspace() -> None:
+    keys = Keys("cs")
+    assert keys.workspace("tg:-100", "draft", "ab12") == "cs:{ws:tg:-100}:draft:ab12"
+    assert keys.common("lease", "scheduler") == "cs:lease:scheduler"
+
+
+async def test_unreachable_redis_names_the_masked_url(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        await open_redis("redis://:hunter22@127.0.0.1:1/0", tmp_path)
+    assert caught.value.setting == "REDIS_URL"
+    assert "redis://:***@127.0.0.1:1/0" in str(caught.value) and "hunter22" not in str(caught.value)
+
+
+async def test_memory_url_gives_a_working_fake(tmp_path: Path) -> None:
+    handle = await open_redis("memory://", tmp_path)
+    await handle.client.set("k", "v")
+    assert await handle.client.get("k") == b"v"
+    await handle.close()
+
+
+@pytest.mark.redis
+async def test_real_server_url(real_redis: object, tmp_path: Path) -> None:
+    handle = await open_redis(TEST_REDIS_URL, tmp_path)
+    assert await handle.client.ping()
+    assert handle.description == TEST_REDIS_URL
+    await handle.close()
+
+
+async def test_embedded_redis_persists_across_restarts(tmp_path: Path) -> None:
+    first = await open_redis(None, tmp_path)
+    await first.client.set("greeting", "hello")
+    assert "embedded" in first.description
+    await first.close()
+    second = await open_redis(None, tmp_path)
+    assert await second.client.get("greeting") == b"hello"
+    await second.close()
+
+
+async def test_workspace_store_contract(any_redis: object) -> None:
+    store = RedisWorkspaceStore(any_redis, Keys("t"))  # type: ignore[arg-type]
+    actor = Actor("console:ann", "Ann", Role.ADMIN)
+    assert await store.touch("w1", actor) == {}
+    await store.save_settings("w1", {"timezone": "Europe/Berlin"})
+    assert await store.touch("w1", actor) == {"timezone": "Europe/Berlin"}
+    assert await store.list_members("w1") == {"console:ann": "Ann"}
+    assert await store.touch("w2", actor) == {}
+
+
+async def test_store_errors_become_store_unavailable(tmp_path: Path) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    store = RedisWorkspaceStore(client, Keys("t"))
+    with pytest.raises(StoreUnavailable):
+        await store.touch("w1", Actor("u", "U", Role.MEMBER))
+    await client.aclose()
