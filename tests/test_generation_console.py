@@ -4,10 +4,8 @@ server, the real `openai` client, the real Redis (TEST_REDIS_URL)."""
 from __future__ import annotations
 
 import io
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,35 +18,23 @@ from bot.settings import Settings
 from core.workspaces import Role
 from tests.conftest import TEST_REDIS_URL, FakeClock
 from tests.fake_llm import FakeLLM, Reply
+from tests.test_console import run_console
 
 pytestmark = pytest.mark.redis
-CLI = str(Path(sys.executable).parent / "content-studio")
 ACCEPTANCE = "/generate caption about our new oat latte for facebook\n/drafts\n"
 
 
-def env_for(llm: FakeLLM, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-    env.update(
-        OPENAI_API_KEY="sk-local",
-        OPENAI_BASE_URL=f"{llm.url}/v1",
-        REDIS_URL=TEST_REDIS_URL,
-        DATA_DIR=str(tmp_path / "data"),
-        AI_MAX_RETRIES="1",
-    )
-    env.update(extra)
-    return env
-
-
-def console(env: dict[str, str], cwd: Path, text: str = ACCEPTANCE) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, "console"], input=text, capture_output=True, text=True, env=env, cwd=cwd, timeout=60
-    )
+def console(llm: FakeLLM, tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`content-studio console` as a real process, pointed at the local server and TEST_REDIS_URL."""
+    env = {"OPENAI_API_KEY": "sk-local", "OPENAI_BASE_URL": f"{llm.url}/v1", "REDIS_URL": TEST_REDIS_URL,
+           "AI_MAX_RETRIES": "1", **extra}  # fmt: skip
+    return run_console(tmp_path, ACCEPTANCE, **env)
 
 
 async def test_acceptance_openai_compatible_server(
     llm: FakeLLM, tmp_path: Path, real_redis: aioredis.Redis
 ) -> None:
-    result = console(env_for(llm, tmp_path), tmp_path)
+    result = console(llm, tmp_path)
     assert result.returncode == 0, result.stderr
     match = re.search(r"New draft (\w+) · caption for facebook · v1", result.stdout)
     assert match, result.stdout
@@ -63,9 +49,8 @@ async def test_acceptance_openai_compatible_server(
 async def test_acceptance_anthropic_messages_server(
     llm: FakeLLM, tmp_path: Path, real_redis: aioredis.Redis
 ) -> None:
-    env = env_for(llm, tmp_path, AI_PROVIDER="anthropic", AI_MODEL="claude-3-5-haiku-latest",
-                  ANTHROPIC_API_KEY="sk-ant-local", ANTHROPIC_BASE_URL=llm.url)  # fmt: skip
-    result = console(env, tmp_path)
+    result = console(llm, tmp_path, AI_PROVIDER="anthropic", AI_MODEL="claude-3-5-haiku-latest",
+                     ANTHROPIC_API_KEY="sk-ant-local", ANTHROPIC_BASE_URL=llm.url)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert re.search(r"New draft \w+ · caption for facebook · v1", result.stdout), result.stdout
     assert "claude-3-5-haiku-latest via anthropic · 42+17 tokens" in result.stdout
@@ -79,7 +64,7 @@ async def test_acceptance_429_is_readable_with_the_wait(
     llm: FakeLLM, tmp_path: Path, real_redis: aioredis.Redis
 ) -> None:
     llm.default = Reply(status=429, headers={"retry-after": "300"})
-    result = console(env_for(llm, tmp_path), tmp_path)
+    result = console(llm, tmp_path)
     assert result.returncode == 0
     assert "rate limiting requests. Try again in 5 min" in result.stdout
     assert "No drafts yet" in result.stdout

@@ -106,11 +106,14 @@ class GenerationService:
         if not 1 <= count <= MAX_VARIANTS:
             raise BadInput(f"Ask for 1 to {MAX_VARIANTS} variants.")
         original = await self._drafts.get(workspace.id, draft_id)
+        profile = await self._profiles.load(workspace.id)
         made: list[Draft] = []
         for number in range(1, count + 1):
             await progress.update(f"\n--- variant {number} of {count} ---\n")
             try:
-                made.append(await self._variant(workspace, actor, original, number, count, progress))
+                made.append(
+                    await self._variant(workspace, actor, profile, original, (number, count), progress)
+                )
             except CoreError as exc:
                 if not made:
                     raise
@@ -118,11 +121,16 @@ class GenerationService:
         return made, ""
 
     async def _variant(
-        self, workspace: Workspace, actor: Actor, original: Draft, number: int, count: int, progress: Progress
+        self,
+        workspace: Workspace,
+        actor: Actor,
+        profile: Profile,
+        original: Draft,
+        position: tuple[int, int],
+        progress: Progress,
     ) -> Draft:
         request = request_of(original)
-        profile = await self._profiles.load(workspace.id)
-        extra = {"variant": f"{number} of {count}", "make_it_different_from": original.text}
+        extra = {"variant": f"{position[0]} of {position[1]}", "make_it_different_from": original.text}
         prompt = build_prompt(request, profile.brand, self._limits, extra=extra, temperature=1.0)
         result = await self._produce(workspace, actor, profile, request, prompt, progress)
         draft = self._new_draft(workspace, actor, request, result)
