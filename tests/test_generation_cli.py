@@ -99,3 +99,15 @@ def test_ai_settings_are_validated_and_parsed(
     monkeypatch.setenv("AI_TIMEOUT", "-1")
     assert main(["console"]) == 2
     assert "AI_TIMEOUT" in capsys.readouterr().err
+
+
+def test_malformed_ai_json_settings_are_named_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AI_PRICES", "{gpt-4o: 1}")
+    monkeypatch.setenv("PLATFORM_TEXT_LIMITS", '{"tiktok": 0}')
+    assert main(["console"]) == 2
+    err = capsys.readouterr().err
+    assert "AI_PRICES: is not valid JSON" in err and "PLATFORM_TEXT_LIMITS_TIKTOK" in err
+    assert "Traceback" not in err
