@@ -156,3 +156,12 @@ def test_prices_by_exact_name_or_longest_prefix() -> None:
     assert table.cost("claude-sonnet-4-20250514", Usage(1000, 1000)) == pytest.approx(0.018)
     assert table.cost("my-local-llama", Usage(1000, 1000)) == 0.0
     assert format_cost(0.0) == "$0 (no price known)" and format_cost(0.00012) == "$0.0001"
+
+
+def test_a_thread_is_checked_post_by_post() -> None:
+    limits = Limits()
+    thread = "\n\n".join(["1/ " + "x" * 1900, "2/ " + "y" * 1500, "3/ done"])
+    check = limits.check("thread", "discord", thread)
+    assert check is not None and not check.over and check.size == 1903
+    assert "each post on a Discord channel" in check.describe()
+    assert limits.check("thread", "discord", "1/ " + "z" * 2000).over  # type: ignore[union-attr]

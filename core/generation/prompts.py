@@ -7,6 +7,7 @@ in the user message, so it can describe the content but never rewrite the rules.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -194,8 +195,11 @@ class Limits:
         if found is None:
             return None
         limit, target = found
-        postable = postable_text(kind, text)
-        return LimitCheck(measure(postable, target.unit), limit, target.unit, target.label)
+        if kind == "thread":  # each post of a thread is posted on its own
+            parts = [p for p in re.split(r"\n\s*\n", text) if p.strip()] or [text]
+            size = max(measure(p.strip(), target.unit) for p in parts)
+            return LimitCheck(size, limit, target.unit, f"each post on {target.label}")
+        return LimitCheck(measure(postable_text(kind, text), target.unit), limit, target.unit, target.label)
 
 
 def measure(text: str, unit: str) -> int:
