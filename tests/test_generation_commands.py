@@ -345,3 +345,9 @@ async def test_regenerate_without_instruction_asks_for_a_different_take(studio: 
     reply = await run(studio, f"/regenerate {ident}")
     assert "Take two." in reply.text
     assert '"make_it_different_from": "Take one."' in rig.source.prompts[1].messages[0].content
+
+
+async def test_an_over_long_instruction_is_refused_before_any_call(rig: Rig) -> None:
+    ident = draft_id((await run(rig.studio, "/generate a post about cats")).text)
+    reply = await run(rig.studio, f"/regenerate {ident} " + "x" * 2001)
+    assert "at most 2000 characters" in reply.text and len(rig.source.prompts) == 1

@@ -13,7 +13,7 @@ from core.errors import BadInput, NotFound
 from core.generation.brand import change_brand, describe_brand
 from core.generation.pricing import format_cost
 from core.generation.prompts import TRANSFORMS
-from core.generation.requests import build_request, check_options, check_topic, parse_text
+from core.generation.requests import MAX_TOPIC, build_request, check_options, check_topic, parse_text
 from core.reply import Button, Reply
 
 GROUP = "Content"
@@ -59,7 +59,10 @@ class EditArgs(Args):
 class RegenerateArgs(Args):
     id: str = Field(description="draft id", max_length=32)
     instruction: str | None = Field(
-        None, description="what to change, e.g. 'make it funnier'", json_schema_extra={"rest": True}
+        None,
+        description="what to change, e.g. 'make it funnier'",
+        max_length=MAX_TOPIC,
+        json_schema_extra={"rest": True},
     )
 
 
