@@ -72,3 +72,16 @@ class BreakingSource(FakeSource):
         generator = BreaksMidStream(provider, model, self.script)
         self.opened[(provider, model)] = generator
         return generator
+
+
+async def drain(generator: TextGenerator, prompt: Prompt) -> tuple[list[str], Generation]:
+    """Read a provider's stream to the end: its chunks and its one final Generation."""
+    chunks: list[str] = []
+    finals: list[Generation] = []
+    async for item in generator.stream(prompt):
+        if isinstance(item, str):
+            chunks.append(item)
+        else:
+            finals.append(item)
+    assert len(finals) == 1, finals
+    return chunks, finals[0]

@@ -13,6 +13,7 @@ from adapters.ai.anthropic import AnthropicGenerator
 from adapters.ai.mistral import MistralGenerator
 from core.errors import AIKeyRejected, ProviderError, ProviderNotConfigured, RateLimited
 from core.generation.ports import Generation, Message, Prompt, ProviderConfig, Usage
+from tests.fake_ai import drain
 from tests.fake_llm import Reply, anthropic_events, anthropic_message, openai_completion, openai_events
 
 PROMPT = Prompt("Studio rules.", (Message("user", 'Request data:\n{"topic": "spring sale"}'),), 500, 0.8)
@@ -53,18 +54,6 @@ def mistral(recorder: Recorder, retries: int = 2) -> MistralGenerator:
     return MistralGenerator(config, transport=httpx.MockTransport(recorder), backoff=0)
 
 
-async def drain(gen: AnthropicGenerator | MistralGenerator) -> tuple[list[str], Generation]:
-    chunks: list[str] = []
-    final = None
-    async for item in gen.stream(PROMPT):
-        if isinstance(item, str):
-            chunks.append(item)
-        else:
-            final = item
-    assert final is not None
-    return chunks, final
-
-
 async def test_anthropic_generate_posts_the_documented_messages_request() -> None:
     recorder = Recorder(
         httpx.Response(200, json=anthropic_message(Reply(text="Hi"), "claude-3-5-haiku-20241022"))
@@ -89,7 +78,7 @@ async def test_anthropic_generate_posts_the_documented_messages_request() -> Non
 async def test_anthropic_stream_reads_text_deltas_and_usage_events() -> None:
     reply = Reply(text="Spring sale: 20% off!", input_tokens=30, output_tokens=9)
     recorder = Recorder(sse(anthropic_events(reply, "claude-3-5-haiku-latest")))
-    chunks, final = await drain(anthropic(recorder))
+    chunks, final = await drain(anthropic(recorder), PROMPT)
     assert "".join(chunks) == "Spring sale: 20% off!" and len(chunks) >= 3
     assert final == Generation("Spring sale: 20% off!", "claude-3-5-haiku-latest", Usage(30, 9), "end_turn")
     assert recorder.body()["stream"] is True
@@ -100,14 +89,14 @@ async def test_anthropic_error_event_mid_stream_is_a_provider_error() -> None:
     events = anthropic_events(Reply(text="abc"), "m")[:3]
     events.append('event: error\ndata: {"type": "error", "error": {"type": "overloaded_error"}}\n\n')
     with pytest.raises(ProviderError, match="overloaded"):
-        await drain(anthropic(Recorder(sse(events))))
+        await drain(anthropic(Recorder(sse(events))), PROMPT)
 
 
 async def test_anthropic_429_reports_retry_after_when_too_long_to_wait() -> None:
     error = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
     recorder = Recorder(httpx.Response(429, headers={"retry-after": "90"}, json=error))
     with pytest.raises(RateLimited) as caught:
-        await drain(anthropic(recorder))
+        await drain(anthropic(recorder), PROMPT)
     assert caught.value.retry_after == 90 and "2 min" in str(caught.value)
     assert len(recorder.requests) == 1
 
@@ -173,7 +162,7 @@ async def test_mistral_generate_posts_the_documented_chat_completion() -> None:
 
 async def test_mistral_stream_reads_deltas_and_final_usage() -> None:
     recorder = Recorder(sse(openai_events(Reply(text="Spring is here", output_tokens=4), "mistral-small")))
-    chunks, final = await drain(mistral(recorder))
+    chunks, final = await drain(mistral(recorder), PROMPT)
     assert "".join(chunks) == "Spring is here"
     assert final == Generation("Spring is here", "mistral-small", Usage(42, 4), "stop")
     assert recorder.body()["stream"] is True
@@ -184,7 +173,7 @@ async def test_mistral_broken_stream_is_a_provider_error() -> None:
         200, headers={"content-type": "text/event-stream"}, content=b"data: {not json\n\n"
     )
     with pytest.raises(ProviderError, match="broke off"):
-        await drain(mistral(Recorder(broken)))
+        await drain(mistral(Recorder(broken)), PROMPT)
 
 
 async def test_unreadable_json_answer() -> None:

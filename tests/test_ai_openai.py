@@ -7,6 +7,7 @@ import pytest
 from adapters.ai.openai_provider import OpenAIGenerator
 from core.errors import AIKeyRejected, ProviderError, ProviderNotConfigured, RateLimited
 from core.generation.ports import Generation, Message, Prompt, ProviderConfig, Usage
+from tests.fake_ai import drain
 from tests.fake_llm import FakeLLM, Reply
 
 PROMPT = Prompt(
@@ -23,18 +24,6 @@ def provider(llm: FakeLLM, **kw: object) -> OpenAIGenerator:
     }
     values.update(kw)
     return OpenAIGenerator(ProviderConfig("openai", "gpt-4o-mini", **values))  # type: ignore[arg-type]
-
-
-async def collect(gen: OpenAIGenerator) -> tuple[list[str], Generation]:
-    chunks: list[str] = []
-    final = None
-    async for item in gen.stream(PROMPT):
-        if isinstance(item, str):
-            chunks.append(item)
-        else:
-            final = item
-    assert final is not None
-    return chunks, final
 
 
 async def test_generate_sends_a_chat_completion_and_reads_text_usage_and_finish(llm: FakeLLM) -> None:
@@ -55,7 +44,7 @@ async def test_generate_sends_a_chat_completion_and_reads_text_usage_and_finish(
 async def test_stream_yields_chunks_then_the_usage_from_the_last_chunk(llm: FakeLLM) -> None:
     llm.replies.append(Reply(text="Oat latte season is here.", input_tokens=11, output_tokens=7))
     gen = provider(llm)
-    chunks, final = await collect(gen)
+    chunks, final = await drain(gen, PROMPT)
     await gen.aclose()
     assert len(chunks) >= 3 and "".join(chunks) == "Oat latte season is here."
     assert final == Generation("Oat latte season is here.", "gpt-4o-mini", Usage(11, 7), "stop")
@@ -66,7 +55,7 @@ async def test_stream_yields_chunks_then_the_usage_from_the_last_chunk(llm: Fake
 async def test_rejected_key_becomes_ai_key_rejected_without_retrying(llm: FakeLLM) -> None:
     llm.default = Reply(status=401)
     with pytest.raises(AIKeyRejected) as caught:
-        await collect(provider(llm))
+        await drain(provider(llm), PROMPT)
     assert caught.value.setting == "OPENAI_API_KEY"
     assert "AI key was rejected" in caught.value.user_message(is_admin=False)
     assert "OPENAI_API_KEY" not in caught.value.user_message(is_admin=False)
@@ -92,7 +81,7 @@ async def test_short_429_is_retried_by_the_client_and_then_succeeds(llm: FakeLLM
 async def test_500_after_the_configured_retries_is_a_clear_provider_error(llm: FakeLLM) -> None:
     llm.default = Reply(status=500, headers={"retry-after-ms": "1"})
     with pytest.raises(ProviderError, match=r"failing right now \(HTTP 500\)"):
-        await collect(provider(llm, max_retries=2))
+        await drain(provider(llm, max_retries=2), PROMPT)
     assert len(llm.posts()) == 3
 
 

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from adapters.redis.connection import RedisHandle
-from bot.bootstrap import build_studio
+from bot.bootstrap import Studio, build_studio
 from bot.console import Console, ConsoleIdentity, ConsoleNotifier
 from bot.settings import Settings
 from core.workspaces import Role
@@ -29,6 +29,18 @@ def console(llm: FakeLLM, tmp_path: Path, **extra: str) -> subprocess.CompletedP
     env = {"OPENAI_API_KEY": "sk-local", "OPENAI_BASE_URL": f"{llm.url}/v1", "REDIS_URL": TEST_REDIS_URL,
            "AI_MAX_RETRIES": "1", **extra}  # fmt: skip
     return run_console(tmp_path, ACCEPTANCE, **env)
+
+
+async def console_studio(
+    llm: FakeLLM, tmp_path: Path, redis: aioredis.Redis, *, retries: int, role: Role = Role.ADMIN
+) -> tuple[Studio, Console, io.StringIO]:
+    """The console front end in this process, on the real client, server and Redis."""
+    settings = Settings(_env_file=None, data_dir=tmp_path, openai_api_key="sk-local",  # type: ignore[call-arg]
+                        openai_base_url=f"{llm.url}/v1", ai_max_retries=retries)  # fmt: skip
+    out = io.StringIO()
+    studio = await build_studio(settings, notifier=ConsoleNotifier(out), clock=FakeClock(),
+                                redis=RedisHandle(redis, TEST_REDIS_URL))  # fmt: skip
+    return studio, Console(studio.dispatcher, ConsoleIdentity(role=role), tmp_path / "exports", out), out
 
 
 async def test_acceptance_openai_compatible_server(
@@ -74,12 +86,7 @@ async def test_acceptance_429_is_readable_with_the_wait(
 async def test_generate_regenerate_variants_through_the_console(
     llm: FakeLLM, tmp_path: Path, real_redis: aioredis.Redis
 ) -> None:
-    settings = Settings(_env_file=None, data_dir=tmp_path, openai_api_key="sk-local",  # type: ignore[call-arg]
-                        openai_base_url=f"{llm.url}/v1", ai_max_retries=0)  # fmt: skip
-    out = io.StringIO()
-    studio = await build_studio(settings, notifier=ConsoleNotifier(out), clock=FakeClock(),
-                                redis=RedisHandle(real_redis, TEST_REDIS_URL))  # fmt: skip
-    shell = Console(studio.dispatcher, ConsoleIdentity(), tmp_path / "exports", out)
+    studio, shell, out = await console_studio(llm, tmp_path, real_redis, retries=0)
     llm.replies += [Reply(text="First oat latte post."), Reply(text="Second, funnier take.")]
     llm.replies += [Reply(text="Variant one."), Reply(text="Variant two.")]
     await shell.run_line("/generate a post about our spring sale")
@@ -98,12 +105,7 @@ async def test_generate_regenerate_variants_through_the_console(
 async def test_server_errors_after_retries_leave_no_draft(
     llm: FakeLLM, tmp_path: Path, real_redis: aioredis.Redis
 ) -> None:
-    settings = Settings(_env_file=None, data_dir=tmp_path, openai_api_key="sk-local",  # type: ignore[call-arg]
-                        openai_base_url=f"{llm.url}/v1", ai_max_retries=1)  # fmt: skip
-    out = io.StringIO()
-    studio = await build_studio(settings, notifier=ConsoleNotifier(out), clock=FakeClock(),
-                                redis=RedisHandle(real_redis, TEST_REDIS_URL))  # fmt: skip
-    shell = Console(studio.dispatcher, ConsoleIdentity(role=Role.MEMBER), tmp_path / "exports", out)
+    studio, shell, out = await console_studio(llm, tmp_path, real_redis, retries=1, role=Role.MEMBER)
     llm.default = Reply(status=500, headers={"retry-after-ms": "1"})
     await shell.run_line("/generate a post about our spring sale")
     llm.default = Reply(status=401)
