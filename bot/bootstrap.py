@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
 import redis.asyncio as aioredis
 
+from adapters.ai.catalog import Configure, ProviderCatalog
 from adapters.charts.activity import MatplotlibChartRenderer
 from adapters.media.local import LocalMediaStore
 from adapters.redis.accounts import RedisAccountStore
@@ -17,6 +19,7 @@ from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.ipblock import BlockPolicy, IpBlocker
 from adapters.redis.keys import Keys
 from adapters.redis.post_counts import RedisPostCounter
+from adapters.redis.profiles import RedisProfileStore
 from adapters.redis.usage import RedisUsageStore
 from adapters.redis.workspaces import RedisWorkspaceStore
 from adapters.security.crypto import TokenCipher
@@ -28,12 +31,17 @@ from core.accounts import AccountService
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
 from core.errors import BadInput
+from core.generation.ports import ProviderConfig
+from core.generation.pricing import DEFAULT_PRICES, PriceTable
+from core.generation.prompts import DEFAULT_LIMITS, Limits
+from core.generation.service import Defaults, GenerationService
 from core.limits import LimitDefaults, UsageService
 from core.media import MediaLimits, MediaService
 from core.ports import Clock, Notifier, SystemClock
 from core.posts import AccountInfo, Credentials, PlatformPublisher
 from core.publishing import DispatchingPublisher, PublishingService
 from core.services import Services
+from core.usage import UsageGate
 from core.workspaces import WorkspaceService
 
 HTTP_TIMEOUT = httpx.Timeout(30.0, read=300.0, write=300.0)  # uploads of large videos take a while
@@ -50,6 +58,7 @@ class Studio:
     http: httpx.AsyncClient | None = None
 
     async def close(self) -> None:
+        await self.services.generation.aclose()
         if self.http is not None:
             await self.http.aclose()
         await self.redis.close()
@@ -141,6 +150,7 @@ def build_services(
             daily_caps={"tiktok": settings.tiktok_daily_post_cap},
         ),
         limits=usage,
+        generation=build_generation(settings, RedisProfileStore(client, keys), drafts, usage, clock),
     )
 
 
@@ -162,3 +172,38 @@ def build_usage(
 ) -> UsageService:
     store = RedisUsageStore(client, keys)
     return UsageService(store, clock, notifier, MatplotlibChartRenderer(), limit_defaults(settings))
+
+
+def build_generation(
+    settings: Settings,
+    profiles: RedisProfileStore,
+    drafts: RedisDraftStore,
+    usage: UsageGate,
+    clock: Clock,
+) -> GenerationService:
+    return GenerationService(
+        ProviderCatalog(provider_configurer(settings, dict(os.environ))),
+        profiles,
+        drafts,
+        usage,
+        clock,
+        defaults=Defaults(settings.ai_provider, settings.ai_model),
+        prices=PriceTable({**DEFAULT_PRICES, **settings.ai_prices}),
+        limits=Limits({**DEFAULT_LIMITS, **settings.platform_text_limits}),
+    )
+
+
+def provider_configurer(settings: Settings, env: Mapping[str, str]) -> Configure:
+    """Built-ins read their key and base URL from Settings; a plug-in named `acme` finds
+    ACME_API_KEY / ACME_BASE_URL (and anything else it needs) in the environment snapshot."""
+
+    def configure(name: str, model: str) -> ProviderConfig:
+        prefix = name.upper().replace("-", "_")
+        secret = getattr(settings, f"{name}_api_key", None)
+        key = secret.get_secret_value() if secret is not None else env.get(f"{prefix}_API_KEY")
+        base = getattr(settings, f"{name}_base_url", None) or env.get(f"{prefix}_BASE_URL")
+        return ProviderConfig(
+            name, model, key or None, base, settings.ai_timeout, settings.ai_max_retries, env
+        )
+
+    return configure

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from redis.exceptions import ResponseError
 
-from adapters.ai.health import check_provider
+from adapters.ai.catalog import ProviderCatalog
 from adapters.redis.connection import RedisHandle, open_redis
+from bot.bootstrap import provider_configurer
 from bot.settings import Settings
-from core.errors import CoreError
+from core.errors import AIKeyRejected, ConfigurationError, CoreError
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,19 @@ async def _server_version(handle: RedisHandle) -> str:
 
 
 async def check_ai(settings: Settings) -> Check:
-    ok, detail, hint = await check_provider(settings)
-    return Check("ai provider", ok, detail, hint)
+    """Open the configured provider the way the studio does and ask it to list its models
+    (no tokens spent); plug-ins without a check are only loaded."""
+    catalog = ProviderCatalog(provider_configurer(settings, dict(os.environ)))
+    try:
+        return Check("ai provider", True, await catalog.check(settings.ai_provider, settings.ai_model))
+    except ConfigurationError as exc:
+        return Check("ai provider", False, str(exc), f"set {exc.setting}")
+    except AIKeyRejected as exc:
+        return Check("ai provider", False, f"{exc.provider}: the key was rejected", f"check {exc.setting}")
+    except CoreError as exc:
+        return Check("ai provider", False, str(exc), "check the provider's base URL and the network")
+    finally:
+        await catalog.aclose()
 
 
 CHECKS: list[Callable[[Settings], Awaitable[Check]]] = [check_redis, check_ai]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, NonNegativeFloat, PositiveInt, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REDIS_SCHEMES = ("redis", "rediss", "unix", "memory")
+JSON_EXAMPLE = '{"gpt-4o-mini": [0.15, 0.6]} or {"tiktok": 2200}'
 
 
 class Settings(BaseSettings):
@@ -38,6 +40,19 @@ class Settings(BaseSettings):
     anthropic_base_url: str = "https://api.anthropic.com"
     mistral_api_key: SecretStr | None = None
     mistral_base_url: str = "https://api.mistral.ai"
+    # --- AI generation (issue 3) ---
+    ai_timeout: float = Field(60.0, gt=0, le=600, description="seconds one provider request may take")
+    ai_max_retries: int = Field(2, ge=0, le=10, description="retries on timeouts, 429 and 5xx")
+    # NoDecode: the JSON is parsed by `_parse_json` below, so a typo becomes a named setting error
+    # instead of pydantic-settings' own exception.
+    ai_prices: Annotated[dict[str, tuple[NonNegativeFloat, NonNegativeFloat]], NoDecode] = Field(
+        default_factory=dict,
+        description='JSON {"model": [input, output]} in USD per 1M tokens; extends the built-in table',
+    )
+    platform_text_limits: Annotated[dict[str, PositiveInt], NoDecode] = Field(
+        default_factory=dict,
+        description='JSON {"tiktok": 2200, ...}; overrides the built-in text limits per platform',
+    )
 
     # Chat front ends
     telegram_bot_token: SecretStr | None = None
@@ -126,6 +141,18 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("ai_prices", "platform_text_limits", mode="before")
+    @classmethod
+    def _parse_json(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"is not valid JSON ({exc.msg}); example: {JSON_EXAMPLE}") from None
 
     @field_validator("redis_url")
     @classmethod

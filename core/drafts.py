@@ -3,8 +3,24 @@ this module fixes the contract publishing, scheduling and the front ends rely on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from core.errors import BadInput
+
+# Short ids: 6 characters of an alphabet without look-alikes (no 0/o, 1/l/i), so an id can be
+# read aloud or typed from a phone and fits in 64-byte button data with room to spare.
+ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+ID_LENGTH = 6
+ID_PATTERN = re.compile(r"^[a-z0-9]{3,16}$")
+
+
+def check_draft_id(value: str) -> str:
+    candidate = value.strip().lower()
+    if not ID_PATTERN.match(candidate):
+        raise BadInput(f"{value!r} is not a draft id (ids look like 'k3m9qa'). Send /drafts to see yours.")
+    return candidate
 
 
 @dataclass(frozen=True)
@@ -18,6 +34,19 @@ class MediaRef:
     duration_sec: float | None = None  # videos, when the container says (MP4/MOV)
 
 
+@dataclass(frozen=True)
+class DraftVersion:
+    """An earlier text of a draft, kept when it is regenerated or edited."""
+
+    text: str
+    source: str  # "generated", "regenerated", "edited"
+    model: str = ""
+    created_at: str = ""  # ISO 8601, UTC
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+
+
 @dataclass
 class Draft:
     id: str  # short, usable in commands and in 64-byte button data
@@ -27,6 +56,42 @@ class Draft:
     text: str
     platform: str = ""
     media: list[MediaRef] = field(default_factory=list)
+    # Added by the generation work (all optional, so older stored drafts still load):
+    request: str = ""  # the topic or instruction as typed
+    options: dict[str, str] = field(default_factory=dict)  # tone, audience, language, length...
+    provider: str = ""
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0  # estimated, in USD, of the current text
+    created_at: str = ""  # ISO 8601, UTC
+    updated_at: str = ""
+    source: str = "generated"  # how the current text came to be: generated/regenerated/edited
+    versions: list[DraftVersion] = field(default_factory=list)  # earlier texts, oldest first
+    parent_id: str = ""  # set on a variant: the draft it is a variant of
+    warning: str = ""  # e.g. still over the platform limit after one shorter retry
+
+    @property
+    def version(self) -> int:
+        return len(self.versions) + 1
+
+    def snapshot(self) -> DraftVersion:
+        return DraftVersion(
+            self.text,
+            self.source,
+            self.model,
+            self.updated_at or self.created_at,
+            self.input_tokens,
+            self.output_tokens,
+            self.cost,
+        )
+
+
+@dataclass(frozen=True)
+class DraftPage:
+    drafts: list[Draft]
+    total: int
+    offset: int
 
 
 class DraftStore(Protocol):
@@ -37,3 +102,16 @@ class DraftStore(Protocol):
         ...
 
     async def attach_media(self, workspace_id: str, draft_id: str, media: MediaRef) -> Draft: ...
+
+    async def create(self, draft: Draft) -> Draft:
+        """Store a new draft under a fresh short id (the given `id` is ignored) and list it
+        first among the workspace's recent drafts."""
+        ...
+
+    async def recent(self, workspace_id: str, offset: int = 0, count: int = 10) -> DraftPage:
+        """Newest first."""
+        ...
+
+    async def delete(self, workspace_id: str, draft_id: str) -> None:
+        """`NotFound` when there is no such draft in the workspace."""
+        ...

@@ -127,3 +127,25 @@ class UsageStoreUnavailable(StoreUnavailable):
 
 class InvalidOAuthState(BadInput):
     """An OAuth callback's `state` was forged, expired, replayed or meant for another platform."""
+
+
+class AIKeyRejected(CoreError):
+    """The AI provider refused the configured key (HTTP 401/403). Members are told only that;
+    admins also learn which variable to fix."""
+
+    def __init__(self, provider: str, setting: str) -> None:
+        super().__init__("The AI key was rejected, so nothing was generated.")
+        self.provider, self.setting = provider, setting
+
+    def user_message(self, *, is_admin: bool) -> str:
+        if is_admin:
+            return f"The AI key was rejected by {self.provider}; check {self.setting}. Nothing was generated."
+        return f"{self} Ask a workspace admin to check the AI provider key."
+
+
+class ProviderNotConfigured(ConfigurationError):
+    """No usable AI provider: the message names the variable to set, for everyone (a variable
+    name is not a secret, and it tells a member exactly what to ask an admin for)."""
+
+    def user_message(self, *, is_admin: bool) -> str:
+        return str(self)

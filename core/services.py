@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from core.accounts import AccountService
 from core.drafts import DraftStore
+from core.generation.service import GenerationService
 from core.limits import UsageService
 from core.media import MediaService
 from core.ports import Clock, Notifier
@@ -25,3 +26,4 @@ class Services:
     limits: UsageService
     accounts: AccountService
     publishing: PublishingService
+    generation: GenerationService

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from bot.settings import Settings
 from core.commands.dispatch import Caller
 from core.reply import Reply
 from core.workspaces import Role
+from tests.fake_llm import FakeLLM
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -116,3 +117,11 @@ async def run(studio: Studio, text: str, role: Role = Role.ADMIN, **kw: str) -> 
 def console_output() -> tuple[io.StringIO, ConsoleNotifier]:
     out = io.StringIO()
     return out, ConsoleNotifier(out)
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeLLM]:
+    """A local OpenAI/Anthropic-compatible HTTP server (see tests/fake_llm.py)."""
+    server = FakeLLM().start()
+    yield server
+    server.stop()

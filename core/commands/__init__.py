@@ -2,7 +2,8 @@
 
 from core.commands import basics, publishing, usage
 from core.commands.registry import Registry
+from core.generation import commands as generation
 
 
 def build_registry() -> Registry:
-    return Registry([*basics.COMMANDS, *usage.COMMANDS, *publishing.COMMANDS])
+    return Registry([*basics.COMMANDS, *generation.COMMANDS, *usage.COMMANDS, *publishing.COMMANDS])
