@@ -15,6 +15,7 @@ from bot.console import Console, ConsoleIdentity, ConsoleNotifier
 from bot.doctor import run_checks
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
+from bot.telegram import TelegramService, start_telegram
 from core.commands import build_registry
 from core.errors import CoreError
 from core.workspaces import Role
@@ -80,20 +81,33 @@ async def run_console(studio: Studio, identity: ConsoleIdentity) -> None:
     await console.run(sys.stdin, interactive=sys.stdin.isatty())
 
 
-async def run_services(studio: Studio) -> None:
-    print(
-        "No chat front end is configured: set " + " or ".join(CHAT_TOKENS) + " in .env to connect a bot.",
-        file=sys.stderr,
-    )
-    if sys.stdin.isatty():
-        await run_console(studio, ConsoleIdentity())
-        return
-    log.info("running background services until stopped (Ctrl+C or SIGTERM)")
-    await wait_for_stop()
+async def run_services(studio: Studio, stop: asyncio.Event | None = None) -> None:
+    fronts = await start_front_ends(studio)
+    if not fronts:
+        print(
+            "No chat front end is configured: set " + " or ".join(CHAT_TOKENS) + " in .env to connect a bot.",
+            file=sys.stderr,
+        )
+        if sys.stdin.isatty():
+            await run_console(studio, ConsoleIdentity())
+            return
+    log.info("running until stopped (Ctrl+C or SIGTERM)")
+    try:
+        await wait_for_stop(stop)
+    finally:
+        for front in fronts:
+            await front.stop()
 
 
-async def wait_for_stop() -> None:
-    stop = asyncio.Event()
+async def start_front_ends(studio: Studio) -> list[TelegramService]:
+    fronts: list[TelegramService] = []
+    if studio.settings.telegram_bot_token is not None:
+        fronts.append(await start_telegram(studio))
+    return fronts
+
+
+async def wait_for_stop(stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)

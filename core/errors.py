@@ -111,3 +111,11 @@ class PublishRejected(CoreError):
         super().__init__(f"{platform} rejected the post: {reason}")
         self.platform, self.reason = platform, reason
         self.retryable, self.retry_after = retryable, retry_after
+
+
+class DeliveryFailed(CoreError):
+    """A team notification could not be delivered to a chat channel (bot removed, chat gone)."""
+
+    def __init__(self, platform: str, channel: str, reason: str) -> None:
+        super().__init__(f"Could not deliver a notification to {platform} chat {channel}: {reason}")
+        self.platform, self.channel, self.reason = platform, channel, reason

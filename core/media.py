@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from core.drafts import MediaRef
-from core.errors import BadInput
+from core.drafts import Draft, MediaRef
+from core.errors import BadInput, Forbidden
+from core.workspaces import Actor
+
+if TYPE_CHECKING:
+    from core.services import Services
 
 MB = 1024 * 1024
 PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
@@ -61,3 +65,40 @@ class MediaService:
         name = f"{stem}{(PHOTO_TYPES | VIDEO_TYPES)[mime_type]}"
         path = await self._store.save(workspace_id, name, data)
         return MediaRef(path=path, mime_type=mime_type, size=len(data), kind=kind)
+
+
+def check_upload(limits: MediaLimits, mime_type: str, size: int) -> str:
+    """Refuse a file by its announced type and size BEFORE a front end downloads it; returns
+    the media kind ("photo"/"video")."""
+    kind = classify(mime_type)
+    check_size(kind, size, limits)
+    return kind
+
+
+async def attach_to_draft(
+    services: Services,
+    workspace_id: str,
+    actor: Actor,
+    draft_id: str,
+    upload: Upload,
+) -> Draft:
+    """Keep a chat upload and attach it to a draft of the caller's workspace.
+
+    Members may attach to their own drafts, admins to any; the draft is looked up inside
+    `workspace_id` only, so another workspace's draft is simply not found."""
+    draft = await services.drafts.get(workspace_id, draft_id)
+    if draft.author_id != actor.user_id and not actor.is_admin:
+        raise Forbidden(
+            f"Draft {draft.id} was written by someone else; only its author or an admin can change it."
+        )
+    media = await services.media.accept(workspace_id, upload.filename, upload.mime_type, upload.data)
+    return await services.drafts.attach_media(workspace_id, draft.id, media)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as a chat platform handed it over."""
+
+    filename: str
+    mime_type: str
+    data: bytes

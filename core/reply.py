@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ class Reply:
     attachment: Attachment | None = None
     ephemeral: bool = False
     notices: tuple[str, ...] = field(default=())
+    # Set on a draft card: lets a front end remember which draft a message shows, so a photo
+    # sent as a reply to the card attaches to that draft (Telegram).
+    draft_id: str = ""
 
     def with_buttons(self, *buttons: Button) -> Reply:
-        return Reply(self.text, self.buttons + buttons, self.attachment, self.ephemeral, self.notices)
+        return replace(self, buttons=self.buttons + buttons)
