@@ -11,7 +11,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import Bot, CallbackQuery, Chat, Message, Update, User
 from telegram.constants import ChatType
@@ -110,7 +110,7 @@ class TelegramFrontEnd:
         if reply.ephemeral and chat.type != ChatType.PRIVATE:
             if placeholder is not None:
                 await self._delete(bot, placeholder)
-            await self.send_private(bot, user, target, reply)
+            await self.send_private(bot, user, target, reply, chat.title or "")
             return
         if placeholder is not None and reply.attachment is None:
             last = await self.delivery.replace(bot, placeholder, reply)
@@ -120,11 +120,12 @@ class TelegramFrontEnd:
             last = await self.delivery.send(bot, target, reply)
         await self._remember_card(chat, last, reply)
 
-    async def send_private(self, bot: Bot, user: User, target: Target, reply: Reply) -> None:
+    async def send_private(self, bot: Bot, user: User, target: Target, reply: Reply, title: str = "") -> None:
         """Ephemeral replies go to the user's private chat; when the bot may not write there
         (the user never started it) they are answered in the chat instead."""
+        private = replace(reply, text=f"In {title}: {reply.text}") if title else reply
         try:
-            await self.delivery.send(bot, Target(user.id), reply)
+            await self.delivery.send(bot, Target(user.id), private)
         except (Forbidden, BadRequest) as exc:
             log.debug("cannot DM user %s (%s); answering in the chat", user.id, exc)
             await self.delivery.send(bot, target, reply)
@@ -174,7 +175,8 @@ class TelegramFrontEnd:
 
     async def _show_pressed(self, bot: Bot, card: Message, user: User, reply: Reply) -> None:
         if reply.ephemeral:
-            await self.send_private(bot, user, Target(card.chat_id, card.message_id), reply)
+            title = card.chat.title if card.chat.type != ChatType.PRIVATE else ""
+            await self.send_private(bot, user, Target(card.chat_id, card.message_id), reply, title or "")
             return
         if card.text is None or reply.attachment is not None:
             last = await self.delivery.send(bot, Target(card.chat_id, card.message_id), reply)
