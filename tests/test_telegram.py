@@ -320,5 +320,3 @@ async def test_unexpected_errors_become_an_apology_with_an_error_id(
     assert apology["text"].startswith("Sorry, something went wrong on our side (error id ")
     error_id = apology["text"].split("error id ")[1][:8]
     assert any(error_id in r.getMessage() and '"callback_query"' in r.getMessage() for r in caplog.records)
-
-
