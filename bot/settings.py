@@ -129,6 +129,14 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} must be an https URL with a path, e.g. https://example.com/telegram")
         return value
 
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _check_telegram_base(cls, value: str) -> str:
+        # PTB appends the token to this URL; the file URL is derived by swapping /bot for /file/bot.
+        if not value.rstrip("/").endswith("/bot"):
+            raise ValueError(f"{value!r} must end in /bot, e.g. https://api.telegram.org/bot")
+        return value
+
     @field_validator("telegram_webhook_secret")
     @classmethod
     def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:

@@ -3,7 +3,6 @@ Update.de_json, Application.process_update, HTTP calls answered by a local fake 
 
 from __future__ import annotations
 
-import asyncio
 import html
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,10 +16,9 @@ from bot.telegram.app import publish_commands
 from bot.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, escape
 from core.commands import build_registry
 from core.commands.registry import Args, Command, Context, NoArgs, Registry
-from core.drafts import Draft
 from core.reply import Attachment, Button, Reply
 from core.workspaces import Role
-from tests.fake_bot_api import BOT_ID, FakeBotApi
+from tests.fake_bot_api import FakeBotApi
 from tests.telegram_harness import Harness, start_harness
 
 NASTY = "Draft _*[]()~>#+-=|{}.!<& with <b>tags</b> & &amp; entities `code` \\ end"
@@ -126,7 +124,8 @@ async def test_draft_text_full_of_markup_characters_is_escaped_exactly(tg: Harne
     (params,) = tg.sent()
     assert params["parse_mode"] == "HTML"
     assert params["text"] == (
-        "Draft _*[]()~&gt;#+-=|{}.!&lt;&amp; with &lt;b&gt;tags&lt;/b&gt; &amp; &amp;amp; entities `code` \\ end"
+        "Draft _*[]()~&gt;#+-=|{}.!&lt;&amp; with &lt;b&gt;tags&lt;/b&gt; &amp; &amp;amp; "
+        "entities `code` \\ end"
     )
     assert html.unescape(params["text"]) == NASTY
 

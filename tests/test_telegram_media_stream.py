@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,8 +119,7 @@ async def test_a_photo_with_the_attach_caption_is_attached_to_the_draft(
     )
     draft = await studio.services.drafts.get("tg:42", "ab12")
     assert draft.media[0].kind == "photo" and draft.media[0].mime_type == "image/jpeg"
-    with open(draft.media[0].path, "rb") as stored:
-        assert stored.read() == b"\xff\xd8jpeg-bytes"
+    assert Path(draft.media[0].path).read_bytes() == b"\xff\xd8jpeg-bytes"  # noqa: ASYNC240
 
 
 async def test_a_video_sent_as_a_reply_to_a_draft_card_is_attached(

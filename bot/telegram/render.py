@@ -41,10 +41,11 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 
 def _fit(text: str, limit: int) -> str:
     """The longest prefix within `limit` UTF-16 units. Python slices code points, so a
-    surrogate pair is never split; each step drops at least the excess, so it converges fast."""
+    surrogate pair is never split. A code point is 1 or 2 units, so dropping half the excess
+    (rounded up) never overshoots and converges in a few steps."""
     end = min(len(text), limit)
     while (excess := units(text[:end]) - limit) > 0:
-        end -= excess
+        end -= (excess + 1) // 2
     return text[:end]
 
 
