@@ -319,3 +319,15 @@ async def test_unexpected_errors_become_an_apology_with_an_error_id(
     assert apology["text"].startswith("Sorry, something went wrong on our side (error id ")
     error_id = apology["text"].split("error id ")[1][:8]
     assert any(error_id in r.getMessage() and '"callback_query"' in r.getMessage() for r in caplog.records)
+
+
+async def test_when_telegram_cannot_tell_the_role_the_user_is_a_member_and_asked_again(
+    tg: Harness, api: FakeBotApi
+) -> None:
+    api.fail_methods["getChatMember"] = (400, "Bad Request: user not found")
+    await tg.send("/admin_only", chat_id=-1001, user_id=5)
+    del api.fail_methods["getChatMember"]
+    api.admins.add((-1001, 5))
+    await tg.send("/admin_only", chat_id=-1001, user_id=5)
+    assert len(api.of("getChatMember")) == 2  # the failure was not cached
+    assert tg.sent()[0]["chat_id"] == "5" and tg.sent()[-1]["text"] == "admin thing done"

@@ -138,3 +138,23 @@ def test_a_bad_telegram_setting_stops_start_up_with_exit_code_2(
     monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "http://insecure.example/hook")
     assert main(["run"]) == 2
     assert "TELEGRAM_WEBHOOK_URL" in capsys.readouterr().err
+
+
+# --- the console front end renders the same replies (kept in step with Telegram's) -------------
+async def test_console_prints_replies_buttons_and_saved_attachments(studio: object, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from bot.console import Console, ConsoleIdentity, render
+    from core.reply import Attachment, Button, Reply
+
+    out = io.StringIO()
+    console = Console(studio.dispatcher, ConsoleIdentity(), Path(str(tmp_path)), out)  # type: ignore[attr-defined]
+    await console.run_line("# a comment")
+    await console.run_line("/timezone")
+    assert out.getvalue().startswith("This workspace's timezone is UTC")
+    shown = render(
+        Reply("hi", (Button("Go", "/go"),), Attachment("a.png", b"png", "image/png")), Path(str(tmp_path))
+    )
+    assert "  [Go] /go" in shown and "saved image/png" in shown
+    await console.run(io.StringIO("/whoami\nexit\n"), interactive=False)
+    assert "You are console" in out.getvalue()
