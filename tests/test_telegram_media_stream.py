@@ -236,3 +236,17 @@ async def test_unsupported_document_types_are_refused_by_the_core(
     document = {"file_id": "g", "file_unique_id": "g", "mime_type": "image/gif", "file_size": 10}
     await tg.send("", document=document, caption="/attach ab12")
     assert tg.sent()[0]["text"].startswith("Files of type image/gif cannot be posted")
+
+
+async def test_a_quick_streaming_command_answers_with_one_message_and_no_placeholder(
+    studio: Studio, api: FakeBotApi, settings: Settings
+) -> None:
+    clock = TickClock()
+    harness = await start_harness(studio, api, settings, streaming_registry(clock), telegram_typing_delay=5)
+    harness.frontend.clock = clock
+    try:
+        await harness.send("/stream")  # streams for 1.9 s of clock time, less than the 5 s delay
+        assert api.methods() == ["sendMessage"]
+        assert api.of("sendMessage")[0].params["text"] == "Once upon a time &lt;end&gt;"
+    finally:
+        await harness.app.shutdown()

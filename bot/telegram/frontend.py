@@ -86,7 +86,14 @@ class TelegramFrontEnd:
         target = Target(
             message.chat_id, message.message_id if message.chat.type != ChatType.PRIVATE else None
         )
-        progress = TelegramProgress(context.bot, self.delivery, target, self.clock, self.config.edit_interval)
+        progress = TelegramProgress(
+            context.bot,
+            self.delivery,
+            target,
+            self.clock,
+            self.config.edit_interval,
+            first_delay=self.config.typing_delay,
+        )
         async with Typing(context.bot, message.chat_id, self.config.typing_delay):
             reply = await self.dispatcher.handle_text(caller, message.text, progress)
         await self.finish(context.bot, message.chat, user, target, reply, progress)

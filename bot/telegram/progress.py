@@ -1,6 +1,7 @@
 """Streaming into one Telegram message: the first chunk sends a placeholder, later chunks edit
 it at most once per `interval` seconds (edits count against flood limits), and the final reply
-replaces it. The clock is injected so tests advance time instead of sleeping."""
+replaces it. Nothing is shown before `first_delay`, so quick commands cost one message.
+The clock is injected so tests advance time instead of sleeping."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class TelegramProgress:
         clock: Callable[[], float],
         interval: float,
         message: Message | None = None,
+        first_delay: float = 0.0,
     ) -> None:
         self._bot, self._delivery, self._target = bot, delivery, target
         self._clock, self._interval = clock, interval
@@ -36,10 +38,14 @@ class TelegramProgress:
         self.text = ""
         self._last_edit = clock() if message is not None else float("-inf")
         self._shown = ""
+        # A command that finishes within `first_delay` answers with one message: no placeholder
+        # flashes up and no edit is spent (flood limits count edits as sends).
+        self._show_after = clock() + first_delay
 
     async def update(self, text: str) -> None:
         self.text += text
-        if self._clock() - self._last_edit < self._interval or not self.text.strip():
+        now = self._clock()
+        if now < self._show_after or now - self._last_edit < self._interval or not self.text.strip():
             return
         await self._show()
 
