@@ -310,15 +310,23 @@ async def test_other_files_are_sent_as_documents(tg: Harness) -> None:
 async def test_unexpected_errors_become_an_apology_with_an_error_id(
     tg: Harness, api: FakeBotApi, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await tg.send("/card")
-    card = tg.last_card()
-    api.fail_methods["editMessageText"] = (400, "Bad Request: can't parse entities")
-    await tg.press("/help timezone", card)
+    api.fail_methods["sendPhoto"] = (400, "Bad Request: wrong file identifier")
+    await tg.send("/photo")
     apology = tg.sent()[-1]
     assert apology["chat_id"] == "42"
     assert apology["text"].startswith("Sorry, something went wrong on our side (error id ")
     error_id = apology["text"].split("error id ")[1][:8]
-    assert any(error_id in r.getMessage() and '"callback_query"' in r.getMessage() for r in caplog.records)
+    assert any(error_id in r.getMessage() and '"/photo"' in r.getMessage() for r in caplog.records)
+
+
+async def test_a_card_that_can_no_longer_be_edited_is_answered_anew(tg: Harness, api: FakeBotApi) -> None:
+    await tg.send("/card")
+    card = tg.last_card()
+    api.clear()
+    api.fail_methods["editMessageText"] = (400, "Bad Request: message to edit not found")
+    await tg.press("/help timezone", card)
+    assert api.methods() == ["answerCallbackQuery", "editMessageText", "sendMessage"]
+    assert tg.sent()[0]["text"].startswith("/timezone [&lt;name&gt;]")
 
 
 async def test_when_telegram_cannot_tell_the_role_the_user_is_a_member_and_asked_again(

@@ -75,6 +75,16 @@ async def test_streaming_edits_a_placeholder_at_most_once_per_interval(tg: Harne
     assert await tg.store.card_draft("tg:42", 1000) == "ab12"
 
 
+async def test_a_deleted_placeholder_stops_the_display_but_not_the_command(
+    tg: Harness, api: FakeBotApi
+) -> None:
+    api.fail_methods["editMessageText"] = (400, "Bad Request: message to edit not found")
+    await tg.send("/stream")
+    calls = [c.method for c in api.calls if c.method != "sendChatAction"]
+    assert calls == ["sendMessage", "editMessageText", "sendMessage"]
+    assert api.of("sendMessage")[-1].params["text"] == "Once upon a time &lt;end&gt;"
+
+
 async def test_typing_is_shown_while_a_slow_command_runs(tg: Harness, api: FakeBotApi) -> None:
     await tg.send("/slow")
     assert api.of("sendChatAction")[0].params == {"chat_id": "42", "action": "typing"}

@@ -79,7 +79,13 @@ class Delivery:
             return await self.send(bot, Target(message.chat_id), reply)
         keyboard = await self.codec.keyboard(reply.buttons)
         chunks = split_text(reply.text)
-        await self.edit(bot, message, chunks[0], keyboard if len(chunks) == 1 else None)
+        try:
+            await self.edit(bot, message, chunks[0], keyboard if len(chunks) == 1 else None)
+        except BadRequest as exc:
+            if not is_gone(exc):
+                raise
+            # Someone deleted the card/placeholder (or it is too old to edit): answer anew.
+            return await self.send_chunks(bot, Target(message.chat_id), chunks, keyboard)
         if len(chunks) == 1:
             return message
         return await self.send_chunks(bot, Target(message.chat_id), chunks[1:], keyboard)
@@ -99,3 +105,8 @@ class Delivery:
             # Pressing a button that leaves the card unchanged is normal, not an error.
             if "not modified" not in str(exc).lower():
                 raise
+
+
+def is_gone(exc: BadRequest) -> bool:
+    text = str(exc).lower()
+    return "not found" in text or "can't be edited" in text

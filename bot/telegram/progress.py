@@ -55,10 +55,17 @@ class TelegramProgress:
             return
         self._last_edit = self._clock()
         self._shown = shown
-        if self.message is None:
-            self.message = await self._delivery.send_chunks(self._bot, self._target, [shown], None)
-        else:
-            await self._delivery.edit(self._bot, self.message, shown, None)
+        try:
+            if self.message is None:
+                self.message = await self._delivery.send_chunks(self._bot, self._target, [shown], None)
+            else:
+                await self._delivery.edit(self._bot, self.message, shown, None)
+        except TelegramError as exc:
+            # Progress is best effort: a deleted placeholder must not fail the generation.
+            # No more edits are tried; the final reply still arrives.
+            log.info("streaming display stopped in chat %s: %s", self._target.chat_id, exc)
+            self._show_after = float("inf")
+            self.message = None  # the final reply is sent as a new message
 
 
 class Typing:
