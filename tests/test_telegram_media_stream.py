@@ -213,6 +213,7 @@ async def test_photos_without_a_target_get_a_hint_in_private_and_silence_in_grou
 ) -> None:
     await tg.send("", chat_id=-1001, user_id=8, **photo_message("p", 4))
     await tg.send("", chat_id=-1001, user_id=8, **photo_message("p", 4, caption="holiday!"))
+    await tg.send("", chat_id=-1001, user_id=8, **photo_message("p", 4, caption="/attach@other_bot x"))
     assert api.of("sendMessage") == []
     await tg.send("", **photo_message("p", 4))
     await tg.send("", **photo_message("p", 4, caption="/attach"))

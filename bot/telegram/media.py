@@ -73,9 +73,11 @@ class MediaIntake:
     async def _target_draft(self, bot: Bot, message: Message, caller: Caller) -> str | None:
         """The draft named in the caption or shown by the replied-to card. None (and a hint
         in private chats only: groups share photos all day) when the file is for nobody."""
-        name, rest = (
-            split_command(message.caption or "") if (message.caption or "").startswith("/") else ("", "")
-        )
+        caption = message.caption or ""
+        name, rest = split_command(caption) if caption.startswith("/") else ("", "")
+        _, at, username = caption.split(maxsplit=1)[0].partition("@") if caption.strip() else ("", "", "")
+        if at and username.lower() != (bot.username or "").lower():
+            return None  # /attach@another_bot is not for us
         if name == ATTACH:
             if not rest.split():
                 raise BadInput("Which draft? Usage: send the file with the caption /attach <draft id>.")
