@@ -13,12 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from aiohttp import web
+
 from bot.bootstrap import Studio, build_studio
 from bot.console import Console, ConsoleIdentity, ConsoleNotifier
 from bot.doctor import run_checks
 from bot.http import create_app, start_http, stop_http
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
+from bot.telegram import TelegramService, build_telegram
 from core.commands import build_registry
 from core.errors import ConfigurationError, CoreError
 from core.workspaces import Role
@@ -106,39 +109,58 @@ class ChatFront(Protocol):
     async def close(self) -> None: ...
 
 
-def chat_fronts(studio: Studio) -> list[tuple[ChatFront, str]]:
-    """Every chat front end whose token is configured, with that token."""
+def discord_front(studio: Studio) -> tuple[ChatFront, str] | None:
     settings = studio.settings
-    fronts: list[tuple[ChatFront, str]] = []
-    if settings.discord_bot_token is not None:
-        from bot.discord.front import DiscordFront
+    if settings.discord_bot_token is None:
+        return None
+    from bot.discord.front import DiscordFront
 
-        front = DiscordFront(
-            studio.dispatcher,
-            dev_guild_id=settings.discord_dev_guild_id,
-            api_base_url=settings.discord_api_base_url,
-        )
-        fronts.append((front, settings.discord_bot_token.get_secret_value()))
-    return fronts
+    front = DiscordFront(
+        studio.dispatcher,
+        dev_guild_id=settings.discord_dev_guild_id,
+        api_base_url=settings.discord_api_base_url,
+    )
+    return front, settings.discord_bot_token.get_secret_value()
 
 
-async def run_services(studio: Studio) -> None:
+def prepare_telegram(studio: Studio, app: web.Application) -> TelegramService | None:
+    """Build the Telegram bot and put its webhook route on the shared HTTP app (the router
+    freezes once the server starts, so this comes first)."""
+    if studio.settings.telegram_bot_token is None:
+        return None
+    service = build_telegram(studio)
+    if studio.settings.telegram_webhook_url:
+        blocker = studio.ip_blocker
+
+        async def strike(ip: str) -> None:
+            if blocker is not None:
+                await blocker.strike(ip, "telegram webhook without the secret")
+
+        service.mount(app, on_rejected=strike)
+    return service
+
+
+async def run_services(studio: Studio, stop: asyncio.Event | None = None) -> None:
+    app = create_app(studio)
+    telegram = prepare_telegram(studio, app)
     host, port = studio.settings.http_host, studio.settings.http_port
     try:
-        server = await start_http(create_app(studio), host, port)
+        server = await start_http(app, host, port)
     except OSError as exc:
         raise ConfigurationError(
             f"Cannot serve HTTP on {host}:{port}: {exc.strerror}.", setting="HTTP_PORT"
         ) from exc
     try:
-        await _run_front_ends(studio)
+        await run_front_ends(studio, telegram, stop)
     finally:
         await stop_http(server)
 
 
-async def _run_front_ends(studio: Studio) -> None:
-    fronts = chat_fronts(studio)
-    if not fronts:
+async def run_front_ends(
+    studio: Studio, telegram: TelegramService | None, stop: asyncio.Event | None
+) -> None:
+    discord = discord_front(studio)
+    if telegram is None and discord is None:
         print(
             "No chat front end is configured: set " + " or ".join(CHAT_TOKENS) + " in .env to connect a bot.",
             file=sys.stderr,
@@ -146,23 +168,29 @@ async def _run_front_ends(studio: Studio) -> None:
         if sys.stdin.isatty():
             await run_console(studio, ConsoleIdentity())
             return
-    tasks = [asyncio.create_task(front.start(token)) for front, token in fronts]
+    tasks = [asyncio.create_task(discord[0].start(discord[1]))] if discord else []
     try:
-        await wait_for_stop(tasks)
+        if telegram is not None:
+            await telegram.runner.start()
+        await wait_for_stop(tasks, stop)
     finally:
-        for front, _ in fronts:
-            await front.close()
+        if telegram is not None:
+            await telegram.stop()
+        if discord is not None:
+            await discord[0].close()
 
 
-async def wait_for_stop(tasks: list[asyncio.Task[None]]) -> None:
-    """Until SIGINT/SIGTERM, or until a front end stops on its own (its error is raised)."""
-    stop = asyncio.Event()
+async def wait_for_stop(
+    tasks: list[asyncio.Task[None]] | None = None, stop: asyncio.Event | None = None
+) -> None:
+    """Until SIGINT/SIGTERM (or `stop`), or until a front end stops on its own (its error is raised)."""
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("running until stopped (Ctrl+C or SIGTERM)")
     stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait([stopper, *(tasks or [])], return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
     for task in done - {stopper}:
         task.result()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
@@ -57,6 +60,37 @@ class Settings(BaseSettings):
     # Chat front ends
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
+    # Telegram front end (bot/telegram)
+    telegram_local_mode: bool = Field(
+        False, description="TELEGRAM_API_BASE_URL is a local Bot API server (files up to 2000 MB)"
+    )
+    telegram_webhook_url: str | None = Field(
+        None, description="public https URL Telegram posts updates to; unset = long polling"
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, description="secret_token echoed by Telegram; unset = derived from SECRET_KEY"
+    )
+    telegram_edit_interval: float = Field(
+        1.5, ge=0.5, le=10, description="seconds between edits of a streaming message"
+    )
+    telegram_typing_delay: float = Field(
+        0.4, ge=0, le=10, description="seconds a command may run before 'typing…' is shown"
+    )
+    telegram_admin_cache_seconds: float = Field(
+        60, ge=0, le=3600, description="how long a chat member's admin status is cached"
+    )
+    telegram_concurrent_updates: int = Field(
+        32, ge=1, le=512, description="updates handled at the same time (one slow chat blocks no other)"
+    )
+    telegram_rate_limit_per_second: float = Field(
+        30, gt=0, description="overall sends per second (Telegram's flood limit, AIORateLimiter)"
+    )
+    telegram_rate_limit_group_per_minute: float = Field(
+        20, gt=0, description="sends per minute into one group (AIORateLimiter)"
+    )
+    telegram_rate_limit_retries: int = Field(
+        2, ge=0, le=10, description="retries after Telegram answers RetryAfter (flood wait)"
+    )
     discord_bot_token: SecretStr | None = None
     discord_dev_guild_id: int | None = Field(None, description="sync slash commands to this guild instantly")
     discord_api_base_url: str = "https://discord.com/api/v10"
@@ -175,6 +209,31 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA timezone such as Europe/Berlin") from exc
         return value
 
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.netloc or not parts.path.strip("/"):
+            raise ValueError(f"{value!r} must be an https URL with a path, e.g. https://example.com/telegram")
+        return value
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _check_telegram_base(cls, value: str) -> str:
+        # PTB appends the token to this URL; the file URL is derived by swapping /bot for /file/bot.
+        if not value.rstrip("/").endswith("/bot"):
+            raise ValueError(f"{value!r} must end in /bot, e.g. https://api.telegram.org/bot")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
     @field_validator("secret_key")
     @classmethod
     def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -214,6 +273,8 @@ class Settings(BaseSettings):
         for value in self.__dict__.values():
             if isinstance(value, SecretStr) and value.get_secret_value():
                 found.append(value.get_secret_value())
+        if self.telegram_webhook_url:
+            found.append(self.resolved_webhook_secret())
         return found
 
     def resolved_secret_key(self) -> str:
@@ -228,6 +289,14 @@ class Settings(BaseSettings):
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+    def resolved_webhook_secret(self) -> str:
+        """TELEGRAM_WEBHOOK_SECRET, or one derived from the secret key so webhook mode needs no
+        extra setting (hex is inside Telegram's allowed alphabet)."""
+        if self.telegram_webhook_secret is not None:
+            return self.telegram_webhook_secret.get_secret_value()
+        key = self.resolved_secret_key().encode()
+        return hmac.new(key, b"telegram-webhook-secret", hashlib.sha256).hexdigest()
 
 
 class ConfigError(Exception):

@@ -149,3 +149,11 @@ class ProviderNotConfigured(ConfigurationError):
 
     def user_message(self, *, is_admin: bool) -> str:
         return str(self)
+
+
+class DeliveryFailed(CoreError):
+    """A team notification could not be delivered to a chat channel (bot removed, chat gone)."""
+
+    def __init__(self, platform: str, channel: str, reason: str) -> None:
+        super().__init__(f"Could not deliver a notification to {platform} chat {channel}: {reason}")
+        self.platform, self.channel, self.reason = platform, channel, reason

@@ -10,11 +10,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from core.drafts import MediaRef
-from core.errors import BadInput
+from core.drafts import Draft, MediaRef
+from core.errors import BadInput, Forbidden
 from core.posts import Capabilities
+from core.workspaces import Actor
+
+if TYPE_CHECKING:
+    from core.services import Services
 
 MB = 1024 * 1024
 PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
@@ -192,3 +196,40 @@ def check_chat_download(size: int, limit_bytes: int, chat: str, hint: str = "") 
             f"That file is {size / MB:.1f} MB; {chat} lets bots download at most {limit_bytes / MB:.0f} MB."
             + (f" {hint}" if hint else "")
         )
+
+
+def check_upload(limits: MediaLimits, mime_type: str, size: int) -> str:
+    """Refuse a file by its announced type and size BEFORE a front end downloads it; returns
+    the media kind ("photo"/"video")."""
+    kind = classify(mime_type)
+    check_size(kind, size, limits)
+    return kind
+
+
+async def attach_to_draft(
+    services: Services,
+    workspace_id: str,
+    actor: Actor,
+    draft_id: str,
+    upload: Upload,
+) -> Draft:
+    """Keep a chat upload and attach it to a draft of the caller's workspace.
+
+    Members may attach to their own drafts, admins to any; the draft is looked up inside
+    `workspace_id` only, so another workspace's draft is simply not found."""
+    draft = await services.drafts.get(workspace_id, draft_id)
+    if draft.author_id != actor.user_id and not actor.is_admin:
+        raise Forbidden(
+            f"Draft {draft.id} was written by someone else; only its author or an admin can change it."
+        )
+    media = await services.media.accept(workspace_id, upload.filename, upload.mime_type, upload.data)
+    return await services.drafts.attach_media(workspace_id, draft.id, media)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as a chat platform handed it over."""
+
+    filename: str
+    mime_type: str
+    data: bytes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,9 @@ class Reply:
     # Ask the front end to delete the message that triggered this reply where it can (a token
     # typed in a group chat).
     delete_source: bool = False
+    # Set on a draft card: lets a front end remember which draft a message shows, so a photo
+    # sent as a reply to the card attaches to that draft (Telegram).
+    draft_id: str = ""
 
     def with_buttons(self, *buttons: Button) -> Reply:
-        return Reply(
-            self.text,
-            self.buttons + buttons,
-            self.attachment,
-            self.ephemeral,
-            self.notices,
-            self.delete_source,
-        )
+        return replace(self, buttons=self.buttons + buttons)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,9 +45,18 @@ class RecordingNotifier:
         self.sent.append((workspace_id, text))
 
 
+def free_port() -> int:
+    """A port nothing listens on right now, so tests that start the HTTP server never collide."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path / "data", secret_key="x" * 40)  # type: ignore[call-arg]
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=tmp_path / "data", secret_key="x" * 40, http_port=free_port()
+    )
 
 
 @pytest.fixture

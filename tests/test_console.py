@@ -11,6 +11,7 @@ from bot.console import Console, ConsoleIdentity, ConsoleNotifier, ConsoleProgre
 from core.commands.registry import Command, Context, NoArgs
 from core.reply import Attachment, Button, Reply
 from core.workspaces import Role
+from tests.conftest import free_port
 
 CLI = [sys.executable, "-m", "bot.cli"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def console_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "OPENAI_", "AI_"))}
     env.update(DATA_DIR=str(tmp_path / "data"), SECRET_KEY="k" * 40, PYTHONPATH=str(ROOT))
+    env["HTTP_PORT"] = str(free_port())
     env.update(extra)
     return env
 

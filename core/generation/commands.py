@@ -128,7 +128,7 @@ def draft_reply(draft: Draft, heading: str, extra: str = "") -> Reply:
         lines.append(f"Warning: {draft.warning}")
     if extra:
         lines.append(extra)
-    return Reply("\n".join(lines), buttons=draft_buttons(draft.id))
+    return Reply("\n".join(lines), buttons=draft_buttons(draft.id), draft_id=draft.id)
 
 
 def describe_kind(draft: Draft) -> str:

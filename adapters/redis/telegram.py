@@ -1,0 +1,44 @@
+"""What the Telegram front end must remember between updates: button commands too long for
+64-byte callback_data, and which draft a card message shows (for photos sent as replies)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import redis.asyncio as aioredis
+
+from adapters.redis.errors import translate_errors
+from adapters.redis.keys import Keys
+
+BUTTON_TTL = 90 * 24 * 3600  # a card's buttons keep working for 90 days
+CARD_TTL = 90 * 24 * 3600
+TOKEN_CHARS = 16
+
+
+class RedisTelegramStore:
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self._redis = client
+        self._keys = keys
+
+    @translate_errors
+    async def put_command(self, command: str) -> str:
+        """Store a long button command; the token is a digest of it, so the same button on
+        many cards costs one key and re-rendering a card never piles up new keys."""
+        token = hashlib.blake2b(command.encode(), digest_size=12).hexdigest()[:TOKEN_CHARS]
+        await self._redis.set(self._keys.common("tg", "button", token), command, ex=BUTTON_TTL)
+        return token
+
+    @translate_errors
+    async def get_command(self, token: str) -> str | None:
+        raw = await self._redis.get(self._keys.common("tg", "button", token))
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    @translate_errors
+    async def remember_card(self, workspace_id: str, message_id: int, draft_id: str) -> None:
+        key = self._keys.workspace(workspace_id, "tg", "card", str(message_id))
+        await self._redis.set(key, draft_id, ex=CARD_TTL)
+
+    @translate_errors
+    async def card_draft(self, workspace_id: str, message_id: int) -> str | None:
+        raw = await self._redis.get(self._keys.workspace(workspace_id, "tg", "card", str(message_id)))
+        return raw.decode() if isinstance(raw, bytes) else raw

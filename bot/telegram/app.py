@@ -1,0 +1,133 @@
+"""Build and run the Telegram Application from `Settings`: long polling by default, webhook
+mode when TELEGRAM_WEBHOOK_URL is set. Commands are published from the core registry."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeAllChatAdministrators, BotCommandScopeAllPrivateChats, Update
+from telegram.ext import AIORateLimiter, ApplicationBuilder
+
+from adapters.redis.telegram import RedisTelegramStore
+from bot.settings import Settings
+from bot.telegram.frontend import FrontEndConfig, TelegramFrontEnd
+from core.commands.dispatch import Dispatcher
+from core.commands.registry import Registry
+from core.media import MB
+from core.workspaces import Role
+
+log = logging.getLogger(__name__)
+MAX_COMMANDS = 100  # Telegram's limit per scope
+BOT_DOWNLOAD_LIMIT = 20 * MB
+LOCAL_DOWNLOAD_LIMIT = 2000 * MB
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+
+
+def file_base_url(base_url: str) -> str:
+    """https://api.telegram.org/bot → https://api.telegram.org/file/bot (same for a local server)."""
+    root = base_url.rstrip("/").removesuffix("/bot")
+    return f"{root}/file/bot"
+
+
+def frontend_config(settings: Settings) -> FrontEndConfig:
+    return FrontEndConfig(
+        edit_interval=settings.telegram_edit_interval,
+        typing_delay=settings.telegram_typing_delay,
+        admin_cache_seconds=settings.telegram_admin_cache_seconds,
+        download_limit=LOCAL_DOWNLOAD_LIMIT if settings.telegram_local_mode else BOT_DOWNLOAD_LIMIT,
+    )
+
+
+def rate_limiter(settings: Settings) -> AIORateLimiter:
+    return AIORateLimiter(
+        overall_max_rate=settings.telegram_rate_limit_per_second,
+        overall_time_period=1,
+        group_max_rate=settings.telegram_rate_limit_group_per_minute,
+        group_time_period=60,
+        max_retries=settings.telegram_rate_limit_retries,
+    )
+
+
+def build_application(
+    settings: Settings,
+    dispatcher: Dispatcher,
+    store: RedisTelegramStore,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    polling: bool = True,
+) -> tuple[Any, TelegramFrontEnd]:
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(file_base_url(settings.telegram_api_base_url))
+        .local_mode(settings.telegram_local_mode)
+        .rate_limiter(rate_limiter(settings))
+        .concurrent_updates(settings.telegram_concurrent_updates)
+    )
+    if not polling:
+        builder = builder.updater(None)
+    app = builder.build()
+    frontend = TelegramFrontEnd(dispatcher, store, frontend_config(settings), clock)
+    frontend.register(app)
+    return app, frontend
+
+
+def bot_commands(registry: Registry, *, admin: bool) -> list[BotCommand]:
+    commands = [BotCommand(c.name, c.summary) for c in registry.all() if admin or c.role is Role.MEMBER]
+    if len(commands) > MAX_COMMANDS:
+        log.warning("Telegram shows at most %d commands; %d are registered", MAX_COMMANDS, len(commands))
+    return commands[:MAX_COMMANDS]
+
+
+async def publish_commands(app: Any, registry: Registry) -> None:
+    """Members see member commands everywhere; chat administrators and private chats (each a
+    personal workspace whose owner is its admin) see every command. Telegram picks the most
+    specific scope, so the admin lists repeat the member commands."""
+    bot = app.bot
+    await bot.set_my_commands(bot_commands(registry, admin=False))
+    everything = bot_commands(registry, admin=True)
+    await bot.set_my_commands(everything, scope=BotCommandScopeAllPrivateChats())
+    await bot.set_my_commands(everything, scope=BotCommandScopeAllChatAdministrators())
+
+
+@dataclass
+class TelegramRunner:
+    """Starts and stops the bot inside the studio's own event loop (PTB's run_polling would
+    want to own the loop)."""
+
+    app: Any
+    settings: Settings
+    registry: Registry
+    webhook_secret: str = ""
+    started: list[str] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        await publish_commands(self.app, self.registry)
+        if self.settings.telegram_webhook_url:
+            await self.app.bot.set_webhook(
+                self.settings.telegram_webhook_url,
+                secret_token=self.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            self.started.append("webhook")
+        else:
+            await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            self.started.append("polling")
+        await self.app.start()
+        me = self.app.bot.username
+        log.info("Telegram bot @%s is running (%s)", me, self.started[-1])
+
+    async def stop(self) -> None:
+        if "polling" in self.started and self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()

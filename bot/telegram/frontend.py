@@ -1,0 +1,226 @@
+"""The Telegram front end: updates in, core commands run as the right caller, replies out.
+
+Everything a user may type or press goes through `Dispatcher.handle_text`, so parsing, roles
+and error messages are decided once, in the core."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from telegram import Bot, CallbackQuery, Chat, Message, Update, User
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from adapters.redis.telegram import RedisTelegramStore
+from bot.telegram.buttons import ButtonCodec
+from bot.telegram.delivery import Delivery, Target
+from bot.telegram.media import MediaIntake
+from bot.telegram.progress import TelegramProgress, Typing
+from bot.telegram.render import units
+from bot.telegram.roles import RoleResolver
+from core.commands.dispatch import Caller, Dispatcher
+from core.commands.parsing import split_command
+from core.reply import Reply
+
+log = logging.getLogger(__name__)
+PLATFORM = "tg"
+ALERT_LIMIT = 200  # answerCallbackQuery text
+CALLBACK_ANSWER_WAIT = 2.0  # answer the button press by then even if the command still runs
+PRIVATE_HINT = "Send /help to see what I can do."
+APOLOGY = "Sorry, something went wrong on our side (error id {error_id}). Please try again."
+
+
+@dataclass(frozen=True)
+class FrontEndConfig:
+    edit_interval: float = 1.5
+    typing_delay: float = 0.4
+    admin_cache_seconds: float = 60.0
+    download_limit: int = 20 * 1024 * 1024
+
+
+class TelegramFrontEnd:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        store: RedisTelegramStore,
+        config: FrontEndConfig,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.delivery = Delivery(ButtonCodec(store))
+        self.roles = RoleResolver(config.admin_cache_seconds, clock)
+        self.media = MediaIntake(dispatcher.services, store, self.delivery, config.download_limit)
+
+    def register(self, app: Application) -> None:  # type: ignore[type-arg]
+        messages = filters.UpdateType.MESSAGE
+        app.add_handler(MessageHandler(messages & filters.COMMAND, self.on_command))
+        app.add_handler(CallbackQueryHandler(self.on_callback))
+        media = filters.PHOTO | filters.VIDEO | filters.Document.IMAGE | filters.Document.VIDEO
+        app.add_handler(MessageHandler(messages & media, self.on_media))
+        app.add_handler(MessageHandler(messages & filters.ChatType.PRIVATE & filters.TEXT, self.on_text))
+        app.add_error_handler(self.on_error)
+
+    async def caller(self, bot: Bot, chat: Chat, user: User, sender_chat: Chat | None = None) -> Caller:
+        role = await self.roles.role(bot, chat, user, sender_chat)
+        title = chat.title or chat.full_name or str(chat.id)
+        private = chat.type == ChatType.PRIVATE
+        return Caller(
+            PLATFORM, str(chat.id), str(user.id), user.full_name, role, title, str(chat.id), private
+        )
+
+    # --- typed commands -------------------------------------------------------------------
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None or not message.text:
+            return
+        if not self._is_for_us(context.bot, message):
+            return
+        caller = await self.caller(context.bot, message.chat, user, message.sender_chat)
+        target = Target(
+            message.chat_id, message.message_id if message.chat.type != ChatType.PRIVATE else None
+        )
+        progress = TelegramProgress(
+            context.bot,
+            self.delivery,
+            target,
+            self.clock,
+            self.config.edit_interval,
+            first_delay=self.config.typing_delay,
+        )
+        async with Typing(context.bot, message.chat_id, self.config.typing_delay):
+            reply = await self.dispatcher.handle_text(caller, message.text, progress)
+        if reply.delete_source:  # e.g. a token typed in a group: take it out of the chat history
+            await self._delete(context.bot, message)
+        await self.finish(context.bot, message.chat, user, target, reply, progress)
+
+    def _is_for_us(self, bot: Bot, message: Message) -> bool:
+        """In groups, ignore commands addressed to another bot, and unknown commands nobody
+        addressed to us (they are probably another bot's); private chats get every answer."""
+        head = (message.text or "").split(maxsplit=1)[0]
+        _, at, username = head.partition("@")
+        if at:
+            return username.lower() == (bot.username or "").lower()
+        if message.chat.type == ChatType.PRIVATE:
+            return True
+        name, _ = split_command(message.text or "")
+        return self.dispatcher.registry.get(name) is not None
+
+    async def finish(
+        self, bot: Bot, chat: Chat, user: User, target: Target, reply: Reply, progress: TelegramProgress
+    ) -> None:
+        placeholder = progress.message
+        if reply.ephemeral and chat.type != ChatType.PRIVATE:
+            if placeholder is not None:
+                await self._delete(bot, placeholder)
+            await self.send_private(bot, user, target, reply, chat.title or "")
+            return
+        if placeholder is not None and reply.attachment is None:
+            last = await self.delivery.replace(bot, placeholder, reply)
+        else:
+            if placeholder is not None:
+                await self._delete(bot, placeholder)
+            last = await self.delivery.send(bot, target, reply)
+        await self._remember_card(chat, last, reply)
+
+    async def send_private(self, bot: Bot, user: User, target: Target, reply: Reply, title: str = "") -> None:
+        """Ephemeral replies go to the user's private chat; when the bot may not write there
+        (the user never started it) they are answered in the chat instead."""
+        private = replace(reply, text=f"In {title}: {reply.text}") if title else reply
+        try:
+            await self.delivery.send(bot, Target(user.id), private)
+        except (Forbidden, BadRequest) as exc:
+            log.debug("cannot DM user %s (%s); answering in the chat", user.id, exc)
+            await self.delivery.send(bot, target, reply)
+
+    async def _remember_card(self, chat: Chat, message: Message, reply: Reply) -> None:
+        if reply.draft_id:
+            await self.store.remember_card(f"{PLATFORM}:{chat.id}", message.message_id, reply.draft_id)
+
+    async def _delete(self, bot: Bot, message: Message) -> None:
+        try:
+            await bot.delete_message(message.chat_id, message.message_id)
+        except TelegramError as exc:
+            log.debug("could not delete message %s: %s", message.message_id, exc)
+
+    # --- inline buttons -------------------------------------------------------------------
+    async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        command = await self.delivery.codec.decode(query.data)
+        card = query.message if isinstance(query.message, Message) else None
+        if command is None or card is None:
+            await query.answer("This button has expired; type the command instead.", show_alert=True)
+            return
+        caller = await self.caller(context.bot, card.chat, query.from_user)
+        progress = TelegramProgress(
+            context.bot, self.delivery, Target(card.chat_id), self.clock, self.config.edit_interval, card
+        )
+        task = asyncio.create_task(self.dispatcher.handle_text(caller, command, progress))
+        done, _ = await asyncio.wait({task}, timeout=CALLBACK_ANSWER_WAIT)
+        if done:
+            reply = task.result()
+            if await self._answer_with_alert(query, reply):
+                return
+            await query.answer()
+        else:
+            await query.answer()  # stop the client's spinner; the card is edited when done
+            reply = await task
+        await self._show_pressed(context.bot, card, query.from_user, reply)
+
+    async def _answer_with_alert(self, query: CallbackQuery, reply: Reply) -> bool:
+        """A short ephemeral answer (a refusal, a usage hint) pops up for the presser only."""
+        if not reply.ephemeral or reply.attachment is not None or units(reply.text) > ALERT_LIMIT:
+            return False
+        await query.answer(reply.text, show_alert=True)
+        return True
+
+    async def _show_pressed(self, bot: Bot, card: Message, user: User, reply: Reply) -> None:
+        if reply.ephemeral:
+            title = card.chat.title if card.chat.type != ChatType.PRIVATE else ""
+            await self.send_private(bot, user, Target(card.chat_id, card.message_id), reply, title or "")
+            return
+        if card.text is None or reply.attachment is not None:
+            last = await self.delivery.send(bot, Target(card.chat_id, card.message_id), reply)
+        else:
+            last = await self.delivery.replace(bot, card, reply)
+        await self._remember_card(card.chat, last, reply)
+
+    # --- photos and videos ------------------------------------------------------------------
+    async def on_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        caller = await self.caller(context.bot, message.chat, user, message.sender_chat)
+        await self.media.handle(context.bot, message, caller)
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message is not None:
+            await self.delivery.send(
+                context.bot, Target(update.effective_message.chat_id), Reply(PRIVATE_HINT)
+            )
+
+    # --- anything unexpected -------------------------------------------------------------------
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        error_id = secrets.token_hex(4)
+        payload = (
+            json.dumps(update.to_dict(), ensure_ascii=False) if isinstance(update, Update) else repr(update)
+        )
+        log.error("telegram update failed (error id %s): %s", error_id, payload, exc_info=context.error)
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            return
+        try:
+            await context.bot.send_message(chat.id, APOLOGY.format(error_id=error_id))
+        except TelegramError as exc:
+            log.error("could not send the apology for error %s: %s", error_id, exc)
