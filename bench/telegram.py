@@ -22,41 +22,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
 from telegram import Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from adapters.redis.connection import open_redis
+from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.keys import Keys
+from adapters.redis.profiles import RedisProfileStore
 from adapters.redis.telegram import RedisTelegramStore
-from bot.bootstrap import build_studio
+from bot.bootstrap import Studio, build_studio
 from bot.settings import Settings
 from bot.telegram.app import build_application
 from core.commands.dispatch import Dispatcher
-from core.commands.registry import Args, Command, Context
-from core.drafts import Draft
-from core.reply import Button, Reply
+from core.generation.service import Defaults, GenerationService
 from tests.conftest import RecordingNotifier
+from tests.fake_ai import FakeSource
 from tests.fake_bot_api import FakeBotApi, message_update
 
 HIGH = 1_000_000.0
-
-
-class TopicArgs(Args):
-    topic: str = Field(json_schema_extra={"rest": True})
-
-
-async def fake_generate(ctx: Context, args: TopicArgs) -> Reply:
-    """A /generate stand-in with an instant provider: streams three chunks, saves a draft and
-    returns a card with buttons (the real /generate is built on another branch)."""
-    text = ""
-    for chunk in ("Fresh ideas about ", args.topic, ", ready to post."):
-        text += chunk
-        await ctx.progress.update(chunk)
-    draft_id = os.urandom(3).hex()
-    await ctx.services.drafts.save(Draft(draft_id, ctx.workspace.id, ctx.actor.user_id, "post", text))
-    buttons = (Button("Publish", f"/publish {draft_id}"), Button("Discard", f"/discard {draft_id}"))
-    return Reply(f"Draft {draft_id}\n\n{text}", buttons, draft_id=draft_id)
 
 
 def limiter() -> AIORateLimiter:
@@ -92,6 +74,20 @@ async def bare_bot(api: FakeBotApi) -> Any:
     return app
 
 
+def instant_generation(studio: Studio, settings: Settings, handle: RedisHandle) -> GenerationService:
+    """The real /generate (prompt, usage gate, draft store, card) with an instant provider, so
+    the figure is the front end's and the studio's cost, not a model's."""
+    services = studio.services
+    return GenerationService(
+        FakeSource("Fresh ideas about spring, ready to post."),
+        RedisProfileStore(handle.client, Keys(settings.redis_key_prefix)),
+        services.drafts,
+        services.usage,
+        services.clock,
+        defaults=Defaults("fake", "instant"),
+    )
+
+
 async def studio_bot(api: FakeBotApi, data_dir: Path) -> tuple[Any, Any]:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -102,12 +98,12 @@ async def studio_bot(api: FakeBotApi, data_dir: Path) -> tuple[Any, Any]:
         telegram_api_base_url=api.base_url,
         telegram_rate_limit_per_second=HIGH,
         telegram_rate_limit_group_per_minute=HIGH,
+        rate_limit_generations_per_hour=10_000,  # the bench measures the front end, not the limiter
+        usage_daily_token_budget=0,
     )
     handle = await open_redis(settings.redis_url, data_dir)
     studio = await build_studio(settings, notifier=RecordingNotifier(), redis=handle)
-    studio.dispatcher.registry.add(
-        Command("generate", "Write a post (bench stand-in)", fake_generate, TopicArgs)
-    )
+    studio.services.generation = instant_generation(studio, settings, handle)
     dispatcher = Dispatcher(studio.services, studio.dispatcher.registry)
     store = RedisTelegramStore(handle.client, Keys(f"bench{os.getpid()}"))
     app, _ = build_application(settings, dispatcher, store)
@@ -118,7 +114,7 @@ async def studio_bot(api: FakeBotApi, data_dir: Path) -> tuple[Any, Any]:
 async def run(count: int, runs: int, concurrency: int) -> dict[str, list[float]]:
     api = await FakeBotApi().start()
     api.record = False
-    results: dict[str, list[float]] = {"bare echo": [], "/help": [], "/generate (fake)": []}
+    results: dict[str, list[float]] = {"bare echo": [], "/help": [], "/generate (instant provider)": []}
     with tempfile.TemporaryDirectory() as tmp:
         bare = await bare_bot(api)
         app, studio = await studio_bot(api, Path(tmp))
@@ -128,7 +124,7 @@ async def run(count: int, runs: int, concurrency: int) -> dict[str, list[float]]
             results["bare echo"].append(await measure(bare, lambda i: f"hello {i}", count, concurrency))
             results["/help"].append(await measure(app, lambda i: "/help", count, concurrency))
             generate = await measure(app, lambda i: f"/generate topic {i}", count, concurrency)
-            results["/generate (fake)"].append(generate)
+            results["/generate (instant provider)"].append(generate)
         await bare.shutdown()
         await app.shutdown()
         await studio.close()
