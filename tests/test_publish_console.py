@@ -245,7 +245,8 @@ async def test_bad_publish_input_gets_specific_messages(
         assert "No draft 'zz'" in await s.say("/publish zz facebook --yes")
         assert "neither a platform" in await s.say("/publish d1 myspace --yes")
         assert "Unknown privacy" in await s.say("/publish d1 facebook --privacy everyone")
-        assert "<targets> is required" in await s.say("/publish d1")
+        # The card's Publish button names no account: the answer offers the connected ones.
+        assert "[facebook: Test Page] /publish d1 facebook:123" in await s.say("/publish d1")
         assert "page id is a number" in await s.say("/connect facebook abc TOKEN")
         assert "Unknown platform" in await s.say("/connect myspace")
         not_set_up = await s.say("/connect facebook")
@@ -413,3 +414,12 @@ async def test_the_tiktok_daily_cap_setting_stops_before_tiktok_has_to_refuse(
     assert fake.paths().count("/v2/oauth/token/") == 1  # the day-old access token was refreshed first
     creds = await s.studio.services.accounts.credentials(WS, "tiktok:annbakes")
     assert creds.refresh_token == "rft.NEW"
+
+
+async def test_publish_without_accounts_says_how_to_connect_one(
+    settings: Settings, fake_redis: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with httpx.AsyncClient() as http:
+        s = await open_session(settings, fake_redis, http, tmp_path)
+        answer = await s.say("/publish d1")
+    assert "no account is connected yet" in answer and "/connect facebook" in answer

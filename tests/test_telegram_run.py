@@ -4,6 +4,7 @@ as a real subprocess), webhook mode over real HTTP, and notification delivery.""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -27,6 +28,7 @@ from core.errors import DeliveryFailed
 from core.reply import Button
 from tests.conftest import RecordingNotifier
 from tests.fake_bot_api import BOT_ID, FakeBotApi, callback_update, message_update
+from tests.fake_llm import FakeLLM
 from tests.telegram_harness import telegram_settings
 
 WEBHOOK_SECRET = "s3cret-Token_1"
@@ -233,3 +235,66 @@ async def test_channel_sender_delivers_team_notifications_with_buttons(
             await sender.send("-1001", "x")
     finally:
         await service.app.shutdown()
+
+
+def cards(api: FakeBotApi) -> list[dict[str, Any]]:
+    """Every message sent or edited with an inline keyboard, oldest first."""
+    return [
+        c.params
+        for c in api.calls
+        if c.method in ("sendMessage", "editMessageText")
+        and "inline_keyboard" in str(c.params.get("reply_markup", ""))
+    ]
+
+
+def buttons_of(params: dict[str, Any]) -> list[dict[str, str]]:
+    markup = params["reply_markup"]
+    markup = json.loads(markup) if isinstance(markup, str) else markup
+    return [button for row in markup["inline_keyboard"] for button in row]
+
+
+async def test_run_answers_generate_with_a_draft_card_whose_buttons_all_work(
+    settings: Settings, api: FakeBotApi, fake_redis: aioredis.Redis, llm: FakeLLM
+) -> None:
+    studio = await telegram_studio(
+        settings, api, fake_redis, openai_api_key="sk-local", openai_base_url=f"{llm.url}/v1"
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_services(studio, stop))
+    try:
+        await api.updates.put(message_update(42, 42, "/generate a post about our spring sale"))
+        await wait_until(lambda: any("New draft" in c["text"] for c in cards(api)))
+        card = next(c for c in cards(api) if "New draft" in c["text"])
+        labels = [b["text"] for b in buttons_of(card)]
+        assert labels == ["Publish", "Schedule", "Regenerate", "Variants", "Discard"]
+        answers = {}
+        expected = {"Publish": "connect", "Regenerate": "v2", "Variants": "ariant", "Discard": "--yes"}
+        for number, button in enumerate(buttons_of(card)):
+            assert len(button["callback_data"].encode()) <= 64
+            before = len(api.calls)
+            await api.updates.put(
+                callback_update(42, 42, button["callback_data"], card_from(card, 2000 + number))
+            )
+            await api.wait_for("answerCallbackQuery", number + 1)
+            want = expected.get(button["text"], "text")
+            await wait_until(lambda b=before, w=want: w in " ".join(str(c.params) for c in api.calls[b:]))
+            answers[button["text"]] = " ".join(str(c.params) for c in api.calls[before:])
+    finally:
+        stop.set()
+        await running
+    texts = [c.params.get("text", "") for c in api.calls if c.method in ("sendMessage", "editMessageText")]
+    assert not [t for t in texts if "error id" in t], texts
+    assert len(llm.posts()) >= 3  # generate, regenerate, and the variants reached the provider
+    assert "connect" in answers["Publish"]  # no account yet: the answer says how to connect one
+    assert "v2" in answers["Regenerate"]
+    assert "ariant" in answers["Variants"]
+    assert "--yes" in answers["Discard"]  # asks for confirmation with a button
+    assert api.of("editMessageText")  # cards are edited in place
+
+
+async def wait_until(condition: Any, within: float = 15) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)

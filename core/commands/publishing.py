@@ -53,7 +53,8 @@ class AttachArgs(Args):
 class PublishArgs(Args):
     draft: str = Field(description="draft id", max_length=40)
     targets: str = Field(
-        description="facebook, tiktok or account ids from /accounts",
+        "",
+        description="facebook, tiktok or account ids from /accounts (none: choose from a list)",
         max_length=500,
         json_schema_extra={"rest": True},
     )
@@ -170,6 +171,8 @@ async def attach(ctx: Context, args: AttachArgs) -> Reply:
 
 
 async def publish(ctx: Context, args: PublishArgs) -> Reply:
+    if not args.targets.strip():
+        return await choose_target(ctx, args.draft.lower(), "publish")
     options: dict[str, str] = {}
     if args.privacy:
         options["privacy"] = _privacy(args.privacy)
@@ -179,6 +182,21 @@ async def publish(ctx: Context, args: PublishArgs) -> Reply:
         options["link"] = args.link
     request = PublishRequest(args.draft.lower(), tuple(args.targets.lower().split()), options, args.yes)
     return await ctx.services.publishing.publish_now(ctx.workspace, ctx.actor, request, ctx.progress)
+
+
+async def choose_target(ctx: Context, draft_id: str, verb: str) -> Reply:
+    """The draft card's Publish/Schedule button names no account: offer the workspace's own."""
+    draft = await ctx.services.drafts.get(ctx.workspace.id, draft_id)
+    accounts = await ctx.services.accounts.all(ctx.workspace)
+    if not accounts:
+        return Reply(
+            f"Draft {draft.id} is ready, but no account is connected yet. "
+            "A workspace admin connects one with /connect facebook or /connect tiktok."
+        )
+    buttons = tuple(Button(f"{a.platform}: {a.name}", f"/{verb} {draft.id} {a.id}") for a in accounts)
+    return Reply(
+        f"Where should draft {draft.id} go? Pick an account (or type /{verb} {draft.id} <account>).", buttons
+    )
 
 
 def _privacy(value: str) -> str:
