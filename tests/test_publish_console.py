@@ -21,6 +21,7 @@ from bot.console import Console, ConsoleIdentity
 from bot.settings import Settings
 from core.commands.dispatch import Caller
 from core.drafts import Draft
+from core.errors import BadInput, NotFound
 from core.workspaces import Role
 from tests.conftest import FakeClock, RecordingNotifier
 from tests.test_tiktok_adapter import FakeTikTok, StreamingTransport
@@ -423,3 +424,22 @@ async def test_publish_without_accounts_says_how_to_connect_one(
         s = await open_session(settings, fake_redis, http, tmp_path)
         answer = await s.say("/publish d1")
     assert "no account is connected yet" in answer and "/connect facebook" in answer
+
+
+async def test_scheduling_targets_resolve_to_one_connected_account(
+    settings: Settings, fake_redis: aioredis.Redis, tmp_path: Path, graph: GraphServer
+) -> None:
+    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
+    async with httpx.AsyncClient() as http:
+        s = await open_session(settings, fake_redis, http, tmp_path)
+        accounts = s.studio.services.accounts
+        with pytest.raises(NotFound, match="No connected account matches 'facebook'"):
+            await accounts.resolve(WS, "facebook")
+        with pytest.raises(BadInput, match="neither a platform"):
+            await accounts.resolve(WS, "myspace")
+        await s.say("/connect facebook 123 TOKEN")
+        assert await accounts.resolve(WS, "facebook") == "facebook:123"
+        assert await accounts.resolve(WS, "FACEBOOK:123") == "facebook:123"
+        await s.say("/connect facebook 456 TOKEN")
+        with pytest.raises(BadInput, match="several facebook accounts; name one: facebook:123, facebook:456"):
+            await accounts.resolve(WS, "facebook")
