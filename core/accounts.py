@@ -225,11 +225,11 @@ class AccountService:
     async def get(self, workspace: Workspace, account_id: str) -> Account:
         return await self.store.get(workspace.id, account_id.strip().lower())
 
-    async def resolve(self, workspace_id: str, target: str) -> str:
+    async def resolve(self, workspace_id: str, token: str) -> str:
         """One connected account for a scheduling target (`facebook` or `facebook:123`): the
         scheduler's `AccountResolver`. A platform with several accounts must be named exactly."""
         accounts = await self.store.list(workspace_id)
-        wanted = target.strip().lower()
+        wanted = token.strip().lower()
         if ":" in wanted:
             matched = [a for a in accounts if a.id.lower() == wanted]
         else:
@@ -240,9 +240,9 @@ class AccountService:
             ids = ", ".join(a.id for a in matched)
             raise BadInput(f"This workspace has several {wanted} accounts; name one: {ids}.")
         if ":" not in wanted and wanted not in self.platforms:
-            raise BadInput(f"{target!r} is neither a platform ({', '.join(self.platforms)}) nor an account.")
+            raise BadInput(f"{token!r} is neither a platform ({', '.join(self.platforms)}) nor an account.")
         raise NotFound(
-            f"No connected account matches {target!r}. An admin connects one with /connect; see /accounts."
+            f"No connected account matches {token!r}. An admin connects one with /connect; see /accounts."
         )
 
     async def disconnect(self, workspace: Workspace, actor: Actor, account_id: str) -> Account:
