@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.bootstrap import Studio, build_studio
-from bot.console import Console, ConsoleIdentity, ConsoleNotifier
+from bot.console import Console, ConsoleIdentity, ConsoleSender
 from bot.doctor import run_checks
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
@@ -63,16 +63,22 @@ def parser() -> argparse.ArgumentParser:
 async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "doctor":
         return await doctor(settings)
-    studio = await build_studio(settings, notifier=ConsoleNotifier(sys.stdout))
+    studio = await build_studio(settings, senders=[ConsoleSender(sys.stdout)])
     try:
-        if args.command == "console":
-            identity = ConsoleIdentity(args.user, args.workspace, Role(args.role))
-            await run_console(studio, identity)
-        else:
-            await run_services(studio)
+        await serve(studio, args)
     finally:
+        # Stops the scheduler after in-flight posts are published, then flushes team notices.
         await studio.close()
     return 0
+
+
+async def serve(studio: Studio, args: argparse.Namespace) -> None:
+    await studio.start_scheduler()
+    if args.command == "console":
+        identity = ConsoleIdentity(args.user, args.workspace, Role(args.role))
+        await run_console(studio, identity)
+    else:
+        await run_services(studio)
 
 
 async def run_console(studio: Studio, identity: ConsoleIdentity) -> None:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.drafts import DraftStore
 from core.media import MediaService
 from core.ports import Clock, Notifier
 from core.usage import UsageGate
 from core.workspaces import WorkspaceService
+
+if TYPE_CHECKING:
+    from core.lifecycle import PostLifecycle
+    from core.notifications import ChannelStore
 
 
 @dataclass
@@ -19,3 +24,6 @@ class Services:
     usage: UsageGate
     drafts: DraftStore
     media: MediaService
+    # Scheduling (posts lifecycle and team notification channels); None in studios built without them.
+    posts: PostLifecycle | None = None
+    channels: ChannelStore | None = None

@@ -72,7 +72,7 @@ async def fake_redis() -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture(params=["fake", "real"])
-async def any_redis(request: pytest.FixtureRequest) -> aioredis.Redis:
+def any_redis(request: pytest.FixtureRequest) -> aioredis.Redis:
     """Storage contract tests run twice: against fakeredis and against the real server."""
     fixture = "fake_redis" if request.param == "fake" else "real_redis"
     if request.param == "real":
