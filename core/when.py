@@ -139,6 +139,9 @@ def describe_time(when: datetime, zone: ZoneInfo) -> str:
     """'2026-12-01 18:00 CET (17:00 UTC)' — people check both when a post matters."""
     local = when.astimezone(zone)
     utc = when.astimezone(UTC)
-    same_day = local.date() == utc.date()
-    utc_text = f"{utc:%H:%M} UTC" if same_day else f"{utc:%Y-%m-%d %H:%M} UTC"
-    return f"{local:%Y-%m-%d %H:%M %Z} ({utc_text})"
+    clock = "%H:%M:%S" if local.second else "%H:%M"
+    text = local.strftime(f"%Y-%m-%d {clock} %Z")
+    if local.utcoffset() == timedelta(0):
+        return text
+    utc_text = utc.strftime(clock if local.date() == utc.date() else f"%Y-%m-%d {clock}")
+    return f"{text} ({utc_text} UTC)"
