@@ -11,6 +11,7 @@ from core.lifecycle import PostLifecycle
 from core.posts import Post, PostEvent, PostStatus, PublishResult
 from core.scheduling import PublishRunner, RetryPolicy
 from core.usage import OpenUsageGate
+from core.workspaces import Role
 from tests.conftest import FakeClock
 from tests.fakes.core_fakes import FakeJobs, FakePublisher
 
@@ -217,3 +218,45 @@ async def test_recovery_reports_old_posts_missed_and_arms_the_rest(rig: Rig) -> 
     assert (await rig.status("old")).status is PostStatus.MISSED
     assert set(rig.jobs.armed) == {"late", "soon"}
     assert rig.notifier.sent[0][2][0] == "/retry old"
+
+
+async def test_a_series_publishes_an_occurrence_and_moves_on_across_dst(rig: Rig) -> None:
+    friday_9 = datetime(2026, 10, 23, 7, 0, tzinfo=UTC)  # 09:00 CEST
+    rig.clock.current = friday_9
+    series = Post("s1", "console:w1", "d1", "facebook", "console:u1", "Daily", due_at=friday_9,
+                  recurrence="every weekday 09:00", timezone="Europe/Berlin", created_at=T0)  # fmt: skip
+    await rig.store.create(series, PostEvent(T0, "console:u1", PostStatus.SCHEDULED))
+    await rig.runner.run("console:w1", "s1")
+    moved = await rig.status("s1")
+    assert moved.status is PostStatus.SCHEDULED
+    assert moved.due_at == datetime(2026, 10, 26, 8, 0, tzinfo=UTC)  # Monday 09:00 CET
+    children = [p for p in await rig.store.list_workspace("console:w1") if p.series_id == "s1"]
+    assert len(children) == 1 and children[0].status is PostStatus.PUBLISHED
+    assert rig.publisher.published == [children[0].id]
+
+
+async def test_a_series_occurrence_late_beyond_grace_is_missed(rig: Rig) -> None:
+    series = Post("s2", "console:w1", "d1", "facebook", "console:u1", "Daily", due_at=T0 - timedelta(hours=3),
+                  recurrence="every day 09:00", timezone="UTC", created_at=T0)  # fmt: skip
+    await rig.store.create(series, PostEvent(T0, "console:u1", PostStatus.SCHEDULED))
+    await rig.runner.run("console:w1", "s2")
+    children = [p for p in await rig.store.list_workspace("console:w1") if p.series_id == "s2"]
+    assert [c.status for c in children] == [PostStatus.MISSED]
+    assert rig.publisher.published == []
+    assert (await rig.status("s2")).status is PostStatus.SCHEDULED
+
+
+async def test_user_actions_record_usage_and_cancel_a_series(rig: Rig) -> None:
+    from core.drafts import Draft
+    from core.when import Recurrence
+    from core.workspaces import Actor, Workspace
+
+    workspace = Workspace("console:w1", "console", "", "UTC")
+    actor = Actor("console:u1", "U1", Role.MEMBER)
+    draft = Draft("d1", "console:w1", "console:u1", "post", "Hi")
+    [series] = await rig.lifecycle.schedule(workspace, actor, draft, ["facebook"], None, Recurrence.parse("every day 09:00"))
+    assert series.due_at == datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    await rig.lifecycle.cancel(workspace, actor, series.id)
+    assert [e.kind for e in rig.usage.events] == ["scheduled", "cancelled"]
+    assert series.id in rig.jobs.disarmed
+
