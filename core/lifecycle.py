@@ -3,6 +3,7 @@ it takes over (reconcile posts left publishing, report misfires, re-arm the queu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -215,12 +216,16 @@ class PostLifecycle:
         return 1
 
     async def settle_scheduled(self) -> tuple[int, int]:
+        """Posts due too long ago → missed; posts already due → published right here (so a
+        console started after downtime shows them published); the rest → armed."""
         runner = self.runner
-        cutoff = runner.clock.now() - runner.grace
+        now = runner.clock.now()
+        cutoff = now - runner.grace
         has_job = runner.jobs.armed_ids()
         missed = armed = 0
+        due_now: list[Post] = []
         for workspace_id, post_id, due in await self.store.due_before(None):
-            if due >= cutoff and post_id in has_job:
+            if now < due and post_id in has_job:
                 armed += 1
                 continue
             post = await self._load(workspace_id, post_id)
@@ -229,10 +234,13 @@ class PostLifecycle:
             if due < cutoff and not post.is_series:
                 await runner.mark_missed(post)
                 missed += 1
-                continue
-            await runner.jobs.arm(post)
-            armed += 1
-        return missed, armed
+            elif due <= now and not post.is_series:
+                due_now.append(post)
+            else:
+                await runner.jobs.arm(post)
+                armed += 1
+        await asyncio.gather(*(runner.run(p.workspace_id, p.id) for p in due_now))
+        return missed, armed + len(due_now)
 
     async def _load(self, workspace_id: str, post_id: str) -> Post | None:
         try:

@@ -188,8 +188,9 @@ async def test_recovery_republishes_a_post_that_never_arrived(rig: Rig) -> None:
     await claimed(rig)
     report = await rig.lifecycle.recover()
     assert report.republished == 1
-    post = await rig.status()
-    assert post.status is PostStatus.SCHEDULED and "p1" in rig.jobs.armed
+    post = await rig.status()  # not on the platform: sent again, exactly once, during recovery
+    assert post.status is PostStatus.PUBLISHED and rig.publisher.published == ["p1"]
+    assert [e.detail for e in post.history][2] == "not on the platform after a restart; publishing again"
 
 
 async def test_recovery_fails_loudly_when_the_platform_cannot_be_checked(fake_redis: aioredis.Redis) -> None:
@@ -216,7 +217,9 @@ async def test_recovery_reports_old_posts_missed_and_arms_the_rest(rig: Rig) -> 
     report = await rig.lifecycle.recover()
     assert (report.missed, report.armed) == (1, 2)
     assert (await rig.status("old")).status is PostStatus.MISSED
-    assert set(rig.jobs.armed) == {"late", "soon"}
+    assert (await rig.status("late")).status is PostStatus.PUBLISHED  # within the grace: caught up
+    assert rig.publisher.published == ["late"]
+    assert set(rig.jobs.armed) == {"soon"}
     assert rig.notifier.sent[0][2][0] == "/retry old"
 
 
