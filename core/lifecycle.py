@@ -242,6 +242,24 @@ class PostLifecycle:
         await asyncio.gather(*(runner.run(p.workspace_id, p.id) for p in due_now))
         return missed, armed + len(due_now)
 
+    async def publish_due(self) -> int:
+        """Publish every post due by now, here (a console at end of input: a post it just
+        asked to publish now goes out before the process ends)."""
+        due = await self.store.due_before(self.runner.clock.now())
+        await asyncio.gather(*(self.runner.run(ws, post_id) for ws, post_id, _ in due))
+        return len(due)
+
+    async def sweep(self, lag: timedelta) -> int:
+        """Safety net run by the leader: a post still SCHEDULED `lag` after its due time lost
+        its job (it fired while Redis was away, or Redis restarted empty): run it now."""
+        runner = self.runner
+        overdue = await self.store.due_before(runner.clock.now() - lag)
+        lost = [(ws, post_id) for ws, post_id, _ in overdue if post_id not in runner.pending]
+        if lost:
+            log.warning("%d overdue post(s) without a running job; publishing them now", len(lost))
+        await asyncio.gather(*(runner.run(ws, post_id) for ws, post_id in lost))
+        return len(lost)
+
     async def _load(self, workspace_id: str, post_id: str) -> Post | None:
         try:
             return await self.store.get(workspace_id, post_id)

@@ -142,17 +142,20 @@ class PublishRunner:
         self._rng = rng or random.Random()
         self._in_flight = 0
         self.busy: set[str] = set()  # posts this process has claimed and not yet settled
+        self.pending: set[str] = set()  # posts whose job is running here (waiting or publishing)
         self._idle = asyncio.Event()
         self._idle.set()
 
     async def run(self, workspace_id: str, post_id: str) -> None:
         """Entry point of a fired job. Never raises: a job error must not kill the scheduler."""
         self._enter()
+        self.pending.add(post_id)
         try:
             await self._run(workspace_id, post_id)
         except Exception:
             log.exception("publishing post %s of %s failed unexpectedly", post_id, workspace_id)
         finally:
+            self.pending.discard(post_id)
             self._leave()
 
     async def wait_idle(self, timeout: float) -> bool:  # noqa: ASYNC109

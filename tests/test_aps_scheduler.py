@@ -60,7 +60,9 @@ async def test_a_job_holds_only_a_function_reference_and_ids(real_redis: aioredi
 
 @pytest.mark.redis
 async def test_a_due_job_fires_and_the_post_is_published(real_redis: aioredis.Redis) -> None:
-    jobs = ApsJobScheduler(build_jobstore(Keys("t"), sync_client_for(TEST_REDIS_URL, None)), real_redis, Keys("t"))
+    jobs = ApsJobScheduler(
+        build_jobstore(Keys("t"), sync_client_for(TEST_REDIS_URL, None)), real_redis, Keys("t")
+    )
     store = RedisPostStore(real_redis, Keys("t"))
     publisher = FakePublisher()
     runner = PublishRunner(store, publisher, jobs, RecordingNotifier(), OpenUsageGate(), WallClock())

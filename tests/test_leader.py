@@ -23,10 +23,14 @@ class WallClock:
         return datetime.now(UTC)
 
 
-def instance(client: aioredis.Redis, name: str, publisher: FakePublisher, ttl: float = 2.0) -> SchedulerService:
+def instance(
+    client: aioredis.Redis, name: str, publisher: FakePublisher, ttl: float = 2.0
+) -> SchedulerService:
     keys = Keys("t")
     jobs = ApsJobScheduler(MemoryJobStore(), client, keys)
-    runner = PublishRunner(RedisPostStore(client, keys), publisher, jobs, RecordingNotifier(), OpenUsageGate(), WallClock())
+    runner = PublishRunner(
+        RedisPostStore(client, keys), publisher, jobs, RecordingNotifier(), OpenUsageGate(), WallClock()
+    )
     return SchedulerService(RedisLease(client, keys, name, ttl), jobs, PostLifecycle(runner), tick=0.1)
 
 
@@ -50,7 +54,16 @@ async def test_only_the_leader_publishes_and_a_standby_takes_over(real_redis: ai
     await b.start()
     assert a.leading and not b.leading
     store = RedisPostStore(real_redis, Keys("t"))
-    first = Post("p1", "console:w1", "d1", "facebook", "u", "Hi", due_at=datetime.now(UTC), created_at=datetime.now(UTC))
+    first = Post(
+        "p1",
+        "console:w1",
+        "d1",
+        "facebook",
+        "u",
+        "Hi",
+        due_at=datetime.now(UTC),
+        created_at=datetime.now(UTC),
+    )
     await store.create(first, PostEvent(datetime.now(UTC), "u", PostStatus.SCHEDULED))
     await b.jobs.arm(first)  # b is not leading: goes through the inbox to a
     await _until(lambda: pub_a.published == ["p1"])
@@ -59,7 +72,16 @@ async def test_only_the_leader_publishes_and_a_standby_takes_over(real_redis: ai
     a._task.cancel()
     a.jobs.stop()
     await _until(lambda: b.leading, timeout=5)
-    second = Post("p2", "console:w1", "d1", "facebook", "u", "Hi", due_at=datetime.now(UTC), created_at=datetime.now(UTC))
+    second = Post(
+        "p2",
+        "console:w1",
+        "d1",
+        "facebook",
+        "u",
+        "Hi",
+        due_at=datetime.now(UTC),
+        created_at=datetime.now(UTC),
+    )
     await store.create(second, PostEvent(datetime.now(UTC), "u", PostStatus.SCHEDULED))
     await b.jobs.arm(second)
     await _until(lambda: pub_b.published == ["p2"])
@@ -70,7 +92,10 @@ async def test_only_the_leader_publishes_and_a_standby_takes_over(real_redis: ai
 
 @pytest.mark.redis
 async def test_stop_releases_so_another_leads_at_once(real_redis: aioredis.Redis) -> None:
-    a, b = instance(real_redis, "a", FakePublisher(), ttl=60), instance(real_redis, "b", FakePublisher(), ttl=60)
+    a, b = (
+        instance(real_redis, "a", FakePublisher(), ttl=60),
+        instance(real_redis, "b", FakePublisher(), ttl=60),
+    )
     await a.start()
     await b.start()
     await a.stop()

@@ -52,7 +52,9 @@ async def test_only_one_of_many_concurrent_claims_wins(real_redis: aioredis.Redi
     await stores[0].create(make_post(), event(PostStatus.SCHEDULED))
     post = await stores[0].get("console:w1", "p1")
     claims = [
-        s.transition(replace(post, status=PostStatus.PUBLISHING), {PostStatus.SCHEDULED}, event(PostStatus.PUBLISHING))
+        s.transition(
+            replace(post, status=PostStatus.PUBLISHING), {PostStatus.SCHEDULED}, event(PostStatus.PUBLISHING)
+        )
         for s in stores
     ]
     assert sorted(await asyncio.gather(*claims)) == [False] * 19 + [True]
@@ -64,13 +66,19 @@ async def test_transitions_keep_the_indexes_in_step(any_redis: aioredis.Redis) -
     store = RedisPostStore(any_redis, Keys("t"))
     post = make_post()
     await store.create(post, event(PostStatus.SCHEDULED))
-    await store.transition(replace(post, status=PostStatus.PUBLISHING), {PostStatus.SCHEDULED}, event(PostStatus.PUBLISHING))
+    await store.transition(
+        replace(post, status=PostStatus.PUBLISHING), {PostStatus.SCHEDULED}, event(PostStatus.PUBLISHING)
+    )
     done = replace(post, remote_id="r1", url="https://x/r1")
     assert await store.transition(done, {PostStatus.PUBLISHING}, event(PostStatus.PUBLISHED, "ok"))
     assert not await store.transition(done, {PostStatus.PUBLISHING}, event(PostStatus.FAILED))
     loaded = await store.get("console:w1", "p1")
     assert (loaded.status, loaded.url) == (PostStatus.PUBLISHED, "https://x/r1")
-    assert [e.status for e in loaded.history] == [PostStatus.SCHEDULED, PostStatus.PUBLISHING, PostStatus.PUBLISHED]
+    assert [e.status for e in loaded.history] == [
+        PostStatus.SCHEDULED,
+        PostStatus.PUBLISHING,
+        PostStatus.PUBLISHED,
+    ]
     assert await store.in_flight() == []
     assert await store.due_before(None) == []
 
@@ -83,7 +91,9 @@ async def test_transition_of_a_missing_post_is_refused(any_redis: aioredis.Redis
 async def test_due_index_is_ordered_and_bounded(any_redis: aioredis.Redis) -> None:
     store = RedisPostStore(any_redis, Keys("t"))
     for index in (3, 1, 2):
-        await store.create(make_post(f"p{index}", due=T0 + timedelta(minutes=index)), event(PostStatus.SCHEDULED))
+        await store.create(
+            make_post(f"p{index}", due=T0 + timedelta(minutes=index)), event(PostStatus.SCHEDULED)
+        )
     assert [p for _, p, _ in await store.due_before(T0 + timedelta(minutes=2))] == ["p1", "p2"]
     listed = await store.list_workspace("console:w1")
     assert [p.id for p in listed] == ["p1", "p2", "p3"]

@@ -30,7 +30,9 @@ class ButtonNotifier:
 
 
 class Rig:
-    def __init__(self, client: aioredis.Redis, publisher: FakePublisher, notifier: ButtonNotifier | None = None):
+    def __init__(
+        self, client: aioredis.Redis, publisher: FakePublisher, notifier: ButtonNotifier | None = None
+    ):
         self.clock = FakeClock(T0)
         self.store = RedisPostStore(client, Keys("t"))
         self.jobs = FakeJobs()
@@ -43,7 +45,9 @@ class Rig:
         )  # fmt: skip
         self.lifecycle = PostLifecycle(self.runner)
 
-    async def add(self, post_id: str = "p1", due: datetime = T0, status: PostStatus = PostStatus.SCHEDULED) -> Post:
+    async def add(
+        self, post_id: str = "p1", due: datetime = T0, status: PostStatus = PostStatus.SCHEDULED
+    ) -> Post:
         post = Post(post_id, "console:w1", "d1", "facebook:9", "console:u1", "Hi", due_at=due, created_at=T0)
         await self.store.create(post, PostEvent(T0, "console:u1", status))
         return post
@@ -61,8 +65,17 @@ async def test_a_due_post_is_published_recorded_and_announced(rig: Rig) -> None:
     await rig.add()
     await rig.runner.run("console:w1", "p1")
     post = await rig.status()
-    assert (post.status, post.remote_id, post.url, post.attempts) == (PostStatus.PUBLISHED, "r1", "https://fb.example/r1", 1)
-    assert [e.status for e in post.history] == [PostStatus.SCHEDULED, PostStatus.PUBLISHING, PostStatus.PUBLISHED]
+    assert (post.status, post.remote_id, post.url, post.attempts) == (
+        PostStatus.PUBLISHED,
+        "r1",
+        "https://fb.example/r1",
+        1,
+    )
+    assert [e.status for e in post.history] == [
+        PostStatus.SCHEDULED,
+        PostStatus.PUBLISHING,
+        PostStatus.PUBLISHED,
+    ]
     assert rig.publisher.published == ["p1"]
     assert [e.kind for e in rig.usage.events] == ["published"]
     assert rig.notifier.sent[0][1] == "✅ Post p1 published to facebook:9. https://fb.example/r1"
@@ -76,7 +89,9 @@ async def test_running_the_same_job_twice_publishes_once(rig: Rig) -> None:
 
 
 async def test_transient_failure_is_retried_later_honouring_retry_after(fake_redis: aioredis.Redis) -> None:
-    rig = Rig(fake_redis, FakePublisher(PublishRejected("facebook", "throttled", retryable=True, retry_after=900)))
+    rig = Rig(
+        fake_redis, FakePublisher(PublishRejected("facebook", "throttled", retryable=True, retry_after=900))
+    )
     await rig.add()
     await rig.runner.run("console:w1", "p1")
     post = await rig.status()
@@ -107,9 +122,15 @@ async def test_backoff_grows_with_jitter_and_gives_up_at_the_limit(fake_redis: a
 
 @pytest.mark.parametrize(
     "error",
-    [PublishRejected("facebook", "duplicate post (506)"), TokenExpired("facebook", "9"), NotFound("no account")],
+    [
+        PublishRejected("facebook", "duplicate post (506)"),
+        TokenExpired("facebook", "9"),
+        NotFound("no account"),
+    ],
 )
-async def test_permanent_failures_fail_at_once_and_tell_the_team(fake_redis: aioredis.Redis, error: Exception) -> None:
+async def test_permanent_failures_fail_at_once_and_tell_the_team(
+    fake_redis: aioredis.Redis, error: Exception
+) -> None:
     rig = Rig(fake_redis, FakePublisher(error))
     await rig.add()
     await rig.runner.run("console:w1", "p1")
@@ -171,11 +192,16 @@ async def test_unexpected_errors_do_not_escape_the_job(fake_redis: aioredis.Redi
 
 async def claimed(rig: Rig) -> None:
     post = await rig.add()
-    await rig.store.transition(post, {PostStatus.SCHEDULED}, PostEvent(T0, "scheduler", PostStatus.PUBLISHING))
+    await rig.store.transition(
+        post, {PostStatus.SCHEDULED}, PostEvent(T0, "scheduler", PostStatus.PUBLISHING)
+    )
 
 
 async def test_recovery_finds_a_post_the_platform_already_has(fake_redis: aioredis.Redis) -> None:
-    rig = Rig(fake_redis, FakePublisher(), )
+    rig = Rig(
+        fake_redis,
+        FakePublisher(),
+    )
     rig.publisher.reconcile_outcome = PublishResult("r9", "https://fb.example/r9")
     await claimed(rig)
     report = await rig.lifecycle.recover()
@@ -257,9 +283,10 @@ async def test_user_actions_record_usage_and_cancel_a_series(rig: Rig) -> None:
     workspace = Workspace("console:w1", "console", "", "UTC")
     actor = Actor("console:u1", "U1", Role.MEMBER)
     draft = Draft("d1", "console:w1", "console:u1", "post", "Hi")
-    [series] = await rig.lifecycle.schedule(workspace, actor, draft, ["facebook"], None, Recurrence.parse("every day 09:00"))
+    [series] = await rig.lifecycle.schedule(
+        workspace, actor, draft, ["facebook"], None, Recurrence.parse("every day 09:00")
+    )
     assert series.due_at == datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     await rig.lifecycle.cancel(workspace, actor, series.id)
     assert [e.kind for e in rig.usage.events] == ["scheduled", "cancelled"]
     assert series.id in rig.jobs.disarmed
-

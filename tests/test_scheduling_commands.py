@@ -34,7 +34,11 @@ async def test_schedule_echoes_local_and_utc_time_and_offers_actions(sched: Stud
     reply = await run(sched, "/schedule d1 facebook tomorrow 9am")
     assert "Scheduled draft d1 for 2026-11-26 09:00 CET (08:00 UTC)." in reply.text
     pid = post_id(reply.text)
-    assert [b.command for b in reply.buttons] == [f"/status {pid}", f"/reschedule {pid} in 1h", f"/cancel {pid}"]
+    assert [b.command for b in reply.buttons] == [
+        f"/status {pid}",
+        f"/reschedule {pid} in 1h",
+        f"/cancel {pid}",
+    ]
     assert all(len(b.command.encode()) <= 64 for b in reply.buttons)
     post = await sched.services.posts.store.get("console:w1", pid)  # type: ignore[union-attr]
     assert post.status is PostStatus.SCHEDULED and post.text == "Launch day is here!"

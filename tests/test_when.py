@@ -67,7 +67,11 @@ def test_recurrences(text: str, days: tuple[int, ...], hour: int, minute: int, d
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("every funday 9:00", "Unknown day"), ("every day 25:00", "not a time"), ("every day 13pm", "not a time")],
+    [
+        ("every funday 9:00", "Unknown day"),
+        ("every day 25:00", "not a time"),
+        ("every day 13pm", "not a time"),
+    ],
 )
 def test_bad_recurrences(text: str, message: str) -> None:
     with pytest.raises(BadInput, match=message):

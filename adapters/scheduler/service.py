@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from adapters.redis.lease import RedisLease
 from adapters.scheduler.aps import ApsJobScheduler
@@ -19,12 +20,20 @@ log = logging.getLogger(__name__)
 
 class SchedulerService:
     def __init__(
-        self, lease: RedisLease, jobs: ApsJobScheduler, lifecycle: PostLifecycle, tick: float = 1.0
+        self,
+        lease: RedisLease,
+        jobs: ApsJobScheduler,
+        lifecycle: PostLifecycle,
+        tick: float = 1.0,
+        sweep_every: float = 5.0,
     ) -> None:
         self.lease = lease
         self.jobs = jobs
         self.lifecycle = lifecycle
         self.tick = tick
+        self.sweep_every = sweep_every
+        self._last_sweep = 0.0
+        self._sweeping: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self.became_leader = asyncio.Event()
 
@@ -45,6 +54,9 @@ class SchedulerService:
                 await self._task
             self._task = None
         was_leading = self.leading
+        if was_leading:
+            with contextlib.suppress(CoreError):
+                await self.lifecycle.publish_due()
         self.jobs.stop()
         if not await self.lifecycle.runner.wait_idle(drain_timeout):
             log.warning("stopped with posts still publishing; the next leader reconciles them")
@@ -70,6 +82,7 @@ class SchedulerService:
             if not self.leading:
                 await self._lead()
             await self.drain_inbox()
+            await self._maybe_sweep()
         elif self.leading:
             log.warning("scheduler lease lost to another instance; standing by")
             self.jobs.stop()
@@ -85,6 +98,20 @@ class SchedulerService:
             self.jobs.stop()  # lead again (and recover fully) on the next round
             raise
         self.became_leader.set()
+
+    async def _maybe_sweep(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._last_sweep < self.sweep_every or (self._sweeping and not self._sweeping.done()):
+            return
+        self._last_sweep = now
+        # In the background: a slow platform must not delay the lease renewal.
+        self._sweeping = asyncio.create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        try:
+            await self.lifecycle.sweep(timedelta(seconds=self.sweep_every))
+        except CoreError as exc:
+            log.warning("scheduler sweep skipped: %s", exc)
 
     async def drain_inbox(self) -> None:
         for workspace_id, post_id in await self.jobs.take_inbox():

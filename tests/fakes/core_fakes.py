@@ -58,7 +58,9 @@ class FakeJobs:
     def next_fire(self, rule: Recurrence, zone: ZoneInfo, after: datetime) -> datetime:
         local = after.astimezone(zone)
         for day in range(0, 8):
-            candidate = (local + timedelta(days=day)).replace(hour=rule.hour, minute=rule.minute, second=0, microsecond=0)
+            candidate = (local + timedelta(days=day)).replace(
+                hour=rule.hour, minute=rule.minute, second=0, microsecond=0
+            )
             if candidate.weekday() in rule.days and candidate > local:
                 return candidate.astimezone(ZoneInfo("UTC"))
         raise AssertionError("no occurrence")

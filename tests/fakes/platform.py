@@ -39,7 +39,9 @@ class FakePlatform:
         if self.fail_next:
             failure = self.fail_next.pop(0)
             headers = {"Retry-After": str(failure["retry_after"])} if "retry_after" in failure else {}
-            return web.json_response({"error": failure.get("error", "boom")}, status=failure["status"], headers=headers)
+            return web.json_response(
+                {"error": failure.get("error", "boom")}, status=failure["status"], headers=headers
+            )
         if self.delay:
             await asyncio.sleep(self.delay)
         self.published[ref] += 1
@@ -49,7 +51,9 @@ class FakePlatform:
     async def find(self, request: web.Request) -> web.Response:
         ref = request.query.get("ref", "")
         if self.published.get(ref):
-            return web.json_response({"data": [{"id": f"remote-{ref}", "url": f"https://fake.example/p/{ref}"}]})
+            return web.json_response(
+                {"data": [{"id": f"remote-{ref}", "url": f"https://fake.example/p/{ref}"}]}
+            )
         return web.json_response({"data": []})
 
     async def stats(self, request: web.Request) -> web.Response:

@@ -19,7 +19,9 @@ class HttpTestPublisher:
         try:
             response = await self._client.post("/posts", json={"ref": post.id, "text": post.text})
         except httpx.TransportError as exc:
-            raise PublishRejected(post.platform, f"network error ({type(exc).__name__})", retryable=True) from exc
+            raise PublishRejected(
+                post.platform, f"network error ({type(exc).__name__})", retryable=True
+            ) from exc
         if response.status_code == 429 or response.status_code >= 500:
             retry_after = float(response.headers.get("Retry-After", 0)) or None
             raise PublishRejected(
