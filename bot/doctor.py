@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from adapters.ai.health import check_provider
 from adapters.redis.connection import open_redis
+from adapters.redis.keys import Keys
+from adapters.redis.lease import RedisLease
+from adapters.redis.posts import RedisPostStore
 from bot.settings import Settings
 from core.errors import CoreError
 
@@ -42,12 +45,36 @@ async def check_redis(settings: Settings) -> Check:
         await handle.close()
 
 
+async def check_scheduler(settings: Settings) -> Check:
+    """Who leads the scheduler and what is due next (informational: no leader is not a fault
+    while no studio process runs)."""
+    try:
+        handle = await open_redis(settings.redis_url, settings.data_dir)
+    except CoreError as exc:
+        return Check("scheduler", False, f"cannot read the queue: {exc}", "fix REDIS_URL first")
+    try:
+        keys = Keys(settings.redis_key_prefix)
+        lease = await RedisLease(handle.client, keys, "doctor", 1).current()
+        upcoming = await RedisPostStore(handle.client, keys).due_before(None, limit=1)
+    finally:
+        await handle.close()
+    leader = (
+        f"leader {lease.holder} (lease {lease.ttl_ms / 1000:.0f} s left)" if lease else "no leader running"
+    )
+    if not upcoming:
+        return Check("scheduler", True, f"{leader}; nothing scheduled")
+    workspace, post_id, due = upcoming[0]
+    return Check(
+        "scheduler", True, f"{leader}; next post {post_id} ({workspace}) due {due:%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
 async def check_ai(settings: Settings) -> Check:
     ok, detail, hint = await check_provider(settings)
     return Check("ai provider", ok, detail, hint)
 
 
-CHECKS: list[Callable[[Settings], Awaitable[Check]]] = [check_redis, check_ai]
+CHECKS: list[Callable[[Settings], Awaitable[Check]]] = [check_redis, check_scheduler, check_ai]
 
 
 async def run_checks(settings: Settings) -> list[Check]:

@@ -28,8 +28,10 @@ class WallClock:
 
 
 def make_post(post_id: str, due: datetime, recurrence: str = "") -> Post:
-    return Post(post_id, "console:w1", "d1", "facebook", "console:u1", "Hi", due_at=due, recurrence=recurrence,
-                timezone="Europe/Berlin", created_at=due)  # fmt: skip
+    return Post(
+        post_id, "console:w1", "d1", "facebook", "console:u1", "Hi",
+        due_at=due, recurrence=recurrence, timezone="Europe/Berlin", created_at=due,
+    )  # fmt: skip
 
 
 @pytest.mark.redis

@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -77,7 +78,7 @@ async def test_delivery_is_paced_per_platform_and_never_blocks_the_caller(store:
     await notifier.flush(3)
     times = [at for *_, at in slow.sent]
     assert [t for _, t, *_ in slow.sent] == ["n0", "n1", "n2"]
-    assert all(later - earlier >= 0.095 for earlier, later in zip(times, times[1:], strict=False))
+    assert all(later - earlier >= 0.095 for earlier, later in itertools.pairwise(times))
     await notifier.aclose()
 
 

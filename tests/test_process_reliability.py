@@ -159,7 +159,8 @@ def free_port() -> int:
 
 def start_throwaway_redis(port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        [shutil.which("redis-server") or "redis-server", "--port", str(port)]
+        + ["--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     wait_for(lambda: _pings(port), 10, "throwaway redis")
