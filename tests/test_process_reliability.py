@@ -157,10 +157,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
+
+
 def start_throwaway_redis(port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port)]
-        + ["--save", "", "--appendonly", "no"],
+        [shutil.which("redis-server") or "redis-server", "--port", str(port), *NO_PERSISTENCE],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     wait_for(lambda: _pings(port), 10, "throwaway redis")
