@@ -151,7 +151,10 @@ class PublishRunner:
         self._enter()
         self.pending.add(post_id)
         try:
-            await self._run(workspace_id, post_id)
+            # The whole run holds a slot, store reads included: 1,000 posts due at once must not
+            # open 1,000 Redis connections.
+            async with self._slots:
+                await self._run(workspace_id, post_id)
         except Exception:
             log.exception("publishing post %s of %s failed unexpectedly", post_id, workspace_id)
         finally:
@@ -193,8 +196,7 @@ class PublishRunner:
         if post.due_at and now - post.due_at > self.grace:
             await self.mark_missed(post)
             return
-        async with self._slots:
-            await self.claim_and_publish(post)
+        await self.claim_and_publish(post)
 
     async def claim_and_publish(self, post: Post) -> None:
         claimed = replace(post, status=PostStatus.PUBLISHING, attempts=post.attempts + 1, error="")
@@ -297,8 +299,7 @@ class PublishRunner:
         if series.due_at and now - series.due_at > self.grace:
             await self.mark_missed(child)
             return
-        async with self._slots:
-            await self.claim_and_publish(child)
+        await self.claim_and_publish(child)
 
     async def _record_usage(self, post: Post, kind: EventKind, detail: str = "") -> None:
         workspace = Workspace(post.workspace_id, post.workspace_id.split(":", 1)[0], "", post.timezone)

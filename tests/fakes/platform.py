@@ -20,7 +20,8 @@ class FakePlatform:
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
         self.published: Counter[str] = Counter()
-        self.received_at: dict[str, float] = {}
+        self.received_at: dict[str, float] = {}  # when the (first) request for a post arrived
+        self.done_at: dict[str, float] = {}  # when its answer was sent
         self.fail_next: list[dict[str, Any]] = []
         self.requests = 0
 
@@ -42,10 +43,11 @@ class FakePlatform:
             return web.json_response(
                 {"error": failure.get("error", "boom")}, status=failure["status"], headers=headers
             )
+        self.received_at.setdefault(ref, time.time())
         if self.delay:
             await asyncio.sleep(self.delay)
         self.published[ref] += 1
-        self.received_at.setdefault(ref, time.time())
+        self.done_at.setdefault(ref, time.time())
         return web.json_response({"id": f"remote-{ref}", "url": f"https://fake.example/p/{ref}"})
 
     async def find(self, request: web.Request) -> web.Response:
@@ -58,12 +60,22 @@ class FakePlatform:
 
     async def stats(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {"published": dict(self.published), "received_at": self.received_at, "requests": self.requests}
+            {
+                "published": dict(self.published),
+                "received_at": self.received_at,
+                "done_at": self.done_at,
+                "requests": self.requests,
+            }
         )
 
     async def control(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.fail_next.extend(body.get("fail_next", []))
+        if body.get("reset"):
+            self.published.clear()
+            self.received_at.clear()
+            self.done_at.clear()
+            self.requests = 0
         if "delay" in body:
             self.delay = float(body["delay"])
         return web.json_response({"ok": True})

@@ -25,14 +25,17 @@ class PlatformProcess:
         )  # fmt: skip
         assert self.proc.stdout is not None
         self.url: str = json.loads(self.proc.stdout.readline())["url"]
+        # One client for every poll: a new one per call loads the TLS trust store each time.
+        self._client = httpx.Client(base_url=self.url, timeout=5)
 
     def stats(self) -> dict[str, Any]:
-        return httpx.get(f"{self.url}/_stats", timeout=5).json()  # type: ignore[no-any-return]
+        return self._client.get("/_stats").json()  # type: ignore[no-any-return]
 
     def control(self, **body: Any) -> None:
-        httpx.post(f"{self.url}/_control", json=body, timeout=5).raise_for_status()
+        self._client.post("/_control", json=body).raise_for_status()
 
     def stop(self) -> None:
+        self._client.close()
         self.proc.terminate()
         self.proc.wait(10)
 
