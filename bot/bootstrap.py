@@ -19,6 +19,7 @@ from adapters.redis.posts import RedisPostStore
 from adapters.redis.workspaces import RedisWorkspaceStore
 from adapters.scheduler.aps import ApsJobScheduler, build_jobstore, sync_client_for
 from adapters.scheduler.service import SchedulerService
+from adapters.timeparse import DateparserTimes
 from bot.settings import Settings
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
@@ -94,7 +95,7 @@ async def build_studio(
         build_jobstore(keys, sync_client_for(settings.redis_url, handle.embedded)), handle.client, keys
     )
     runner = build_runner(settings, services, RedisPostStore(handle.client, keys), publisher, jobs)
-    services.posts = PostLifecycle(runner, accounts)
+    services.posts = PostLifecycle(runner, accounts, DateparserTimes())
     scheduler = None
     if settings.scheduler_enabled:
         lease = RedisLease(handle.client, keys, instance_id(), settings.scheduler_lease_seconds)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from core.drafts import Draft
 from core.errors import BadInput, CoreError, NotFound
@@ -15,7 +16,7 @@ from core.scheduling import ENDED, OPEN, SYSTEM, AccountResolver, PostStore, Pub
 
 __all__ = ["AccountResolver", "PermissiveAccounts", "PostLifecycle", "RecoveryReport"]
 from core.usage import EventKind, UsageEvent
-from core.when import Recurrence
+from core.when import NaturalTimes, Recurrence, parse_when
 from core.workspaces import Actor, Workspace
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,19 @@ class RecoveryReport:
 
 
 class PostLifecycle:
-    def __init__(self, runner: PublishRunner, accounts: AccountResolver | None = None) -> None:
+    def __init__(
+        self,
+        runner: PublishRunner,
+        accounts: AccountResolver | None = None,
+        times: NaturalTimes | None = None,
+    ) -> None:
         self.runner = runner
         self.store: PostStore = runner.store
         self.accounts: AccountResolver = accounts or PermissiveAccounts()
+        self.times = times
+
+    def parse_when(self, text: str, zone: ZoneInfo, now: datetime) -> datetime:
+        return parse_when(text, zone, now, self.times)
 
     # --- people -------------------------------------------------------------------------------
 

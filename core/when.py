@@ -1,17 +1,16 @@
 """Turn what people type after /schedule into a time (or a recurring rule) in the workspace zone.
 
 Relative times and ISO 8601 are parsed here exactly; everything else ("tomorrow 9am",
-"fri 17:30", "2026-12-01 18:00") goes to `dateparser`, told the workspace timezone and to
-prefer the future so "fri" means the coming Friday."""
+"fri 17:30", "2026-12-01 18:00") goes to a `NaturalTimes` port (adapters/timeparse.py wraps
+`dateparser`, told the workspace timezone and to prefer the future)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
-
-import dateparser
 
 from core.errors import BadInput
 
@@ -28,6 +27,12 @@ DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_SETS = {"day": tuple(range(7)), "weekday": tuple(range(5)), "weekend": (5, 6)}
 EVERY = re.compile(r"^every\s+(\S+)\s+(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$")
 MAX_AHEAD = timedelta(days=366 * 2)
+
+
+class NaturalTimes(Protocol):
+    def parse(self, text: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+        """An aware datetime for `text` read in `zone` (preferring the future), or None."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -84,12 +89,14 @@ def _clock(hour: int, minute: int, meridiem: str | None) -> tuple[int, int]:
     return hour, minute
 
 
-def parse_when(text: str, zone: ZoneInfo, now: datetime) -> datetime:
+def parse_when(text: str, zone: ZoneInfo, now: datetime, natural: NaturalTimes | None = None) -> datetime:
     """An aware UTC datetime in the future, or `BadInput` saying what we understood."""
     cleaned = " ".join(text.strip().split())
     if not cleaned:
         raise BadInput(f"When? Examples: {EXAMPLES}.")
-    when = _relative(cleaned.lower(), now) or _iso(cleaned, zone) or _natural(cleaned, zone, now)
+    when = _relative(cleaned.lower(), now) or _iso(cleaned, zone)
+    if when is None and natural is not None:
+        when = natural.parse(cleaned, zone, now)
     if when is None:
         raise BadInput(f"I could not read {cleaned!r} as a time. Examples: {EXAMPLES}.")
     when = when.astimezone(UTC)
@@ -117,22 +124,6 @@ def _iso(text: str, zone: ZoneInfo) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
-
-
-def _natural(text: str, zone: ZoneInfo, now: datetime) -> datetime | None:
-    local_now = now.astimezone(zone).replace(tzinfo=None)
-    parsed = dateparser.parse(
-        text,
-        settings={
-            "TIMEZONE": str(zone),
-            "RETURN_AS_TIMEZONE_AWARE": True,
-            "PREFER_DATES_FROM": "future",
-            "RELATIVE_BASE": local_now,
-        },
-    )
-    if not isinstance(parsed, datetime) or parsed.tzinfo is None:
-        return None
-    return parsed
 
 
 def describe_time(when: datetime, zone: ZoneInfo) -> str:

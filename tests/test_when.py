@@ -3,8 +3,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from adapters.timeparse import DateparserTimes
 from core.errors import BadInput
-from core.when import Recurrence, describe_time, parse_when
+from core.when import Recurrence, describe_time
+from core.when import parse_when as parse_exact
+
+
+def parse_when(text: str, zone: ZoneInfo, now: datetime) -> datetime:
+    return parse_exact(text, zone, now, DateparserTimes())
+
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # a Wednesday, 15:00 in Berlin
@@ -88,3 +95,9 @@ def test_describe_time_gives_local_and_utc() -> None:
     assert describe_time(when, ZoneInfo("UTC")) == "2026-12-01 17:00 UTC"
     late = datetime(2026, 12, 1, 23, 30, 5, tzinfo=UTC)
     assert describe_time(late, BERLIN) == "2026-12-02 00:30:05 CET (2026-12-01 23:30:05 UTC)"
+
+
+def test_without_a_natural_parser_only_exact_forms_are_read() -> None:
+    assert parse_exact("in 2h", BERLIN, NOW) == NOW + timedelta(hours=2)
+    with pytest.raises(BadInput, match="could not read"):
+        parse_exact("tomorrow 9am", BERLIN, NOW)

@@ -14,7 +14,7 @@ from core.notifications import Channel, ChannelStore
 from core.posts import Post, PostStatus
 from core.reply import Button, Reply
 from core.scheduling import post_buttons
-from core.when import EXAMPLES, Recurrence, describe_time, parse_when
+from core.when import EXAMPLES, Recurrence, describe_time
 from core.workspaces import Role, Workspace, require_admin
 
 GROUP = "Scheduling"
@@ -91,8 +91,9 @@ async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
     draft = await ctx.services.drafts.get(ctx.workspace.id, args.draft.lower())
     rule = Recurrence.parse(when_text)
     now = ctx.services.clock.now()
-    due = None if rule else parse_when(when_text, ctx.workspace.zone, now)
-    posts = await lifecycle(ctx).schedule(ctx.workspace, ctx.actor, draft, targets, due, rule)
+    service = lifecycle(ctx)
+    due = None if rule else service.parse_when(when_text, ctx.workspace.zone, now)
+    posts = await service.schedule(ctx.workspace, ctx.actor, draft, targets, due, rule)
     first_due = describe_time(posts[0].due_at or now, ctx.workspace.zone)
     if rule:
         head = f"Scheduled draft {draft.id} {rule.describe()} ({ctx.workspace.timezone}); first {first_due}."
@@ -161,8 +162,9 @@ async def cancel(ctx: Context, args: CancelArgs) -> Reply:
 
 
 async def reschedule(ctx: Context, args: RescheduleArgs) -> Reply:
-    due = parse_when(args.when, ctx.workspace.zone, ctx.services.clock.now())
-    post = await lifecycle(ctx).reschedule(ctx.workspace, ctx.actor, args.post, due)
+    service = lifecycle(ctx)
+    due = service.parse_when(args.when, ctx.workspace.zone, ctx.services.clock.now())
+    post = await service.reschedule(ctx.workspace, ctx.actor, args.post, due)
     return Reply(
         f"Rescheduled post {post.id} for {describe_time(due, ctx.workspace.zone)}.", post_buttons(post)
     )
