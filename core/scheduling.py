@@ -38,8 +38,9 @@ ENDED = frozenset({PostStatus.FAILED, PostStatus.MISSED})
 class PostStore(Protocol):
     async def create(self, post: Post, event: PostEvent) -> None: ...
 
-    async def get(self, workspace_id: str, post_id: str) -> Post:
-        """The post with its history, or `NotFound` (also for another workspace's post)."""
+    async def get(self, workspace_id: str, post_id: str, *, history: bool = True) -> Post:
+        """The post (with its history unless `history=False`), or `NotFound` (also for another
+        workspace's post)."""
         ...
 
     async def transition(self, post: Post, allowed: Iterable[PostStatus], event: PostEvent) -> bool:
@@ -180,7 +181,7 @@ class PublishRunner:
 
     async def _run(self, workspace_id: str, post_id: str) -> None:
         try:
-            post = await self.store.get(workspace_id, post_id)
+            post = await self.store.get(workspace_id, post_id, history=False)
         except NotFound:
             log.warning("job for unknown post %s of %s ignored", post_id, workspace_id)
             return

@@ -125,15 +125,19 @@ class RedisPostStore:
         return bool(result)
 
     @translate_errors
-    async def get(self, workspace_id: str, post_id: str) -> Post:
+    async def get(self, workspace_id: str, post_id: str, *, history: bool = True) -> Post:
         key = self._post_key(workspace_id, post_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(key, "doc", "status")
-            pipe.lrange(f"{key}:history", -MAX_HISTORY, -1)
-            (doc, status), history = await pipe.execute()
-        if doc is None:
+        if not history:  # the publish path: one command, no history to decode
+            doc, status = await self._redis.hmget(key, "doc", "status")
+            events: list[Any] = []
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hmget(key, "doc", "status")
+                pipe.lrange(f"{key}:history", -MAX_HISTORY, -1)
+                (doc, status), events = await pipe.execute()
+        if doc is None or status is None:
             raise NotFound(f"No post {post_id!r} in this workspace. Send /queue to see your posts.")
-        return decode_post(doc, status, history)
+        return decode_post(doc, status, events)
 
     @translate_errors
     async def list_workspace(self, workspace_id: str, limit: int = 50) -> list[Post]:
