@@ -139,7 +139,7 @@ def test_two_instances_publish_each_post_once_and_a_standby_takes_over(
         killed_at = time.monotonic()
         [survivor] = instances.values()
         wait_for(lambda: leader_pid(redis_db, prefix) == survivor.pid, 15, "the stand-by to take over")
-        assert time.monotonic() - killed_at < 2 + 5  # within the lease (+ renewal tick, slack for a loaded CI box)
+        assert time.monotonic() - killed_at < 2 + 5  # the lease, plus a tick and slack for a busy box
         out += console(platform.url, chat_only, schedule_lines(20, "in 2 seconds"))
         wait_for(lambda: len(platform.stats()["published"]) == 50, 30, "20 more posts after the take-over")
         time.sleep(1)
