@@ -21,6 +21,9 @@ from core.workspaces import Actor, Workspace
 
 log = logging.getLogger(__name__)
 PLATFORMS = ("facebook", "tiktok")
+# Longer than any publish call may take (HTTP timeouts are far shorter): a post PUBLISHING for
+# this long has no process working on it.
+STUCK_AFTER = timedelta(minutes=5)
 
 
 class PermissiveAccounts:
@@ -185,19 +188,23 @@ class PostLifecycle:
         log.info("scheduler recovery: %s", report)
         return report
 
-    async def reconcile_in_flight(self) -> tuple[int, int, int]:
+    async def reconcile_in_flight(self, older_than: timedelta | None = None) -> tuple[int, int, int]:
         """Posts a crashed process left PUBLISHING: ask the platform what it has. Posts this
-        process is publishing right now are skipped (re-gaining the lease after a blip)."""
+        process is publishing right now are skipped (re-gaining the lease after a blip), and with
+        `older_than` so are posts claimed more recently than that (another process may still be
+        finishing them)."""
         counts = [0, 0, 0]
+        now = self.runner.clock.now()
         for workspace_id, post_id in await self.store.in_flight():
             if post_id in self.runner.busy:
                 continue
-            try:
-                post = await self.store.get(workspace_id, post_id)
-            except NotFound:
+            post = await self._load(workspace_id, post_id)
+            if post is None or post.status is not PostStatus.PUBLISHING:
                 continue
-            if post.status is PostStatus.PUBLISHING:
-                counts[await self._reconcile(post)] += 1
+            claimed_at = post.history[-1].at if post.history else now
+            if older_than is not None and now - claimed_at < older_than:
+                continue
+            counts[await self._reconcile(post)] += 1
         return counts[0], counts[1], counts[2]
 
     async def _reconcile(self, post: Post) -> int:
@@ -268,6 +275,8 @@ class PostLifecycle:
         if lost:
             log.warning("%d overdue post(s) without a running job; publishing them now", len(lost))
         await asyncio.gather(*(runner.run(ws, post_id) for ws, post_id in lost))
+        # A post left PUBLISHING (its result could not be stored) must not stay stuck either.
+        await self.reconcile_in_flight(older_than=STUCK_AFTER)
         return len(lost)
 
     async def _load(self, workspace_id: str, post_id: str) -> Post | None:

@@ -290,3 +290,19 @@ async def test_user_actions_record_usage_and_cancel_a_series(rig: Rig) -> None:
     await rig.lifecycle.cancel(workspace, actor, series.id)
     assert [e.kind for e in rig.usage.events] == ["scheduled", "cancelled"]
     assert series.id in rig.jobs.disarmed
+
+
+async def test_the_sweep_runs_lost_jobs_and_settles_posts_stuck_publishing(
+    fake_redis: aioredis.Redis,
+) -> None:
+    rig = Rig(fake_redis, FakePublisher(reconcile=PublishResult("r5", "https://fb.example/r5")))
+    await rig.add("lost", due=T0 - timedelta(seconds=30))
+    await claimed(rig)  # p1 claimed at T0
+    rig.clock.advance(minutes=1)
+    assert await rig.lifecycle.sweep(timedelta(seconds=5)) == 1
+    assert (await rig.status("lost")).status is PostStatus.PUBLISHED
+    assert (await rig.status("p1")).status is PostStatus.PUBLISHING  # claimed recently: left alone
+    rig.clock.advance(minutes=10)
+    await rig.lifecycle.sweep(timedelta(seconds=5))
+    assert (await rig.status("p1")).status is PostStatus.PUBLISHED
+    assert rig.publisher.published == ["lost"]
