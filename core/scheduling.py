@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from core.errors import CoreError, NotFound, PublishRejected, TokenExpired
+from core.errors import CoreError, NotFound, PublishRejected, RateLimited, StoreUnavailable, TokenExpired
 from core.ports import Clock, Notifier
 from core.posts import Post, PostEvent, PostPublisher, PostStatus, PublishResult
 from core.reply import Button
@@ -219,6 +219,10 @@ class PublishRunner:
             await self._after_rejection(claimed, exc)
         except TokenExpired as exc:
             await self.fail(claimed, str(exc))
+        except RateLimited as exc:
+            await self._retry_or_fail(claimed, f"rate limited: {exc}", exc.retry_after)
+        except StoreUnavailable as exc:  # the publisher's own store (tokens): transient
+            await self._retry_or_fail(claimed, str(exc), None)
         except (OSError, TimeoutError) as exc:
             await self._retry_or_fail(claimed, f"network error: {exc or type(exc).__name__}", None)
         except CoreError as exc:

@@ -6,7 +6,7 @@ import redis.asyncio as aioredis
 
 from adapters.redis.keys import Keys
 from adapters.redis.posts import RedisPostStore
-from core.errors import NotFound, PublishRejected, TokenExpired
+from core.errors import NotFound, PublishRejected, RateLimited, StoreUnavailable, TokenExpired
 from core.lifecycle import PostLifecycle
 from core.posts import Post, PostEvent, PostStatus, PublishResult
 from core.scheduling import PublishRunner, RetryPolicy
@@ -100,6 +100,18 @@ async def test_transient_failure_is_retried_later_honouring_retry_after(fake_red
     assert post.due_at is not None and post.due_at >= T0 + timedelta(seconds=900)
     assert "retrying in 900 s" in post.history[-1].detail
     assert rig.notifier.sent == []
+
+
+@pytest.mark.parametrize("error", [RateLimited(120), StoreUnavailable("redis down")])
+async def test_rate_limits_and_store_outages_are_transient(
+    fake_redis: aioredis.Redis, error: Exception
+) -> None:
+    rig = Rig(fake_redis, FakePublisher(error))
+    await rig.add()
+    await rig.runner.run("console:w1", "p1")
+    post = await rig.status()
+    assert post.status is PostStatus.SCHEDULED and post.attempts == 1
+    assert post.due_at is not None and post.due_at > T0
 
 
 async def test_backoff_grows_with_jitter_and_gives_up_at_the_limit(fake_redis: aioredis.Redis) -> None:
