@@ -33,6 +33,7 @@ SYSTEM = "scheduler"
 SYSTEM_ACTOR = Actor(SYSTEM, "Scheduler", Role.MEMBER)
 OPEN = frozenset({PostStatus.SCHEDULED})
 ENDED = frozenset({PostStatus.FAILED, PostStatus.MISSED})
+EARLY_LIMIT = timedelta(seconds=1)  # a job firing earlier than this is stale: re-arm instead
 
 
 class PostStore(Protocol):
@@ -191,9 +192,11 @@ class PublishRunner:
             await self.fire_series(post)
             return
         now = self.clock.now()
-        if post.due_at and post.due_at > now + timedelta(seconds=1):
+        if post.due_at and post.due_at > now + EARLY_LIMIT:
             await self.jobs.arm(post)  # rescheduled later than this (stale) job
             return
+        if post.due_at and post.due_at > now:  # the job fires a little ahead; never post early
+            await asyncio.sleep((post.due_at - now).total_seconds())
         if post.due_at and now - post.due_at > self.grace:
             await self.mark_missed(post)
             return

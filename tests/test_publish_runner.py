@@ -1,3 +1,4 @@
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -318,3 +319,13 @@ async def test_the_sweep_runs_lost_jobs_and_settles_posts_stuck_publishing(
     await rig.lifecycle.sweep(timedelta(seconds=5))
     assert (await rig.status("p1")).status is PostStatus.PUBLISHED
     assert rig.publisher.published == ["lost"]
+
+
+async def test_a_job_firing_slightly_early_waits_for_the_due_time(rig: Rig) -> None:
+    await rig.add(due=T0 + timedelta(milliseconds=200))
+    sent_at: list[float] = []
+    rig.publisher.on_publish = lambda post: sent_at.append(asyncio.get_running_loop().time())
+    started = asyncio.get_running_loop().time()
+    await rig.runner.run("console:w1", "p1")
+    assert sent_at and sent_at[0] - started >= 0.19
+    assert (await rig.status()).status is PostStatus.PUBLISHED

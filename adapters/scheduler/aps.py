@@ -33,6 +33,10 @@ from core.when import Recurrence
 
 log = logging.getLogger(__name__)
 SEPARATOR = "\t"
+# One-shot jobs fire this much before the post is due: APScheduler's bookkeeping for a large
+# batch (unpickling, removing each fired job) then happens before the due time, and the runner
+# waits out the rest — a post still never goes out early.
+JOB_LEAD = timedelta(milliseconds=250)
 _ACTIVE: list[PublishRunner] = []  # the runner of the scheduler running in this process
 
 
@@ -140,7 +144,7 @@ class ApsJobScheduler:
         rule = Recurrence.parse(post.recurrence) if post.recurrence else None
         if rule is not None:
             return cron_trigger(rule, ZoneInfo(post.timezone))
-        return DateTrigger(run_date=post.due_at or datetime.now(UTC))
+        return DateTrigger(run_date=(post.due_at or datetime.now(UTC)) - JOB_LEAD)
 
     async def disarm(self, post_id: str) -> None:
         if self._scheduler is None:
