@@ -69,7 +69,8 @@ async def test_only_the_leader_publishes_and_a_standby_takes_over(real_redis: ai
     await _until(lambda: pub_a.published == ["p1"])
     # The leader dies without releasing (its loop stops, the lease runs out).
     assert a._task is not None
-    a._task.cancel()
+    a._stopping.set()  # its loop ends without releasing the lease: the lease must run out
+    await a._task
     a.jobs.stop()
     await _until(lambda: b.leading, timeout=5)
     second = Post(

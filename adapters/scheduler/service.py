@@ -35,6 +35,7 @@ class SchedulerService:
         self._last_sweep = 0.0
         self._sweeping: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.became_leader = asyncio.Event()
 
     @property
@@ -48,10 +49,13 @@ class SchedulerService:
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
         """Stop firing jobs, let posts already being published finish, release the lease."""
+        # Ask the loop to finish its round rather than cancelling it mid-command: a cancellation
+        # landing inside a Redis call can be swallowed, leaving the task running forever.
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait({self._task}, timeout=max(5.0, self.tick * 5))
+            if not done:
+                self._task.cancel()
             self._task = None
         was_leading = self.leading
         if was_leading:
@@ -65,9 +69,11 @@ class SchedulerService:
                 await self.lease.release()
 
     async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick)
-            await self._guarded_step()
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.tick)
+            if not self._stopping.is_set():
+                await self._guarded_step()
 
     async def _guarded_step(self) -> None:
         try:
