@@ -180,13 +180,21 @@ def report(queue: list[dict[str, float]], drain: list[dict[str, float]], args: a
             f"`.venv/bin/python bench/scheduler.py` ({time.strftime('%Y-%m-%d %H:%M')} UTC), medians of "
             f"{args.runs} runs; {args.posts:,} scheduled posts; {args.due:,} due posts against a fake "
             "platform answering in 100 ms with PUBLISH_CONCURRENCY=50.",
-            f"Machine: {machine()}; load average at the end {' '.join(load)} (other work was running).",
+            f"Machine: {machine()}; load average at the end {' '.join(load)}.",
             "",
             "| Figure | Result | Goal |",
             "|---|---|---|",
             *(f"| {a} | {b} | {c} |" for a, b, c in rows),
             "",
             f"Per run: {per_run}.",
+            "",
+            "Reading notes: the drain is sensitive to CPU contention — studio, fake platform and Redis",
+            "share two cores; earlier runs on this machine while other test suites were running gave",
+            "1.26–1.52× the ideal (p99 lateness 2.3–3.0 s). Start-up is measured with the jobs already",
+            "in the Redis job store (recovery only compares ids); a start with an empty job store",
+            "(memory://, or a Redis that lost them) arms every post and was not measured. Memory counts",
+            "every key the studio wrote (post hash, history list, per-workspace and global indexes,",
+            "APScheduler's pickled job and run-time entry) with MEMORY USAGE … SAMPLES 0.",
             "",
         ]
     )
