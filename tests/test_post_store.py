@@ -105,3 +105,12 @@ async def test_unreachable_redis_becomes_store_unavailable() -> None:
     with pytest.raises(StoreUnavailable):
         await store.get("console:w1", "p1")
     await client.aclose()
+
+
+def test_lists_of_dataclasses_are_stored_as_plain_documents() -> None:
+    from adapters.redis.posts import _plain
+    from core.drafts import MediaRef
+
+    media = [MediaRef("m/a.jpg", "image/jpeg", 10, "photo")]
+    assert _plain(media) == [{"path": "m/a.jpg", "mime_type": "image/jpeg", "size": 10, "kind": "photo"}]
+    assert _plain(["x"]) == ["x"] and _plain("text") == "text"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import fields
+from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
+from core.drafts import MediaRef
 from core.errors import NotFound
 from core.posts import Post, PostEvent, PostStatus
 
@@ -31,7 +32,7 @@ def load_script(name: str) -> str:
 
 def encode_post(post: Post) -> str:
     # Built by hand, not dataclasses.asdict: asdict deep-copies and showed up in the benchmark.
-    data = {name: getattr(post, name) for name in POST_FIELDS}
+    data = {name: _plain(getattr(post, name)) for name in POST_FIELDS}
     data["status"] = post.status.value
     data["options"] = dict(post.options)
     for name in ("due_at", "created_at"):
@@ -40,12 +41,21 @@ def encode_post(post: Post) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
+def _plain(value: Any) -> Any:
+    """Lists of dataclasses (e.g. media references) become JSON-ready dicts."""
+    if isinstance(value, list):
+        return [asdict(item) if is_dataclass(item) and not isinstance(item, type) else item for item in value]
+    return value
+
+
 def decode_post(doc: bytes | str, status: bytes | str, history: list[Any]) -> Post:
     data = json.loads(doc)
     known = {f.name for f in fields(Post)}
     data = {k: v for k, v in data.items() if k in known}
     for name in ("due_at", "created_at"):
         data[name] = datetime.fromisoformat(data[name]) if data.get(name) else None
+    if "media" in data:  # `Post.media` (publishing work): MediaRef documents
+        data["media"] = [MediaRef(**item) for item in data["media"] or []]
     data["status"] = PostStatus(_text(status))
     data["history"] = [decode_event(raw) for raw in history]
     return Post(**data)
