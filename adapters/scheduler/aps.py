@@ -115,6 +115,11 @@ class ApsJobScheduler:
         scheduler.start()
         self._scheduler = scheduler
 
+    def pause(self) -> None:
+        """Fire no new jobs; jobs already running go on (shutdown would cancel them)."""
+        if self._scheduler is not None:
+            self._scheduler.pause()
+
     def stop(self) -> None:
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is None:

@@ -58,12 +58,15 @@ class SchedulerService:
                 self._task.cancel()
             self._task = None
         was_leading = self.leading
+        # Pause (not shut down) first: APScheduler's shutdown cancels running jobs, which would
+        # cut a post off mid-publish.
+        self.jobs.pause()
         if was_leading:
             with contextlib.suppress(CoreError):
                 await self.lifecycle.publish_due()
-        self.jobs.stop()
         if not await self.lifecycle.runner.wait_idle(drain_timeout):
             log.warning("stopped with posts still publishing; the next leader reconciles them")
+        self.jobs.stop()
         if was_leading:
             with contextlib.suppress(CoreError):
                 await self.lease.release()
