@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 import redis.asyncio as aioredis
@@ -14,17 +16,23 @@ from adapters.ai.catalog import Configure, ProviderCatalog
 from adapters.charts.activity import MatplotlibChartRenderer
 from adapters.media.local import LocalMediaStore
 from adapters.redis.accounts import RedisAccountStore
+from adapters.redis.channels import RedisChannelStore
 from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.ipblock import BlockPolicy, IpBlocker
 from adapters.redis.keys import Keys
+from adapters.redis.lease import RedisLease, instance_id
 from adapters.redis.post_counts import RedisPostCounter
+from adapters.redis.posts import RedisPostStore
 from adapters.redis.profiles import RedisProfileStore
 from adapters.redis.usage import RedisUsageStore
 from adapters.redis.workspaces import RedisWorkspaceStore
+from adapters.scheduler.aps import ApsJobScheduler, build_jobstore, sync_client_for
+from adapters.scheduler.service import SchedulerService
 from adapters.security.crypto import TokenCipher
 from adapters.security.oauth_state import JwtOAuthStates
 from adapters.social.registry import PublisherContext, load_plugins
+from adapters.timeparse import DateparserTimes
 from bot.logs import remember_secret
 from bot.settings import Settings
 from core.accounts import AccountService
@@ -35,15 +43,19 @@ from core.generation.ports import ProviderConfig
 from core.generation.pricing import DEFAULT_PRICES, PriceTable
 from core.generation.prompts import DEFAULT_LIMITS, Limits
 from core.generation.service import Defaults, GenerationService
+from core.lifecycle import AccountResolver, PostLifecycle
 from core.limits import LimitDefaults, UsageService
 from core.media import MediaLimits, MediaService
-from core.ports import Clock, Notifier, SystemClock
-from core.posts import AccountInfo, Credentials, PlatformPublisher
+from core.notifications import RoutingNotifier
+from core.ports import ChannelSender, Clock, Notifier, SystemClock
+from core.posts import AccountInfo, Credentials, PlatformPublisher, PostPublisher
 from core.publishing import DispatchingPublisher, PublishingService
+from core.scheduling import PublishRunner, RetryPolicy
 from core.services import Services
 from core.usage import UsageGate
 from core.workspaces import WorkspaceService
 
+log = logging.getLogger(__name__)
 HTTP_TIMEOUT = httpx.Timeout(30.0, read=300.0, write=300.0)  # uploads of large videos take a while
 
 
@@ -56,8 +68,24 @@ class Studio:
     closers: list[object] = field(default_factory=list)
     ip_blocker: IpBlocker | None = None
     http: httpx.AsyncClient | None = None
+    scheduler: SchedulerService | None = None
+
+    async def start_scheduler(self) -> None:
+        """Join the leader election (first round awaited, so a leader has recovered the queue
+        — published what is due, reported what was missed — before commands are read)."""
+        if self.scheduler is not None:
+            await self.scheduler.start()
+
+    def add_sender(self, sender: ChannelSender) -> None:
+        """A chat front end that started after the studio delivers its platform's team notices."""
+        if isinstance(self.services.notifier, RoutingNotifier):
+            self.services.notifier.add_sender(sender)
 
     async def close(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if isinstance(self.services.notifier, RoutingNotifier):
+            await self.services.notifier.aclose()
         await self.services.generation.aclose()
         if self.http is not None:
             await self.http.aclose()
@@ -67,25 +95,79 @@ class Studio:
 async def build_studio(
     settings: Settings,
     *,
-    notifier: Notifier,
+    notifier: Notifier | None = None,
     clock: Clock | None = None,
     redis: RedisHandle | None = None,
     http: httpx.AsyncClient | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    publisher: PostPublisher | None = None,
+    senders: Iterable[ChannelSender] = (),
+    accounts: AccountResolver | None = None,
 ) -> Studio:
+    """`notifier` given (tests): used as is. Otherwise team notices are routed to the channels
+    set with /notify through `senders` (one per chat platform). `publisher` and `accounts`
+    default to the installed platform publishers and the workspace's connected accounts."""
     handle = redis or await open_redis(settings.redis_url, settings.data_dir)
+    keys = Keys(settings.redis_key_prefix)
+    channel_store = RedisChannelStore(handle.client, keys)
+    if notifier is None:
+        notifier = build_notifier(settings, channel_store, senders)
     client = http or httpx.AsyncClient(timeout=HTTP_TIMEOUT)
     services = build_services(
         settings, handle.client, notifier, clock or SystemClock(), http=client, sleep=sleep
     )
-    keys = Keys(settings.redis_key_prefix)
-    policy = BlockPolicy(
+    services.channels = channel_store
+    jobs = ApsJobScheduler(
+        build_jobstore(keys, sync_client_for(settings.redis_url, handle.embedded)), handle.client, keys
+    )
+    store = RedisPostStore(handle.client, keys)
+    runner = build_runner(settings, services, store, publisher or services.publishing.publisher, jobs)
+    services.posts = PostLifecycle(runner, accounts or services.accounts, DateparserTimes())
+    studio = Studio(settings, handle, services, Dispatcher(services, build_registry()))
+    studio.ip_blocker = IpBlocker(handle.client, keys, block_policy(settings))
+    studio.http = client if http is None else None  # a client handed in is closed by its owner
+    if settings.scheduler_enabled:
+        lease = RedisLease(handle.client, keys, instance_id(), settings.scheduler_lease_seconds)
+        studio.scheduler = SchedulerService(lease, jobs, services.posts)
+    return studio
+
+
+def block_policy(settings: Settings) -> BlockPolicy:
+    return BlockPolicy(
         settings.ip_block_strikes, settings.ip_block_window_seconds, settings.ip_block_ban_seconds
     )
-    studio = Studio(settings, handle, services, Dispatcher(services, build_registry()))
-    studio.ip_blocker = IpBlocker(handle.client, keys, policy)
-    studio.http = client if http is None else None  # a client handed in is closed by its owner
-    return studio
+
+
+def build_notifier(
+    settings: Settings, channels: RedisChannelStore, senders: Iterable[ChannelSender]
+) -> RoutingNotifier:
+    by_platform = {sender.platform: sender for sender in senders}
+    # Chat platforms are throttled even when their sender joins later (front ends start after the studio).
+    intervals = {platform: settings.notify_interval for platform in ("tg", "dc")}
+    return RoutingNotifier(channels, by_platform, min_interval=intervals)
+
+
+def build_runner(
+    settings: Settings,
+    services: Services,
+    store: RedisPostStore,
+    publisher: PostPublisher,
+    jobs: ApsJobScheduler,
+) -> PublishRunner:
+    retry = RetryPolicy(
+        settings.publish_max_attempts, settings.publish_retry_base, settings.publish_retry_max
+    )
+    return PublishRunner(
+        store,
+        publisher,
+        jobs,
+        services.notifier,
+        services.usage,
+        services.clock,
+        grace=timedelta(seconds=settings.schedule_misfire_grace),
+        retry=retry,
+        concurrency=settings.publish_concurrency,
+    )
 
 
 class _Verifier:

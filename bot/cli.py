@@ -16,7 +16,7 @@ from typing import Protocol
 from aiohttp import web
 
 from bot.bootstrap import Studio, build_studio
-from bot.console import Console, ConsoleIdentity, ConsoleNotifier
+from bot.console import Console, ConsoleIdentity, ConsoleSender
 from bot.doctor import run_checks
 from bot.http import create_app, start_http, stop_http
 from bot.logs import configure_logging
@@ -86,16 +86,22 @@ def parser() -> argparse.ArgumentParser:
 async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "doctor":
         return await doctor(settings)
-    studio = await build_studio(settings, notifier=ConsoleNotifier(sys.stdout))
+    studio = await build_studio(settings, senders=[ConsoleSender(sys.stdout)])
     try:
-        if args.command == "console":
-            identity = ConsoleIdentity(args.user, args.workspace, Role(args.role))
-            await run_console(studio, identity)
-        else:
-            await run_services(studio)
+        await serve(studio, args)
     finally:
+        # Stops the scheduler after in-flight posts are published, then flushes team notices.
         await studio.close()
     return 0
+
+
+async def serve(studio: Studio, args: argparse.Namespace) -> None:
+    await studio.start_scheduler()
+    if args.command == "console":
+        identity = ConsoleIdentity(args.user, args.workspace, Role(args.role))
+        await run_console(studio, identity)
+    else:
+        await run_services(studio)
 
 
 async def run_console(studio: Studio, identity: ConsoleIdentity) -> None:
@@ -113,13 +119,14 @@ def discord_front(studio: Studio) -> tuple[ChatFront, str] | None:
     settings = studio.settings
     if settings.discord_bot_token is None:
         return None
-    from bot.discord.front import DiscordFront
+    from bot.discord.front import DiscordFront, DiscordSender
 
     front = DiscordFront(
         studio.dispatcher,
         dev_guild_id=settings.discord_dev_guild_id,
         api_base_url=settings.discord_api_base_url,
     )
+    studio.add_sender(DiscordSender(front.client))
     return front, settings.discord_bot_token.get_secret_value()
 
 
@@ -129,6 +136,7 @@ def prepare_telegram(studio: Studio, app: web.Application) -> TelegramService | 
     if studio.settings.telegram_bot_token is None:
         return None
     service = build_telegram(studio)
+    studio.add_sender(service.sender)
     if studio.settings.telegram_webhook_url:
         blocker = studio.ip_blocker
 

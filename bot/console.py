@@ -54,6 +54,19 @@ class ConsoleNotifier:
         self._out.flush()
 
 
+class ConsoleSender:
+    """The console's `ChannelSender`: team notices routed to a console workspace are printed
+    as marked lines, as `ConsoleNotifier` does."""
+
+    platform = "console"
+
+    def __init__(self, out: TextIO) -> None:
+        self._printer = ConsoleNotifier(out)
+
+    async def send(self, channel_id: str, text: str, buttons: tuple[Button, ...] = ()) -> None:
+        await self._printer.notify(f"console:{channel_id}", text, buttons)
+
+
 def render(reply: Reply, exports: Path) -> str:
     lines = [reply.text]
     lines += [f"  [{b.label}] {b.command}" for b in reply.buttons]

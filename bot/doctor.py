@@ -10,6 +10,9 @@ from redis.exceptions import ResponseError
 
 from adapters.ai.catalog import ProviderCatalog
 from adapters.redis.connection import RedisHandle, open_redis
+from adapters.redis.keys import Keys
+from adapters.redis.lease import RedisLease
+from adapters.redis.posts import RedisPostStore
 from bot.bootstrap import provider_configurer
 from bot.settings import Settings
 from core.errors import AIKeyRejected, ConfigurationError, CoreError
@@ -52,6 +55,30 @@ async def _server_version(handle: RedisHandle) -> str:
     return f"Redis {info.get('redis_version', '?')}"
 
 
+async def check_scheduler(settings: Settings) -> Check:
+    """Who leads the scheduler and what is due next (informational: no leader is not a fault
+    while no studio process runs)."""
+    try:
+        handle = await open_redis(settings.redis_url, settings.data_dir)
+    except CoreError as exc:
+        return Check("scheduler", False, f"cannot read the queue: {exc}", "fix REDIS_URL first")
+    try:
+        keys = Keys(settings.redis_key_prefix)
+        lease = await RedisLease(handle.client, keys, "doctor", 1).current()
+        upcoming = await RedisPostStore(handle.client, keys).due_before(None, limit=1)
+    finally:
+        await handle.close()
+    leader = (
+        f"leader {lease.holder} (lease {lease.ttl_ms / 1000:.0f} s left)" if lease else "no leader running"
+    )
+    if not upcoming:
+        return Check("scheduler", True, f"{leader}; nothing scheduled")
+    workspace, post_id, due = upcoming[0]
+    return Check(
+        "scheduler", True, f"{leader}; next post {post_id} ({workspace}) due {due:%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
 async def check_ai(settings: Settings) -> Check:
     """Open the configured provider the way the studio does and ask it to list its models
     (no tokens spent); plug-ins without a check are only loaded."""
@@ -68,7 +95,7 @@ async def check_ai(settings: Settings) -> Check:
         await catalog.aclose()
 
 
-CHECKS: list[Callable[[Settings], Awaitable[Check]]] = [check_redis, check_ai]
+CHECKS: list[Callable[[Settings], Awaitable[Check]]] = [check_redis, check_scheduler, check_ai]
 
 
 async def run_checks(settings: Settings) -> list[Check]:

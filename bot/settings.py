@@ -164,6 +164,24 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=1, le=65535)
     public_base_url: str = "http://127.0.0.1:8080"
+    # Scheduling and publishing (issue 6)
+    schedule_misfire_grace: int = Field(
+        3600, ge=0, le=7 * 86400, description="seconds a post may be late (studio down) and still go out"
+    )
+    publish_concurrency: int = Field(50, ge=1, le=1000, description="posts published at the same time")
+    publish_max_attempts: int = Field(
+        5, ge=1, le=20, description="attempts before a transient failure is final"
+    )
+    publish_retry_base: float = Field(
+        30.0, gt=0, le=3600, description="first retry delay in seconds (doubles)"
+    )
+    publish_retry_max: float = Field(3600.0, gt=0, le=86400, description="longest retry delay in seconds")
+    scheduler_enabled: bool = Field(True, description="take part in the scheduler leader election")
+    scheduler_lease_seconds: float = Field(15.0, ge=2, le=600, description="leader lease; take-over time")
+    notify_interval: float = Field(
+        3.0, ge=0, le=60, description="seconds between notices to one chat platform"
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("rate_limit_admin_generations_per_hour", mode="before")

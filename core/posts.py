@@ -46,10 +46,30 @@ class Post:
     attempts: int = 0
     error: str = ""
     media: list[MediaRef] = field(default_factory=list)  # photos/videos copied from the draft
+    # Added by scheduling (compatible: all defaulted).
+    history: list[PostEvent] = field(default_factory=list)  # who, when, what happened; oldest first
+    recurrence: str = ""  # "every weekday 09:00" on a series; its children carry `series_id`
+    series_id: str = ""
+    timezone: str = "UTC"  # the workspace timezone when scheduled: times in messages use it
+    created_at: datetime | None = None
 
     @property
     def platform(self) -> str:
         return self.account_id.split(":", 1)[0]
+
+    @property
+    def is_series(self) -> bool:
+        return bool(self.recurrence)
+
+
+@dataclass(frozen=True)
+class PostEvent:
+    """One line of a post's history."""
+
+    at: datetime
+    actor: str  # a user id, or "scheduler"
+    status: PostStatus
+    detail: str = ""
 
 
 @dataclass(frozen=True)

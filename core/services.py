@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.accounts import AccountService
 from core.drafts import DraftStore
@@ -13,6 +14,10 @@ from core.ports import Clock, Notifier
 from core.publishing import PublishingService
 from core.usage import UsageGate
 from core.workspaces import WorkspaceService
+
+if TYPE_CHECKING:
+    from core.lifecycle import PostLifecycle
+    from core.notifications import ChannelStore
 
 
 @dataclass
@@ -27,3 +32,6 @@ class Services:
     accounts: AccountService
     publishing: PublishingService
     generation: GenerationService
+    # Scheduling (posts lifecycle and team notification channels); None in studios built without them.
+    posts: PostLifecycle | None = None
+    channels: ChannelStore | None = None

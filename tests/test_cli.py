@@ -84,7 +84,8 @@ def test_doctor_reports_each_check(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("ok   configuration")
     assert lines[1].startswith("ok   redis") and "memory://" in lines[1]
-    assert lines[2].startswith("FAIL ai provider") and "set OPENAI_API_KEY" in lines[2]
+    assert lines[2].startswith("ok   scheduler")
+    assert lines[3].startswith("FAIL ai provider") and "set OPENAI_API_KEY" in lines[3]
     assert done.returncode == 1
 
 

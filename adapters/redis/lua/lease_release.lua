@@ -1,0 +1,5 @@
+-- Release the lease only if we still hold it (never delete a successor's lease).
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0

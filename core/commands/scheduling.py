@@ -1,0 +1,268 @@
+"""/schedule, /queue, /status, /cancel, /reschedule, /retry and /notify."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field
+
+from core.commands.registry import Args, Command, Context, NoArgs
+from core.errors import BadInput, ConfigurationError
+from core.lifecycle import PostLifecycle
+from core.notifications import Channel, ChannelStore
+from core.posts import Post, PostStatus
+from core.reply import Button, Reply
+from core.scheduling import post_buttons
+from core.when import EXAMPLES, Recurrence, describe_time
+from core.workspaces import Role, Workspace, require_admin
+
+GROUP = "Scheduling"
+TARGET = re.compile(r"^(facebook|tiktok)(:[\w-]+)?$", re.IGNORECASE)
+POST_ID = Field(description="post id (see /queue)", min_length=1, max_length=32)
+WHEN = Field(description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": True})
+
+
+class ScheduleArgs(Args):
+    draft: str = Field(description="draft id (see /drafts)", min_length=1, max_length=32)
+    platforms: str = Field(description="facebook, tiktok or account ids like facebook:123 (comma-separated)")
+    when: str = WHEN
+
+
+class PostArgs(Args):
+    post: str = POST_ID
+
+
+class CancelArgs(Args):
+    post: str = POST_ID
+    yes: bool = Field(False, description="confirm", json_schema_extra={"option": True})
+
+
+class RescheduleArgs(Args):
+    post: str = POST_ID
+    when: str = WHEN
+
+
+class NotifyArgs(Args):
+    action: Literal["here", "off", "list"] = Field("list", description="here, off or list")
+
+
+def lifecycle(ctx: Context) -> PostLifecycle:
+    if ctx.services.posts is None:
+        raise ConfigurationError("Scheduling is not set up in this studio.", setting="REDIS_URL")
+    return ctx.services.posts
+
+
+def split_targets(platforms: str, when: str) -> tuple[list[str], str]:
+    """`facebook,tiktok in 2h` and `facebook tiktok in 2h` both work: leading words of `when`
+    that name a platform or account belong to the targets."""
+    targets = [t for t in platforms.split(",") if t]
+    words = when.split()
+    while words and all(TARGET.match(w) for w in words[0].split(",") if w):
+        targets += [w for w in words.pop(0).split(",") if w]
+    if not targets or not all(TARGET.match(t) for t in targets):
+        raise BadInput(
+            f"{platforms!r} is not a platform: use facebook, tiktok or an account id like facebook:123."
+        )
+    return targets, " ".join(words)
+
+
+def card(post: Post, zone_name: str | None = None) -> str:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(zone_name or post.timezone)
+    lines = [f"Post {post.id} · {post.account_id} · {post.status.value}"]
+    if post.recurrence:
+        lines.append(f"Repeats {post.recurrence} ({zone.key})")
+    if post.due_at:
+        label = "Next" if post.recurrence else "Due"
+        lines.append(f"{label}: {describe_time(post.due_at, zone)}")
+    if post.url:
+        lines.append(f"Link: {post.url}")
+    if post.error and post.status is not PostStatus.PUBLISHED:
+        lines.append(f"Reason: {post.error}")
+    preview = post.text if len(post.text) <= 80 else post.text[:77] + "..."
+    lines.append(f"Draft {post.draft_id}: {preview!r}")
+    return "\n".join(lines)
+
+
+async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
+    targets, when_text = split_targets(args.platforms, args.when)
+    draft = await ctx.services.drafts.get(ctx.workspace.id, args.draft.lower())
+    rule = Recurrence.parse(when_text)
+    now = ctx.services.clock.now()
+    service = lifecycle(ctx)
+    due = None if rule else service.parse_when(when_text, ctx.workspace.zone, now)
+    posts = await service.schedule(ctx.workspace, ctx.actor, draft, targets, due, rule)
+    first_due = describe_time(posts[0].due_at or now, ctx.workspace.zone)
+    if rule:
+        head = f"Scheduled draft {draft.id} {rule.describe()} ({ctx.workspace.timezone}); first {first_due}."
+    else:
+        head = f"Scheduled draft {draft.id} for {first_due}."
+    return Reply("\n\n".join([head, *(card(p, ctx.workspace.timezone) for p in posts)]), _buttons(posts))
+
+
+def _buttons(posts: list[Post]) -> tuple[Button, ...]:
+    if len(posts) == 1:
+        return post_buttons(posts[0])
+    buttons: list[Button] = []
+    for post in posts:
+        buttons += [
+            Button(f"Status {post.platform}", f"/status {post.id}"),
+            Button(f"Cancel {post.platform}", f"/cancel {post.id}"),
+        ]
+    return tuple(buttons)
+
+
+async def queue(ctx: Context, args: NoArgs) -> Reply:
+    posts = await lifecycle(ctx).queue(ctx.workspace)
+    upcoming = [p for p in posts if p.status is PostStatus.SCHEDULED]
+    attention = [
+        p for p in posts if p.status in (PostStatus.FAILED, PostStatus.MISSED, PostStatus.PUBLISHING)
+    ]
+    if not upcoming and not attention:
+        return Reply("Nothing is scheduled. Schedule a draft with /schedule <draft> <platforms> <when>.")
+    lines = [f"Queue of this workspace (times in {ctx.workspace.timezone}):"]
+    lines += [_line(p, ctx.workspace) for p in upcoming]
+    if attention:
+        lines += ["", "Needs attention:"] + [_line(p, ctx.workspace) for p in attention]
+    buttons = tuple(Button(f"Status {p.id}", f"/status {p.id}") for p in (upcoming + attention)[:5])
+    return Reply("\n".join(lines), buttons)
+
+
+def _line(post: Post, workspace: Workspace) -> str:
+    when = f"{post.due_at.astimezone(workspace.zone):%a %Y-%m-%d %H:%M}" if post.due_at else "-"
+    repeat = f" ({post.recurrence})" if post.recurrence else ""
+    reason = f" — {post.error}" if post.error and post.status is not PostStatus.SCHEDULED else ""
+    return f"  {post.id}  {when}  {post.account_id}  {post.status.value}{repeat}{reason}"
+
+
+async def status(ctx: Context, args: PostArgs) -> Reply:
+    post = await lifecycle(ctx).get(ctx.workspace, args.post)
+    history = [
+        f"  {e.at.astimezone(ctx.workspace.zone):%Y-%m-%d %H:%M:%S} {e.status.value}: {e.detail} ({e.actor})"
+        for e in post.history[-10:]
+    ]
+    text = card(post, ctx.workspace.timezone) + "\nHistory:\n" + "\n".join(history)
+    return Reply(text, post_buttons(post))
+
+
+async def cancel(ctx: Context, args: CancelArgs) -> Reply:
+    service = lifecycle(ctx)
+    post = await service.get(ctx.workspace, args.post)
+    if not args.yes:
+        what = "the whole series" if post.recurrence else "it"
+        return Reply(
+            f"Cancel post {post.id} to {post.account_id}? This removes {what} from the queue.\n\n"
+            + card(post, ctx.workspace.timezone),
+            (Button("Yes, cancel", f"/cancel {post.id} --yes"), Button("Keep it", f"/status {post.id}")),
+        )
+    cancelled = await service.cancel(ctx.workspace, ctx.actor, post.id)
+    return Reply(f"Cancelled post {cancelled.id}; it will not be published.")
+
+
+async def reschedule(ctx: Context, args: RescheduleArgs) -> Reply:
+    service = lifecycle(ctx)
+    due = service.parse_when(args.when, ctx.workspace.zone, ctx.services.clock.now())
+    post = await service.reschedule(ctx.workspace, ctx.actor, args.post, due)
+    return Reply(
+        f"Rescheduled post {post.id} for {describe_time(due, ctx.workspace.zone)}.", post_buttons(post)
+    )
+
+
+async def retry(ctx: Context, args: PostArgs) -> Reply:
+    post = await lifecycle(ctx).retry(ctx.workspace, ctx.actor, args.post)
+    return Reply(
+        f"Publishing post {post.id} to {post.account_id} now. I'll tell the team how it went.",
+        post_buttons(post),
+    )
+
+
+def channels(ctx: Context) -> ChannelStore:
+    if ctx.services.channels is None:
+        raise ConfigurationError("Team notifications are not set up in this studio.", setting="REDIS_URL")
+    return ctx.services.channels
+
+
+async def notify(ctx: Context, args: NotifyArgs) -> Reply:
+    store = channels(ctx)
+    here = Channel(ctx.workspace.platform, ctx.channel_id or ctx.workspace.id.partition(":")[2])
+    if args.action == "list":
+        found = await store.list(ctx.workspace.id)
+        if not found:
+            return Reply(
+                "No notification channel is set; notices go to this workspace's own chat. "
+                "An admin sends /notify here in a channel to use it."
+            )
+        return Reply("Team notifications go to:\n" + "\n".join(f"  {c.describe()}" for c in found))
+    require_admin(ctx.actor, "change where team notifications go")
+    if args.action == "here":
+        await store.add(ctx.workspace.id, here)
+        return Reply(
+            f"This channel ({here.describe()}) now receives team notifications: "
+            "published, failed, missed, account and budget notices."
+        )
+    removed = await store.remove(ctx.workspace.id, here)
+    if not removed:
+        return Reply(
+            f"This channel ({here.describe()}) was not a notification channel. /notify list shows them."
+        )
+    return Reply(f"This channel ({here.describe()}) no longer receives team notifications.")
+
+
+COMMANDS = [
+    Command(
+        "schedule",
+        "Schedule a draft to platforms at a time, or repeating",
+        schedule,
+        ScheduleArgs,
+        group=GROUP,
+        examples=(
+            "/schedule d1 facebook tomorrow 9am",
+            "/schedule d1 facebook,tiktok in 2h",
+            "/schedule d1 facebook every weekday 09:00",
+        ),
+    ),
+    Command("queue", "List upcoming and failed posts of this workspace", queue, group=GROUP),
+    Command(
+        "status",
+        "Show a post and its history",
+        status,
+        PostArgs,
+        group=GROUP,
+        examples=("/status 3fa2c1d0e4",),
+    ),
+    Command(
+        "cancel",
+        "Cancel a scheduled post or series (asks first)",
+        cancel,
+        CancelArgs,
+        group=GROUP,
+        examples=("/cancel 3fa2c1d0e4",),
+    ),
+    Command(
+        "reschedule",
+        "Move a scheduled, failed or missed post to a new time",
+        reschedule,
+        RescheduleArgs,
+        group=GROUP,
+        examples=("/reschedule 3fa2c1d0e4 fri 17:30",),
+    ),
+    Command(
+        "retry",
+        "Publish a failed or missed post now",
+        retry,
+        PostArgs,
+        group=GROUP,
+        examples=("/retry 3fa2c1d0e4",),
+    ),
+    Command(
+        "notify",
+        "Choose the chats that get team notifications",
+        notify,
+        NotifyArgs,
+        role=Role.MEMBER,
+        group=GROUP,
+        examples=("/notify here", "/notify list", "/notify off"),
+    ),
+]

@@ -1,0 +1,164 @@
+"""Team notifications: `/notify here` channels per workspace and the routing `Notifier` that
+delivers to every front end's `ChannelSender`.
+
+`notify()` only enqueues and returns at once, so publishing is never blocked by a slow or broken
+chat platform. One worker per platform delivers in order, paced to that platform's limit, and
+retries a failed delivery a few times before logging it as lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.ports import ChannelSender
+from core.reply import Button
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Channel:
+    platform: str
+    channel_id: str
+
+    def describe(self) -> str:
+        return f"{self.platform}:{self.channel_id}"
+
+
+class ChannelStore(Protocol):
+    async def add(self, workspace_id: str, channel: Channel) -> None: ...
+
+    async def remove(self, workspace_id: str, channel: Channel) -> bool: ...
+
+    async def list(self, workspace_id: str) -> list[Channel]: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    channel: Channel
+    text: str
+    buttons: tuple[Button, ...]
+
+
+def home_channel(workspace_id: str) -> Channel:
+    """Where a workspace hears about its posts until `/notify here` names a channel: its own
+    chat (a Telegram group, the console). A Discord guild id is not a channel, so the sender
+    for that platform decides what to do with it."""
+    platform, _, key = workspace_id.partition(":")
+    return Channel(platform, key)
+
+
+class RoutingNotifier:
+    def __init__(
+        self,
+        channels: ChannelStore,
+        senders: Mapping[str, ChannelSender],
+        *,
+        min_interval: Mapping[str, float] | None = None,
+        attempts: int = 3,
+        retry_delay: float = 1.0,
+    ) -> None:
+        self._channels = channels
+        self._senders = dict(senders)
+        self._min_interval = dict(min_interval or {})
+        self._attempts = attempts
+        self._retry_delay = retry_delay
+        self._queues: dict[str, asyncio.Queue[Delivery]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._pending: asyncio.Queue[tuple[str, str, tuple[Button, ...]]] = asyncio.Queue()
+        self._router: asyncio.Task[None] | None = None
+        self.lost = 0
+
+    def add_sender(self, sender: ChannelSender) -> None:
+        self._senders[sender.platform] = sender
+
+    async def notify(self, workspace_id: str, text: str, buttons: tuple[Button, ...] = ()) -> None:
+        self._pending.put_nowait((workspace_id, text, buttons))
+        if self._router is None or self._router.done():
+            self._router = asyncio.create_task(self._route(), name="notify-router")
+
+    async def _route(self) -> None:
+        while True:
+            workspace_id, text, buttons = await self._pending.get()
+            try:
+                for channel in await self._targets(workspace_id):
+                    self._enqueue(Delivery(channel, text, buttons))
+            except Exception:
+                self.lost += 1
+                log.exception(
+                    "could not route a notification for %s; it is lost: %s", workspace_id, text[:80]
+                )
+            finally:
+                self._pending.task_done()
+
+    async def _targets(self, workspace_id: str) -> list[Channel]:
+        configured = await self._channels.list(workspace_id)
+        return configured or [home_channel(workspace_id)]
+
+    def _enqueue(self, delivery: Delivery) -> None:
+        platform = delivery.channel.platform
+        if platform not in self._senders:
+            log.warning("no sender for %s; notification not delivered: %s", platform, delivery.text[:80])
+            self.lost += 1
+            return
+        queue = self._queues.setdefault(platform, asyncio.Queue())
+        queue.put_nowait(delivery)
+        if platform not in self._workers or self._workers[platform].done():
+            self._workers[platform] = asyncio.create_task(self._deliver_all(platform, queue))
+
+    async def _deliver_all(self, platform: str, queue: asyncio.Queue[Delivery]) -> None:
+        interval = self._min_interval.get(platform, 0.0)
+        last = 0.0
+        while True:
+            delivery = await queue.get()
+            wait = last + interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self._deliver(delivery)
+            last = time.monotonic()
+            queue.task_done()
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        sender = self._senders[delivery.channel.platform]
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await sender.send(delivery.channel.channel_id, delivery.text, delivery.buttons)
+                return
+            except Exception as exc:
+                log.warning(
+                    "notification to %s failed (attempt %d): %s", delivery.channel.describe(), attempt, exc
+                )
+                if attempt < self._attempts:
+                    await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
+        self.lost += 1
+        log.error(
+            "notification to %s lost after %d attempts: %s",
+            delivery.channel.describe(),
+            self._attempts,
+            delivery.text[:80],
+        )
+
+    async def flush(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109
+        """Wait until everything queued so far is delivered (or given up)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._pending.join()
+                for queue in list(self._queues.values()):
+                    await queue.join()
+        except TimeoutError:
+            return False
+        return True
+
+    async def aclose(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        await self.flush(timeout)
+        tasks = [t for t in [self._router, *self._workers.values()] if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

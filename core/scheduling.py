@@ -1,0 +1,334 @@
+"""The post lifecycle: scheduling, the publish runner, retries, misfires and crash recovery.
+
+The post store is the single source of truth; the job scheduler (APScheduler behind
+`JobScheduler`) only says *when* to look at a post. Every step re-reads the post and moves it
+with an atomic, status-checked transition, so a stale or duplicated job can never publish twice:
+
+    scheduled --claim--> publishing --> published | failed | scheduled (retry later)
+    scheduled --> missed (due longer than the grace period ago) | cancelled
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from core.errors import CoreError, NotFound, PublishRejected, RateLimited, StoreUnavailable, TokenExpired
+from core.ports import Clock, Notifier
+from core.posts import Post, PostEvent, PostPublisher, PostStatus, PublishResult
+from core.reply import Button
+from core.usage import EventKind, UsageEvent, UsageGate
+from core.when import Recurrence, describe_time
+from core.workspaces import Actor, Role, Workspace
+
+log = logging.getLogger(__name__)
+SYSTEM = "scheduler"
+SYSTEM_ACTOR = Actor(SYSTEM, "Scheduler", Role.MEMBER)
+OPEN = frozenset({PostStatus.SCHEDULED})
+ENDED = frozenset({PostStatus.FAILED, PostStatus.MISSED})
+EARLY_LIMIT = timedelta(seconds=1)  # a job firing earlier than this is stale: re-arm instead
+
+
+class PostStore(Protocol):
+    async def create(self, post: Post, event: PostEvent) -> None: ...
+
+    async def get(self, workspace_id: str, post_id: str, *, history: bool = True) -> Post:
+        """The post (with its history unless `history=False`), or `NotFound` (also for another
+        workspace's post)."""
+        ...
+
+    async def transition(self, post: Post, allowed: Iterable[PostStatus], event: PostEvent) -> bool:
+        """Store `post` (its new status is `event.status`) only if its stored status is one of
+        `allowed`; atomic, so two instances can never both claim a post. False if refused."""
+        ...
+
+    async def list_workspace(self, workspace_id: str, limit: int = 50) -> list[Post]: ...
+
+    async def due_before(
+        self, when: datetime | None, limit: int = 100_000
+    ) -> list[tuple[str, str, datetime]]:
+        """(workspace id, post id, due) of every SCHEDULED post due before `when`, earliest first."""
+        ...
+
+    async def in_flight(self) -> list[tuple[str, str]]:
+        """(workspace id, post id) of every post left PUBLISHING."""
+        ...
+
+
+class JobScheduler(Protocol):
+    """When to look at a post again (APScheduler on the leader; a Redis inbox elsewhere)."""
+
+    async def arm(self, post: Post) -> None: ...
+
+    async def disarm(self, post_id: str) -> None: ...
+
+    def armed_ids(self) -> set[str]:
+        """Ids of the posts that have a job (lets recovery skip re-arming 10,000 posts)."""
+        ...
+
+    def next_fire(self, rule: Recurrence, zone: ZoneInfo, after: datetime) -> datetime:
+        """Next occurrence of `rule` strictly after `after` (DST-correct), as UTC."""
+        ...
+
+
+class AccountResolver(Protocol):
+    """Seam for the publishing work: turn `facebook` / `facebook:123` into a connected account
+    id of the workspace, or raise `BadInput`/`NotFound`."""
+
+    async def resolve(self, workspace_id: str, token: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 30.0
+    max_delay: float = 3600.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Exponential backoff with 'equal jitter', never sooner than the platform asked."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1))
+        backoff = ceiling / 2 + rng.uniform(0, ceiling / 2)
+        return float(max(backoff, retry_after or 0.0))
+
+
+def new_post_id() -> str:
+    # Globally unique: the id is also the scheduler's job id.
+    return secrets.token_hex(5)
+
+
+def post_buttons(post: Post) -> tuple[Button, ...]:
+    """The post card's actions; each is the typed command too."""
+    status = Button("Status", f"/status {post.id}")
+    if post.status is PostStatus.SCHEDULED:
+        return (
+            status,
+            Button("Reschedule", f"/reschedule {post.id} in 1h"),
+            Button("Cancel", f"/cancel {post.id}"),
+        )
+    if post.status is PostStatus.MISSED:
+        return (Button("Publish now", f"/retry {post.id}"), Button("Cancel", f"/cancel {post.id}"), status)
+    if post.status is PostStatus.FAILED:
+        return (Button("Retry", f"/retry {post.id}"), status)
+    return (status,)
+
+
+class PublishRunner:
+    """Runs one post when its job fires: claim, call the platform, record, retry or fail."""
+
+    def __init__(
+        self,
+        store: PostStore,
+        publisher: PostPublisher,
+        jobs: JobScheduler,
+        notifier: Notifier,
+        usage: UsageGate,
+        clock: Clock,
+        *,
+        grace: timedelta = timedelta(hours=1),
+        retry: RetryPolicy | None = None,
+        concurrency: int = 50,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store, self.publisher, self.jobs = store, publisher, jobs
+        self.notifier, self.usage, self.clock = notifier, usage, clock
+        self.grace = grace
+        self.retry = retry or RetryPolicy()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._rng = rng or random.Random()
+        self._in_flight = 0
+        self.busy: set[str] = set()  # posts this process has claimed and not yet settled
+        self.pending: set[str] = set()  # posts whose job is running here (waiting or publishing)
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def run(self, workspace_id: str, post_id: str) -> None:
+        """Entry point of a fired job. Never raises: a job error must not kill the scheduler."""
+        self._enter()
+        self.pending.add(post_id)
+        try:
+            # The whole run holds a slot, store reads included: 1,000 posts due at once must not
+            # open 1,000 Redis connections.
+            async with self._slots:
+                await self._run(workspace_id, post_id)
+        except Exception:
+            log.exception("publishing post %s of %s failed unexpectedly", post_id, workspace_id)
+        finally:
+            self.pending.discard(post_id)
+            self._leave()
+
+    async def wait_idle(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait for in-flight publishing (the console does this at end of input)."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def _enter(self) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+
+    def _leave(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
+
+    async def _run(self, workspace_id: str, post_id: str) -> None:
+        try:
+            post = await self.store.get(workspace_id, post_id, history=False)
+        except NotFound:
+            log.warning("job for unknown post %s of %s ignored", post_id, workspace_id)
+            return
+        if post.status is not PostStatus.SCHEDULED:
+            return  # cancelled, already published, or claimed elsewhere: a stale job is harmless
+        if post.is_series:
+            await self.fire_series(post)
+            return
+        now = self.clock.now()
+        if post.due_at and post.due_at > now + EARLY_LIMIT:
+            await self.jobs.arm(post)  # rescheduled later than this (stale) job
+            return
+        if post.due_at and post.due_at > now:  # the job fires a little ahead; never post early
+            await asyncio.sleep((post.due_at - now).total_seconds())
+        if post.due_at and now - post.due_at > self.grace:
+            await self.mark_missed(post)
+            return
+        await self.claim_and_publish(post)
+
+    async def claim_and_publish(self, post: Post) -> None:
+        claimed = replace(post, status=PostStatus.PUBLISHING, attempts=post.attempts + 1, error="")
+        event = self._event(
+            PostStatus.PUBLISHING, f"attempt {claimed.attempts}: sending to {post.account_id}"
+        )
+        if not await self.store.transition(claimed, OPEN, event):
+            return  # another instance (or a duplicate job) claimed it first
+        self.busy.add(post.id)
+        try:
+            await self._send(claimed)
+        finally:
+            self.busy.discard(post.id)
+
+    async def _send(self, claimed: Post) -> None:
+        try:
+            result = await self.publisher.publish(claimed)
+        except PublishRejected as exc:
+            await self._after_rejection(claimed, exc)
+        except TokenExpired as exc:
+            await self.fail(claimed, str(exc))
+        except RateLimited as exc:
+            await self._retry_or_fail(claimed, f"rate limited: {exc}", exc.retry_after)
+        except StoreUnavailable as exc:  # the publisher's own store (tokens): transient
+            await self._retry_or_fail(claimed, str(exc), None)
+        except (OSError, TimeoutError) as exc:
+            await self._retry_or_fail(claimed, f"network error: {exc or type(exc).__name__}", None)
+        except CoreError as exc:
+            await self.fail(claimed, str(exc))
+        else:
+            await self.record_published(claimed, result, "published")
+
+    async def _after_rejection(self, post: Post, exc: PublishRejected) -> None:
+        if exc.retryable:
+            await self._retry_or_fail(post, exc.reason, exc.retry_after)
+        else:
+            await self.fail(post, str(exc))
+
+    async def _retry_or_fail(self, post: Post, reason: str, retry_after: float | None) -> None:
+        if post.attempts >= self.retry.max_attempts:
+            await self.fail(post, f"{reason} (gave up after {post.attempts} attempts)")
+            return
+        delay = self.retry.delay(post.attempts, retry_after, self._rng)
+        due = self.clock.now() + timedelta(seconds=delay)
+        again = replace(post, status=PostStatus.SCHEDULED, due_at=due, error=reason)
+        event = self._event(PostStatus.SCHEDULED, f"{reason}; retrying in {delay:.0f} s")
+        if await self.store.transition(again, {PostStatus.PUBLISHING}, event):
+            await self.jobs.arm(again)
+
+    async def record_published(self, post: Post, result: PublishResult, how: str) -> None:
+        done = replace(
+            post, status=PostStatus.PUBLISHED, remote_id=result.remote_id, url=result.url, error=""
+        )
+        detail = f"{how} on {post.account_id}" + (f": {result.url}" if result.url else "")
+        if not await self.store.transition(
+            done, {PostStatus.PUBLISHING}, self._event(PostStatus.PUBLISHED, detail)
+        ):
+            return
+        await self._record_usage(done, "published")
+        link = f" {result.url}" if result.url else ""
+        await self._notify(done, f"✅ Post {post.id} published to {post.account_id}.{link}")
+
+    async def fail(self, post: Post, reason: str) -> None:
+        failed = replace(post, status=PostStatus.FAILED, error=reason)
+        if not await self.store.transition(
+            failed, {PostStatus.PUBLISHING}, self._event(PostStatus.FAILED, reason)
+        ):
+            return
+        await self._record_usage(failed, "failed", reason)
+        await self._notify(failed, f"❌ Post {post.id} to {post.account_id} failed: {reason}")
+
+    async def mark_missed(self, post: Post) -> None:
+        due = describe_time(post.due_at, ZoneInfo(post.timezone)) if post.due_at else "earlier"
+        reason = f"was due {due}, more than {_hours(self.grace)} ago, while the studio was not running"
+        missed = replace(post, status=PostStatus.MISSED, error=reason)
+        if not await self.store.transition(missed, OPEN, self._event(PostStatus.MISSED, reason)):
+            return
+        await self.jobs.disarm(post.id)
+        await self._notify(missed, f"⚠️ Post {post.id} to {post.account_id} {reason}. It was NOT published.")
+
+    async def fire_series(self, series: Post) -> None:
+        """One occurrence of a recurring series: a child post published now (or reported missed),
+        and the series moved on to its next occurrence."""
+        now = self.clock.now()
+        child = replace(
+            series,
+            id=new_post_id(),
+            recurrence="",
+            series_id=series.id,
+            history=[],
+            created_at=now,
+            attempts=0,
+        )
+        await self.store.create(child, self._event(PostStatus.SCHEDULED, f"occurrence of series {series.id}"))
+        rule = Recurrence.parse(series.recurrence)
+        if rule is not None:
+            following = self.jobs.next_fire(rule, ZoneInfo(series.timezone), now)
+            moved = replace(series, due_at=following)
+            await self.store.transition(
+                moved,
+                OPEN,
+                self._event(PostStatus.SCHEDULED, f"next occurrence {following:%Y-%m-%d %H:%M} UTC"),
+            )
+        if series.due_at and now - series.due_at > self.grace:
+            await self.mark_missed(child)
+            return
+        await self.claim_and_publish(child)
+
+    async def _record_usage(self, post: Post, kind: EventKind, detail: str = "") -> None:
+        workspace = Workspace(post.workspace_id, post.workspace_id.split(":", 1)[0], "", post.timezone)
+        actor = Actor(post.author_id, post.author_id, Role.MEMBER)
+        try:
+            await self.usage.record(
+                workspace, actor, UsageEvent(kind, platform=post.platform, detail=detail[:200])
+            )
+        except CoreError as exc:
+            log.warning("could not record usage %s for post %s: %s", kind, post.id, exc)
+
+    async def _notify(self, post: Post, text: str) -> None:
+        try:
+            await self.notifier.notify(post.workspace_id, text, post_buttons(post))
+        except Exception:  # a notification must never undo or block publishing
+            log.exception("team notification for post %s failed", post.id)
+
+    def _event(self, status: PostStatus, detail: str) -> PostEvent:
+        return PostEvent(self.clock.now(), SYSTEM, status, detail)
+
+
+def _hours(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"

@@ -1,0 +1,66 @@
+"""In-memory fakes of the scheduling ports, recording what they were asked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from core.posts import Post, PublishResult
+from core.when import Recurrence
+
+Outcome = PublishResult | BaseException
+
+
+class FakePublisher:
+    """Answers from a script (one outcome per call; the last repeats); records every call."""
+
+    def __init__(self, *outcomes: Outcome, reconcile: Outcome | None = None) -> None:
+        self.outcomes = list(outcomes) or [PublishResult("r1", "https://fb.example/r1")]
+        self.reconcile_outcome = reconcile
+        self.published: list[str] = []
+        self.reconciled: list[str] = []
+        self.on_publish: Callable[[Post], None] | None = None
+
+    async def publish(self, post: Post) -> PublishResult:
+        self.published.append(post.id)
+        if self.on_publish:
+            self.on_publish(post)
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def reconcile(self, post: Post) -> PublishResult | None:
+        self.reconciled.append(post.id)
+        if isinstance(self.reconcile_outcome, BaseException):
+            raise self.reconcile_outcome
+        return self.reconcile_outcome
+
+
+class FakeJobs:
+    """A `JobScheduler` that records arms and computes series times in plain zoneinfo."""
+
+    def __init__(self) -> None:
+        self.armed: dict[str, datetime | None] = {}
+        self.disarmed: list[str] = []
+
+    async def arm(self, post: Post) -> None:
+        self.armed[post.id] = post.due_at
+
+    async def disarm(self, post_id: str) -> None:
+        self.disarmed.append(post_id)
+        self.armed.pop(post_id, None)
+
+    def armed_ids(self) -> set[str]:
+        return set(self.armed)
+
+    def next_fire(self, rule: Recurrence, zone: ZoneInfo, after: datetime) -> datetime:
+        local = after.astimezone(zone)
+        for day in range(0, 8):
+            candidate = (local + timedelta(days=day)).replace(
+                hour=rule.hour, minute=rule.minute, second=0, microsecond=0
+            )
+            if candidate.weekday() in rule.days and candidate > local:
+                return candidate.astimezone(ZoneInfo("UTC"))
+        raise AssertionError("no occurrence")

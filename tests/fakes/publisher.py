@@ -1,0 +1,54 @@
+"""A `PostPublisher` talking HTTP to `tests.fakes.platform` — stands in for the Facebook/TikTok
+adapters (built on another branch) in process-level tests, the acceptance run and the benchmark.
+It translates HTTP failures the way a real adapter must: 429/5xx/network → retryable.
+
+aiohttp rather than httpx: httpcore's pool scans every connection on each request, which
+dominated the 1,000-posts benchmark; the benchmark measures the scheduler, not the client."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from core.errors import PublishRejected
+from core.posts import Post, PublishResult
+
+
+class HttpTestPublisher:
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        self._base = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:  # created lazily: a session must be made inside the event loop
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=200)
+            )
+        return self._session
+
+    async def publish(self, post: Post) -> PublishResult:
+        try:
+            async with self._client().post(
+                f"{self._base}/posts", json={"ref": post.id, "text": post.text}
+            ) as resp:
+                status, data, headers = resp.status, await resp.json(), resp.headers
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PublishRejected(
+                post.platform, f"network error ({type(exc).__name__})", retryable=True
+            ) from exc
+        if status == 429 or status >= 500:
+            retry_after = float(headers.get("Retry-After", 0)) or None
+            raise PublishRejected(post.platform, f"HTTP {status}", retryable=True, retry_after=retry_after)
+        if status >= 400:
+            raise PublishRejected(post.platform, str(data.get("error", f"HTTP {status}")))
+        return PublishResult(data["id"], data["url"])
+
+    async def reconcile(self, post: Post) -> PublishResult | None:
+        async with self._client().get(f"{self._base}/posts", params={"ref": post.id}) as resp:
+            resp.raise_for_status()
+            found = (await resp.json())["data"]
+        return PublishResult(found[0]["id"], found[0]["url"]) if found else None
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,118 @@
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis.asyncio as aioredis
+
+from adapters.redis.keys import Keys
+from adapters.redis.posts import RedisPostStore
+from core.errors import NotFound, StoreUnavailable
+from core.posts import Post, PostEvent, PostStatus
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def make_post(post_id: str = "p1", workspace: str = "console:w1", due: datetime | None = None) -> Post:
+    return Post(post_id, workspace, "d1", "facebook", "console:u1", "Hello", due_at=due or T0, created_at=T0)
+
+
+def event(status: PostStatus, detail: str = "") -> PostEvent:
+    return PostEvent(T0, "console:u1", status, detail)
+
+
+async def test_a_post_round_trips_with_its_history(any_redis: aioredis.Redis) -> None:
+    store = RedisPostStore(any_redis, Keys("t"))
+    await store.create(make_post(), event(PostStatus.SCHEDULED, "scheduled by User"))
+    loaded = await store.get("console:w1", "p1")
+    assert loaded.status is PostStatus.SCHEDULED
+    assert loaded.due_at == T0
+    assert [(e.status, e.detail) for e in loaded.history] == [(PostStatus.SCHEDULED, "scheduled by User")]
+    assert await store.due_before(None) == [("console:w1", "p1", T0)]
+
+
+async def test_creating_twice_is_refused(any_redis: aioredis.Redis) -> None:
+    store = RedisPostStore(any_redis, Keys("t"))
+    await store.create(make_post(), event(PostStatus.SCHEDULED))
+    with pytest.raises(ValueError, match="exists"):
+        await store.create(make_post(), event(PostStatus.SCHEDULED))
+
+
+async def test_another_workspace_cannot_read_a_post(any_redis: aioredis.Redis) -> None:
+    store = RedisPostStore(any_redis, Keys("t"))
+    await store.create(make_post(), event(PostStatus.SCHEDULED))
+    with pytest.raises(NotFound):
+        await store.get("console:other", "p1")
+    assert await store.list_workspace("console:other") == []
+
+
+@pytest.mark.redis
+async def test_only_one_of_many_concurrent_claims_wins(real_redis: aioredis.Redis) -> None:
+    stores = [RedisPostStore(real_redis, Keys("t")) for _ in range(20)]
+    await stores[0].create(make_post(), event(PostStatus.SCHEDULED))
+    post = await stores[0].get("console:w1", "p1")
+    claims = [
+        s.transition(
+            replace(post, status=PostStatus.PUBLISHING), {PostStatus.SCHEDULED}, event(PostStatus.PUBLISHING)
+        )
+        for s in stores
+    ]
+    assert sorted(await asyncio.gather(*claims)) == [False] * 19 + [True]
+    assert await stores[0].in_flight() == [("console:w1", "p1")]
+    assert await stores[0].due_before(None) == []
+
+
+async def test_transitions_keep_the_indexes_in_step(any_redis: aioredis.Redis) -> None:
+    store = RedisPostStore(any_redis, Keys("t"))
+    post = make_post()
+    await store.create(post, event(PostStatus.SCHEDULED))
+    await store.transition(
+        replace(post, status=PostStatus.PUBLISHING), {PostStatus.SCHEDULED}, event(PostStatus.PUBLISHING)
+    )
+    done = replace(post, remote_id="r1", url="https://x/r1")
+    assert await store.transition(done, {PostStatus.PUBLISHING}, event(PostStatus.PUBLISHED, "ok"))
+    assert not await store.transition(done, {PostStatus.PUBLISHING}, event(PostStatus.FAILED))
+    loaded = await store.get("console:w1", "p1")
+    assert (loaded.status, loaded.url) == (PostStatus.PUBLISHED, "https://x/r1")
+    assert [e.status for e in loaded.history] == [
+        PostStatus.SCHEDULED,
+        PostStatus.PUBLISHING,
+        PostStatus.PUBLISHED,
+    ]
+    assert await store.in_flight() == []
+    assert await store.due_before(None) == []
+
+
+async def test_transition_of_a_missing_post_is_refused(any_redis: aioredis.Redis) -> None:
+    store = RedisPostStore(any_redis, Keys("t"))
+    assert not await store.transition(make_post(), {PostStatus.SCHEDULED}, event(PostStatus.CANCELLED))
+
+
+async def test_due_index_is_ordered_and_bounded(any_redis: aioredis.Redis) -> None:
+    store = RedisPostStore(any_redis, Keys("t"))
+    for index in (3, 1, 2):
+        await store.create(
+            make_post(f"p{index}", due=T0 + timedelta(minutes=index)), event(PostStatus.SCHEDULED)
+        )
+    assert [p for _, p, _ in await store.due_before(T0 + timedelta(minutes=2))] == ["p1", "p2"]
+    listed = await store.list_workspace("console:w1")
+    assert [p.id for p in listed] == ["p1", "p2", "p3"]
+
+
+async def test_unreachable_redis_becomes_store_unavailable() -> None:
+    client = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    store = RedisPostStore(client, Keys("t"))
+    with pytest.raises(StoreUnavailable):
+        await store.get("console:w1", "p1")
+    await client.aclose()
+
+
+def test_lists_of_dataclasses_are_stored_as_plain_documents() -> None:
+    from adapters.redis.posts import _plain
+    from core.drafts import MediaRef
+
+    media = [MediaRef("m/a.jpg", "image/jpeg", 10, "photo")]
+    assert _plain(media) == [
+        {"path": "m/a.jpg", "mime_type": "image/jpeg", "size": 10, "kind": "photo", "duration_sec": None}
+    ]
+    assert _plain(["x"]) == ["x"] and _plain("text") == "text"

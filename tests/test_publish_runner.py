@@ -1,0 +1,331 @@
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis.asyncio as aioredis
+
+from adapters.redis.keys import Keys
+from adapters.redis.posts import RedisPostStore
+from core.errors import NotFound, PublishRejected, RateLimited, StoreUnavailable, TokenExpired
+from core.lifecycle import PostLifecycle
+from core.posts import Post, PostEvent, PostStatus, PublishResult
+from core.scheduling import PublishRunner, RetryPolicy
+from core.usage import OpenUsageGate
+from core.workspaces import Role
+from tests.conftest import FakeClock
+from tests.fakes.core_fakes import FakeJobs, FakePublisher
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+class ButtonNotifier:
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[tuple[str, str, tuple[str, ...]]] = []
+        self.fail = fail
+
+    async def notify(self, workspace_id: str, text: str, buttons: tuple = ()) -> None:  # type: ignore[type-arg]
+        if self.fail:
+            raise RuntimeError("chat down")
+        self.sent.append((workspace_id, text, tuple(b.command for b in buttons)))
+
+
+class Rig:
+    def __init__(
+        self, client: aioredis.Redis, publisher: FakePublisher, notifier: ButtonNotifier | None = None
+    ):
+        self.clock = FakeClock(T0)
+        self.store = RedisPostStore(client, Keys("t"))
+        self.jobs = FakeJobs()
+        self.notifier = notifier or ButtonNotifier()
+        self.usage = OpenUsageGate()
+        self.publisher = publisher
+        self.runner = PublishRunner(
+            self.store, publisher, self.jobs, self.notifier, self.usage, self.clock,
+            grace=timedelta(hours=1), retry=RetryPolicy(3, 30, 600), rng=random.Random(7),
+        )  # fmt: skip
+        self.lifecycle = PostLifecycle(self.runner)
+
+    async def add(
+        self, post_id: str = "p1", due: datetime = T0, status: PostStatus = PostStatus.SCHEDULED
+    ) -> Post:
+        post = Post(post_id, "console:w1", "d1", "facebook:9", "console:u1", "Hi", due_at=due, created_at=T0)
+        await self.store.create(post, PostEvent(T0, "console:u1", status))
+        return post
+
+    async def status(self, post_id: str = "p1") -> Post:
+        return await self.store.get("console:w1", post_id)
+
+
+@pytest.fixture
+def rig(fake_redis: aioredis.Redis) -> Rig:
+    return Rig(fake_redis, FakePublisher())
+
+
+async def test_a_due_post_is_published_recorded_and_announced(rig: Rig) -> None:
+    await rig.add()
+    await rig.runner.run("console:w1", "p1")
+    post = await rig.status()
+    assert (post.status, post.remote_id, post.url, post.attempts) == (
+        PostStatus.PUBLISHED,
+        "r1",
+        "https://fb.example/r1",
+        1,
+    )
+    assert [e.status for e in post.history] == [
+        PostStatus.SCHEDULED,
+        PostStatus.PUBLISHING,
+        PostStatus.PUBLISHED,
+    ]
+    assert rig.publisher.published == ["p1"]
+    assert [e.kind for e in rig.usage.events] == ["published"]
+    assert rig.notifier.sent[0][1] == "✅ Post p1 published to facebook:9. https://fb.example/r1"
+
+
+async def test_running_the_same_job_twice_publishes_once(rig: Rig) -> None:
+    await rig.add()
+    await rig.runner.run("console:w1", "p1")
+    await rig.runner.run("console:w1", "p1")
+    assert rig.publisher.published == ["p1"]
+
+
+async def test_transient_failure_is_retried_later_honouring_retry_after(fake_redis: aioredis.Redis) -> None:
+    rig = Rig(
+        fake_redis, FakePublisher(PublishRejected("facebook", "throttled", retryable=True, retry_after=900))
+    )
+    await rig.add()
+    await rig.runner.run("console:w1", "p1")
+    post = await rig.status()
+    assert post.status is PostStatus.SCHEDULED
+    assert post.due_at == rig.jobs.armed["p1"]
+    assert post.due_at is not None and post.due_at >= T0 + timedelta(seconds=900)
+    assert "retrying in 900 s" in post.history[-1].detail
+    assert rig.notifier.sent == []
+
+
+@pytest.mark.parametrize("error", [RateLimited(120), StoreUnavailable("redis down")])
+async def test_rate_limits_and_store_outages_are_transient(
+    fake_redis: aioredis.Redis, error: Exception
+) -> None:
+    rig = Rig(fake_redis, FakePublisher(error))
+    await rig.add()
+    await rig.runner.run("console:w1", "p1")
+    post = await rig.status()
+    assert post.status is PostStatus.SCHEDULED and post.attempts == 1
+    assert post.due_at is not None and post.due_at > T0
+
+
+async def test_backoff_grows_with_jitter_and_gives_up_at_the_limit(fake_redis: aioredis.Redis) -> None:
+    rig = Rig(fake_redis, FakePublisher(OSError("connection reset")))
+    await rig.add()
+    delays = []
+    for _ in range(3):
+        await rig.runner.run("console:w1", "p1")
+        post = await rig.status()
+        if post.status is PostStatus.SCHEDULED:
+            assert post.due_at is not None
+            delays.append((post.due_at - rig.clock.now()).total_seconds())
+            rig.clock.current = post.due_at
+    assert post.status is PostStatus.FAILED
+    assert "network error: connection reset (gave up after 3 attempts)" in post.error
+    assert 15 <= delays[0] <= 30 and 30 <= delays[1] <= 60
+    assert rig.notifier.sent[-1][2] == ("/retry p1", "/status p1")
+    assert [e.kind for e in rig.usage.events] == ["failed"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PublishRejected("facebook", "duplicate post (506)"),
+        TokenExpired("facebook", "9"),
+        NotFound("no account"),
+    ],
+)
+async def test_permanent_failures_fail_at_once_and_tell_the_team(
+    fake_redis: aioredis.Redis, error: Exception
+) -> None:
+    rig = Rig(fake_redis, FakePublisher(error))
+    await rig.add()
+    await rig.runner.run("console:w1", "p1")
+    post = await rig.status()
+    assert post.status is PostStatus.FAILED and post.attempts == 1
+    assert str(error) in post.error
+    workspace, text, buttons = rig.notifier.sent[0]
+    assert workspace == "console:w1" and text.startswith("❌ Post p1 to facebook:9 failed:")
+    assert buttons == ("/retry p1", "/status p1")
+
+
+async def test_a_post_due_longer_ago_than_the_grace_is_missed_not_published(rig: Rig) -> None:
+    await rig.add(due=T0 - timedelta(hours=2))
+    await rig.runner.run("console:w1", "p1")
+    post = await rig.status()
+    assert post.status is PostStatus.MISSED
+    assert rig.publisher.published == []
+    _, text, buttons = rig.notifier.sent[0]
+    assert "NOT published" in text and "2026-11-25 10:00 UTC" in text
+    assert buttons[0] == "/retry p1"
+
+
+async def test_a_post_within_the_grace_is_still_published(rig: Rig) -> None:
+    await rig.add(due=T0 - timedelta(minutes=59))
+    await rig.runner.run("console:w1", "p1")
+    assert (await rig.status()).status is PostStatus.PUBLISHED
+
+
+async def test_a_stale_job_for_a_rescheduled_post_only_rearms(rig: Rig) -> None:
+    await rig.add(due=T0 + timedelta(hours=3))
+    await rig.runner.run("console:w1", "p1")
+    assert rig.publisher.published == [] and rig.jobs.armed == {"p1": T0 + timedelta(hours=3)}
+
+
+async def test_cancelled_and_unknown_posts_are_ignored(rig: Rig) -> None:
+    await rig.add(status=PostStatus.CANCELLED)
+    await rig.runner.run("console:w1", "p1")
+    await rig.runner.run("console:w1", "nope")
+    assert rig.publisher.published == []
+
+
+async def test_a_broken_notifier_never_undoes_publishing(fake_redis: aioredis.Redis) -> None:
+    rig = Rig(fake_redis, FakePublisher(), ButtonNotifier(fail=True))
+    await rig.add()
+    await rig.runner.run("console:w1", "p1")
+    assert (await rig.status()).status is PostStatus.PUBLISHED
+
+
+async def test_unexpected_errors_do_not_escape_the_job(fake_redis: aioredis.Redis) -> None:
+    rig = Rig(fake_redis, FakePublisher(ValueError("bug")))
+    await rig.add()
+    await rig.runner.run("console:w1", "p1")  # logged, not raised: the scheduler keeps running
+    assert (await rig.status()).status is PostStatus.PUBLISHING
+    assert await rig.runner.wait_idle(0.1)
+
+
+# --- recovery ----------------------------------------------------------------------------------
+
+
+async def claimed(rig: Rig) -> None:
+    post = await rig.add()
+    await rig.store.transition(
+        post, {PostStatus.SCHEDULED}, PostEvent(T0, "scheduler", PostStatus.PUBLISHING)
+    )
+
+
+async def test_recovery_finds_a_post_the_platform_already_has(fake_redis: aioredis.Redis) -> None:
+    rig = Rig(
+        fake_redis,
+        FakePublisher(),
+    )
+    rig.publisher.reconcile_outcome = PublishResult("r9", "https://fb.example/r9")
+    await claimed(rig)
+    report = await rig.lifecycle.recover()
+    post = await rig.status()
+    assert (post.status, post.url, report.reconciled) == (PostStatus.PUBLISHED, "https://fb.example/r9", 1)
+    assert rig.publisher.published == []  # never twice
+
+
+async def test_recovery_republishes_a_post_that_never_arrived(rig: Rig) -> None:
+    await claimed(rig)
+    report = await rig.lifecycle.recover()
+    assert report.republished == 1
+    post = await rig.status()  # not on the platform: sent again, exactly once, during recovery
+    assert post.status is PostStatus.PUBLISHED and rig.publisher.published == ["p1"]
+    assert [e.detail for e in post.history][2] == "not on the platform after a restart; publishing again"
+
+
+async def test_recovery_fails_loudly_when_the_platform_cannot_be_checked(fake_redis: aioredis.Redis) -> None:
+    rig = Rig(fake_redis, FakePublisher(reconcile=OSError("graph down")))
+    await claimed(rig)
+    report = await rig.lifecycle.recover()
+    post = await rig.status()
+    assert report.unverified == 1 and post.status is PostStatus.FAILED
+    assert "check the platform before /retry" in rig.notifier.sent[0][1]
+
+
+async def test_recovery_skips_posts_this_process_is_publishing(rig: Rig) -> None:
+    await claimed(rig)
+    rig.runner.busy.add("p1")
+    assert await rig.lifecycle.recover() == type(await rig.lifecycle.recover())()
+    assert (await rig.status()).status is PostStatus.PUBLISHING
+
+
+async def test_recovery_reports_old_posts_missed_and_arms_the_rest(rig: Rig) -> None:
+    await rig.add("old", due=T0 - timedelta(hours=2))
+    await rig.add("late", due=T0 - timedelta(minutes=30))
+    await rig.add("soon", due=T0 + timedelta(minutes=30))
+    rig.jobs.armed["soon"] = T0 + timedelta(minutes=30)
+    report = await rig.lifecycle.recover()
+    assert (report.missed, report.armed) == (1, 2)
+    assert (await rig.status("old")).status is PostStatus.MISSED
+    assert (await rig.status("late")).status is PostStatus.PUBLISHED  # within the grace: caught up
+    assert rig.publisher.published == ["late"]
+    assert set(rig.jobs.armed) == {"soon"}
+    assert rig.notifier.sent[0][2][0] == "/retry old"
+
+
+async def test_a_series_publishes_an_occurrence_and_moves_on_across_dst(rig: Rig) -> None:
+    friday_9 = datetime(2026, 10, 23, 7, 0, tzinfo=UTC)  # 09:00 CEST
+    rig.clock.current = friday_9
+    series = Post("s1", "console:w1", "d1", "facebook", "console:u1", "Daily", due_at=friday_9,
+                  recurrence="every weekday 09:00", timezone="Europe/Berlin", created_at=T0)  # fmt: skip
+    await rig.store.create(series, PostEvent(T0, "console:u1", PostStatus.SCHEDULED))
+    await rig.runner.run("console:w1", "s1")
+    moved = await rig.status("s1")
+    assert moved.status is PostStatus.SCHEDULED
+    assert moved.due_at == datetime(2026, 10, 26, 8, 0, tzinfo=UTC)  # Monday 09:00 CET
+    children = [p for p in await rig.store.list_workspace("console:w1") if p.series_id == "s1"]
+    assert len(children) == 1 and children[0].status is PostStatus.PUBLISHED
+    assert rig.publisher.published == [children[0].id]
+
+
+async def test_a_series_occurrence_late_beyond_grace_is_missed(rig: Rig) -> None:
+    series = Post("s2", "console:w1", "d1", "facebook", "console:u1", "Daily", due_at=T0 - timedelta(hours=3),
+                  recurrence="every day 09:00", timezone="UTC", created_at=T0)  # fmt: skip
+    await rig.store.create(series, PostEvent(T0, "console:u1", PostStatus.SCHEDULED))
+    await rig.runner.run("console:w1", "s2")
+    children = [p for p in await rig.store.list_workspace("console:w1") if p.series_id == "s2"]
+    assert [c.status for c in children] == [PostStatus.MISSED]
+    assert rig.publisher.published == []
+    assert (await rig.status("s2")).status is PostStatus.SCHEDULED
+
+
+async def test_user_actions_record_usage_and_cancel_a_series(rig: Rig) -> None:
+    from core.drafts import Draft
+    from core.when import Recurrence
+    from core.workspaces import Actor, Workspace
+
+    workspace = Workspace("console:w1", "console", "", "UTC")
+    actor = Actor("console:u1", "U1", Role.MEMBER)
+    draft = Draft("d1", "console:w1", "console:u1", "post", "Hi")
+    [series] = await rig.lifecycle.schedule(
+        workspace, actor, draft, ["facebook"], None, Recurrence.parse("every day 09:00")
+    )
+    assert series.due_at == datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    await rig.lifecycle.cancel(workspace, actor, series.id)
+    assert [e.kind for e in rig.usage.events] == ["scheduled", "cancelled"]
+    assert series.id in rig.jobs.disarmed
+
+
+async def test_the_sweep_runs_lost_jobs_and_settles_posts_stuck_publishing(
+    fake_redis: aioredis.Redis,
+) -> None:
+    rig = Rig(fake_redis, FakePublisher(reconcile=PublishResult("r5", "https://fb.example/r5")))
+    await rig.add("lost", due=T0 - timedelta(seconds=30))
+    await claimed(rig)  # p1 claimed at T0
+    rig.clock.advance(minutes=1)
+    assert await rig.lifecycle.sweep(timedelta(seconds=5)) == 1
+    assert (await rig.status("lost")).status is PostStatus.PUBLISHED
+    assert (await rig.status("p1")).status is PostStatus.PUBLISHING  # claimed recently: left alone
+    rig.clock.advance(minutes=10)
+    await rig.lifecycle.sweep(timedelta(seconds=5))
+    assert (await rig.status("p1")).status is PostStatus.PUBLISHED
+    assert rig.publisher.published == ["lost"]
+
+
+async def test_a_job_firing_slightly_early_waits_for_the_due_time(rig: Rig) -> None:
+    await rig.add(due=T0 + timedelta(milliseconds=200))
+    sent_at: list[float] = []
+    rig.publisher.on_publish = lambda post: sent_at.append(asyncio.get_running_loop().time())
+    started = asyncio.get_running_loop().time()
+    await rig.runner.run("console:w1", "p1")
+    assert sent_at and sent_at[0] - started >= 0.19
+    assert (await rig.status()).status is PostStatus.PUBLISHED
