@@ -123,6 +123,7 @@ async def build_studio(
     store = RedisPostStore(handle.client, keys)
     runner = build_runner(settings, services, store, publisher or services.publishing.publisher, jobs)
     services.posts = PostLifecycle(runner, accounts or services.accounts, DateparserTimes())
+    services.publishing.ledger = services.posts  # /publish keeps its posts in the same store
     studio = Studio(settings, handle, services, Dispatcher(services, build_registry()))
     studio.ip_blocker = IpBlocker(handle.client, keys, block_policy(settings))
     studio.http = client if http is None else None  # a client handed in is closed by its owner

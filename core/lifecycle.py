@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from core.drafts import Draft
 from core.errors import BadInput, CoreError, NotFound
-from core.posts import Post, PostEvent, PostStatus
+from core.posts import Post, PostEvent, PostStatus, PublishResult
 from core.scheduling import ENDED, OPEN, SYSTEM, AccountResolver, PostStore, PublishRunner, new_post_id
 
 __all__ = ["AccountResolver", "PermissiveAccounts", "PostLifecycle", "RecoveryReport"]
@@ -167,6 +167,22 @@ class PostLifecycle:
             )
         await self.runner.jobs.arm(queued)
         return queued
+
+    # --- /publish (the PostLedger port of core.publishing) -------------------------------------
+
+    async def opened(self, post: Post, actor: Actor) -> Post:
+        """Store an immediate post already claimed, before the platform is called."""
+        now = self.runner.clock.now()
+        claimed = replace(post, id=new_post_id(), due_at=now, created_at=now, attempts=1)
+        event = PostEvent(now, actor.user_id, PostStatus.PUBLISHING, f"published now by {actor.display_name}")
+        await self.store.create(claimed, event)
+        return claimed
+
+    async def published(self, post: Post, result: PublishResult) -> None:
+        await self.runner.record_published(post, result, "published now")
+
+    async def failed(self, post: Post, reason: str) -> None:
+        await self.runner.fail(post, reason)
 
     async def queue(self, workspace: Workspace) -> list[Post]:
         return await self.store.list_workspace(workspace.id)

@@ -120,6 +120,17 @@ class PostCounter(Protocol):
     async def add(self, workspace_id: str, account_id: str, day: str) -> None: ...
 
 
+class PostLedger(Protocol):
+    """Where /publish keeps its posts: the scheduler's post store, so an immediate post is
+    claimed before the platform is called, shows in /status, and is reconciled after a crash."""
+
+    async def opened(self, post: Post, actor: Actor) -> Post: ...
+
+    async def published(self, post: Post, result: PublishResult) -> None: ...
+
+    async def failed(self, post: Post, reason: str) -> None: ...
+
+
 @dataclass
 class PublishingService:
     publisher: DispatchingPublisher
@@ -131,6 +142,7 @@ class PublishingService:
     dry_run_log: list[Post] = field(default_factory=list)
     counter: PostCounter | None = None
     daily_caps: dict[str, int] = field(default_factory=dict)  # platform → posts per account per day
+    ledger: PostLedger | None = None  # set by the composition root once the post store exists
 
     def _today(self) -> str:
         return self.clock.now().astimezone(UTC).strftime("%Y-%m-%d")
@@ -159,12 +171,14 @@ class PublishingService:
             return self._banner(await self._confirmation(request, accounts, posts))
         for post in posts:
             await self._check_choices(post)
-        lines = []
+        lines, buttons = [], []
         for post in posts:
             if progress is not None and not self.dry_run:
                 await progress.update(f"Publishing to {post.account_id}…\n")
-            lines.append(await self._publish_one(workspace, actor, post))
-        return self._banner(Reply("\n".join(lines)))
+            line, post_buttons = await self._publish_one(workspace, actor, post)
+            lines.append(line)
+            buttons += post_buttons
+        return self._banner(Reply("\n".join(lines), tuple(buttons)))
 
     async def _targets(self, workspace: Workspace, targets: tuple[str, ...]) -> list[Account]:
         if not targets:
@@ -187,6 +201,7 @@ class PublishingService:
             text=draft.text,
             options=dict(options),
             media=list(draft.media),
+            timezone=workspace.timezone,
         )
 
     async def _check(self, account: Account, post: Post) -> None:
@@ -235,36 +250,51 @@ class PublishingService:
                 f"Choose --{flight.choice_option} for {post.account_id}: {', '.join(flight.choices)}."
             )
 
-    async def _publish_one(self, workspace: Workspace, actor: Actor, post: Post) -> str:
+    async def _publish_one(self, workspace: Workspace, actor: Actor, post: Post) -> tuple[str, list[Button]]:
+        """One account's line of the answer, and the post card's buttons."""
         if self.dry_run:
             self.dry_run_log.append(post)
             log.info(
                 "dry run: would publish draft %s to %s: %s", post.draft_id, post.account_id, describe(post)
             )
-            return f"{post.account_id}: would send {describe(post)}"
+            return f"{post.account_id}: would send {describe(post)}", []
+        if self.ledger is not None:
+            post = await self.ledger.opened(post, actor)
+        status = [Button(f"Status {post.id}", f"/status {post.id}")] if self.ledger is not None else []
         try:
             result = await self.publisher.publish(post)
         except CoreError as exc:
             await self._record_failure(workspace, actor, post, str(exc))
-            return f"{post.account_id}: not published. {explain_failure(post, exc, actor)}"
+            retry = [Button(f"Retry {post.id}", f"/retry {post.id}")] if self.ledger is not None else []
+            return f"{post.account_id}: not published. {explain_failure(post, exc, actor)}", status + retry
         except Exception:
-            # One account's surprise must not hide what happened on the others.
+            # One account's surprise must not hide what happened on the others. The post stays
+            # claimed in the ledger: the scheduler reconciles it with the platform later.
             error_id = secrets.token_hex(4)
             log.exception("publishing to %s failed (error id %s)", post.account_id, error_id)
-            await self._record_failure(workspace, actor, post, f"unexpected error {error_id}")
             return (
                 f"{post.account_id}: something went wrong on our side (error id {error_id}); the post may "
                 "or may not have gone out. Check the account before trying again."
-            )
-        await self.usage.record(
-            workspace, actor, UsageEvent("published", platform=post.platform, detail=result.remote_id)
-        )
+            ), status
+        await self._record_success(workspace, actor, post, result)
+        where = f" {result.url}" if result.url else ""
+        return f"{post.account_id}: published, post id {result.remote_id}.{where}", status
+
+    async def _record_success(
+        self, workspace: Workspace, actor: Actor, post: Post, result: PublishResult
+    ) -> None:
+        if self.ledger is not None:
+            await self.ledger.published(post, result)  # records usage and tells the team
+        else:
+            event = UsageEvent("published", platform=post.platform, detail=result.remote_id)
+            await self.usage.record(workspace, actor, event)
         if self.counter is not None:
             await self.counter.add(post.workspace_id, post.account_id, self._today())
-        where = f" {result.url}" if result.url else ""
-        return f"{post.account_id}: published, post id {result.remote_id}.{where}"
 
     async def _record_failure(self, workspace: Workspace, actor: Actor, post: Post, detail: str) -> None:
+        if self.ledger is not None:
+            await self.ledger.failed(post, detail)
+            return
         event = UsageEvent("failed", platform=post.platform, detail=detail[:200])
         await self.usage.record(workspace, actor, event)
 
