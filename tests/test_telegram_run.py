@@ -268,7 +268,13 @@ async def test_run_answers_generate_with_a_draft_card_whose_buttons_all_work(
         labels = [b["text"] for b in buttons_of(card)]
         assert labels == ["Publish", "Schedule", "Regenerate", "Variants", "Discard"]
         answers = {}
-        expected = {"Publish": "connect", "Regenerate": "v2", "Variants": "ariant", "Discard": "--yes"}
+        expected = {
+            "Publish": "connect",
+            "Schedule": "no account is connected yet",
+            "Regenerate": "v2",
+            "Variants": "ariant",
+            "Discard": "--yes",
+        }
         for number, button in enumerate(buttons_of(card)):
             assert len(button["callback_data"].encode()) <= 64
             before = len(api.calls)
@@ -289,6 +295,7 @@ async def test_run_answers_generate_with_a_draft_card_whose_buttons_all_work(
     assert "v2" in answers["Regenerate"]
     assert "ariant" in answers["Variants"]
     assert "--yes" in answers["Discard"]  # asks for confirmation with a button
+    assert "Unknown command" not in " ".join(answers.values())
     assert api.of("editMessageText")  # cards are edited in place
 
 

@@ -25,8 +25,14 @@ WHEN = Field(description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": Tr
 
 class ScheduleArgs(Args):
     draft: str = Field(description="draft id (see /drafts)", min_length=1, max_length=32)
-    platforms: str = Field(description="facebook, tiktok or account ids like facebook:123 (comma-separated)")
-    when: str = WHEN
+    platforms: str = Field(
+        "", description="facebook, tiktok or account ids like facebook:123 (comma-separated)"
+    )
+    # Optional so the draft card's Schedule button (draft id only) gets quick choices, not an error.
+    when: str = Field("", description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": True})
+
+
+QUICK_TIMES = (("in 1 hour", "in 1h"), ("tomorrow 09:00", "tomorrow 9am"))
 
 
 class PostArgs(Args):
@@ -87,6 +93,9 @@ def card(post: Post, zone_name: str | None = None) -> str:
 
 
 async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
+    named = [t for t in args.platforms.replace(",", " ").split() if t]
+    if not args.when.strip() and all(TARGET.match(t) for t in named):
+        return await suggest_times(ctx, args.draft.lower(), named)
     targets, when_text = split_targets(args.platforms, args.when)
     draft = await ctx.services.drafts.get(ctx.workspace.id, args.draft.lower())
     rule = Recurrence.parse(when_text)
@@ -100,6 +109,27 @@ async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
     else:
         head = f"Scheduled draft {draft.id} for {first_due}."
     return Reply("\n\n".join([head, *(card(p, ctx.workspace.timezone) for p in posts)]), _buttons(posts))
+
+
+async def suggest_times(ctx: Context, draft_id: str, named: list[str]) -> Reply:
+    """/schedule with a draft (and maybe accounts) but no time: quick choices as buttons."""
+    draft = await ctx.services.drafts.get(ctx.workspace.id, draft_id)
+    targets = named or [a.id for a in await ctx.services.accounts.all(ctx.workspace)]
+    if not targets:
+        return Reply(
+            f"Draft {draft.id} is ready, but no account is connected yet. "
+            "A workspace admin connects one with /connect facebook or /connect tiktok."
+        )
+    buttons = tuple(
+        Button(f"{target} · {label}", f"/schedule {draft.id} {target} {when}")
+        for target in targets[:4]
+        for label, when in QUICK_TIMES
+    )
+    return Reply(
+        f"When should draft {draft.id} go out? Pick below, or type /schedule {draft.id} <account> <when> "
+        f"(e.g. {EXAMPLES}; times in {ctx.workspace.timezone}).",
+        buttons,
+    )
 
 
 def _buttons(posts: list[Post]) -> tuple[Button, ...]:
