@@ -83,6 +83,8 @@ class PostLifecycle:
         posts = [
             self._new_post(workspace, actor, draft, a, due_at, rule, now) for a in dict.fromkeys(accounts)
         ]
+        for post in posts:  # refuse now what the platform would refuse at the due time
+            await self.runner.publisher.validate(post)
         for post in posts:
             what = f"series {post.recurrence}" if rule else f"scheduled for {due_at:%Y-%m-%d %H:%M} UTC"
             await self.store.create(
@@ -109,6 +111,7 @@ class PostLifecycle:
             account_id=account,
             author_id=actor.user_id,
             text=draft.text,
+            media=list(draft.media),
             due_at=due,
             recurrence=rule.describe() if rule else "",
             timezone=ws.timezone,

@@ -466,3 +466,25 @@ async def test_published_posts_are_kept_with_their_status_and_history(
     assert "published" in status and "published now by" in status and "123_456" in status
     assert "/retry " in failed and "not published" in failed
     assert s.notifier.sent[-1][1].startswith("❌ Post ")  # the team hears about the failure
+
+
+async def test_scheduling_validates_against_the_platform_and_keeps_the_media(
+    settings: Settings, graph: GraphServer, fake_redis: aioredis.Redis, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
+    async with httpx.AsyncClient() as http:
+        s = await open_session(settings, fake_redis, http, tmp_path)
+        await s.say("/connect facebook 123 TOKEN")
+        drafts = s.studio.services.drafts
+        await drafts.save(Draft("long", WS, "console:console", "post", "x" * 70_000))
+        refused = await s.say("/schedule long facebook in 2h")
+        photo = tmp_path / "shop.jpg"
+        photo.write_bytes(b"\xff\xd8\xff\xe0" + b"0" * 2000)
+        await s.say(f"/attach d1 {photo}")
+        out = await s.say("/schedule d1 facebook in 2h")
+        post_id = out.split("/status ")[1].split()[0]
+        post = await s.studio.services.posts.store.get(WS, post_id)
+        queue = await s.say("/queue")
+    assert "long" not in queue  # the refused draft was not queued
+    assert refused.strip() == "The text is 70000 characters; facebook takes at most 63206."
+    assert [m.kind for m in post.media] == ["photo"]

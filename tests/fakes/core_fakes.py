@@ -20,6 +20,7 @@ class FakePublisher:
         self.reconcile_outcome = reconcile
         self.published: list[str] = []
         self.reconciled: list[str] = []
+        self.validated: list[str] = []
         self.on_publish: Callable[[Post], None] | None = None
 
     async def publish(self, post: Post) -> PublishResult:
@@ -30,6 +31,9 @@ class FakePublisher:
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
+
+    async def validate(self, post: Post) -> None:
+        self.validated.append(post.id)
 
     async def reconcile(self, post: Post) -> PublishResult | None:
         self.reconciled.append(post.id)

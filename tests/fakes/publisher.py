@@ -43,6 +43,9 @@ class HttpTestPublisher:
             raise PublishRejected(post.platform, str(data.get("error", f"HTTP {status}")))
         return PublishResult(data["id"], data["url"])
 
+    async def validate(self, post: Post) -> None:
+        return None  # the fake platform takes any text
+
     async def reconcile(self, post: Post) -> PublishResult | None:
         async with self._client().get(f"{self._base}/posts", params={"ref": post.id}) as resp:
             resp.raise_for_status()
