@@ -5,6 +5,7 @@ Tokens only pass through here; the store encrypts them at rest and the OAuth por
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -13,7 +14,10 @@ from typing import Protocol
 from core.errors import BadInput, ConfigurationError, NotFound
 from core.ports import Clock, Notifier
 from core.posts import AccountInfo, Credentials
+from core.reply import Button
 from core.workspaces import Actor, Workspace, require_admin
+
+log = logging.getLogger(__name__)
 
 EXPIRING_WITHIN = timedelta(days=7)
 PLATFORM_NOUN = {"facebook": "page", "tiktok": "account"}
@@ -253,6 +257,19 @@ class AccountService:
 
     async def mark_unhealthy(self, workspace_id: str, account_id: str, reason: str) -> None:
         await self.store.mark_unhealthy(workspace_id, account_id, reason)
+        platform = account_id.split(":", 1)[0]
+        await self._tell_team(
+            workspace_id,
+            f"🔑 {account_id} needs reconnecting: {reason} Posts to it will fail until an admin runs "
+            f"/connect {platform}.",
+            (Button(f"Reconnect {platform}", f"/connect {platform}"),),
+        )
+
+    async def _tell_team(self, workspace_id: str, text: str, buttons: tuple[Button, ...]) -> None:
+        try:
+            await self.notifier.notify(workspace_id, text, buttons)
+        except Exception:  # a notice must never turn a publishing failure into a crash
+            log.exception("could not tell workspace %s about its account", workspace_id)
 
     async def credentials(self, workspace_id: str, account_id: str) -> Credentials:
         return await self.store.credentials(workspace_id, account_id)
