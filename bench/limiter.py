@@ -282,8 +282,21 @@ async def main() -> None:
     await client.aclose()
     info = machine(str(version)) | {"load average (1 min) at the end": f"{load:.2f}"}
     text = report(figures, exact, trips, info)
-    (ROOT / "docs" / "benchmarks.md").write_text(text)
+    write_section(ROOT / "docs" / "benchmarks.md", text)
     print(text)
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace only this benchmark's section: the other benchmarks share the file."""
+    body = text.split("## Usage-gate limiter", 1)[1]
+    section = "## Usage-gate limiter" + body.rstrip("\n") + "\n\n"
+    old = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    if "## Usage-gate limiter" not in old:
+        path.write_text(old.rstrip("\n") + "\n\n" + section)
+        return
+    head, tail = old.split("## Usage-gate limiter", 1)
+    after = tail.find("\n## ")
+    path.write_text(head + section + (tail[after + 1 :] if after != -1 else ""))
 
 
 if __name__ == "__main__":
