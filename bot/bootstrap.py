@@ -129,7 +129,9 @@ async def build_studio(
     studio.http = client if http is None else None  # a client handed in is closed by its owner
     if settings.scheduler_enabled:
         lease = RedisLease(handle.client, keys, instance_id(), settings.scheduler_lease_seconds)
-        studio.scheduler = SchedulerService(lease, jobs, services.posts)
+        studio.scheduler = SchedulerService(
+            lease, jobs, services.posts, housekeeping=services.accounts.warn_expiring
+        )
     return studio
 
 

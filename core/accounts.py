@@ -103,6 +103,10 @@ class AccountStore(Protocol):
 
     async def delete(self, workspace_id: str, account_id: str) -> bool: ...
 
+    async def workspaces(self) -> tuple[str, ...]: ...
+
+    async def warn_once(self, workspace_id: str, account_id: str, day: str) -> bool: ...
+
 
 @dataclass(frozen=True)
 class OAuthRequest:
@@ -262,8 +266,21 @@ class AccountService:
             workspace_id,
             f"🔑 {account_id} needs reconnecting: {reason} Posts to it will fail until an admin runs "
             f"/connect {platform}.",
-            (Button(f"Reconnect {platform}", f"/connect {platform}"),),
+            reconnect(platform),
         )
+
+    async def warn_expiring(self) -> int:
+        """Tell each team, once a day, about accounts whose access lapses soon (the scheduler's
+        leader runs this hourly). Returns how many notices went out."""
+        now, sent = self.clock.now(), 0
+        for workspace_id in await self.store.workspaces():
+            for account in await self.store.list(workspace_id):
+                if account.health(now) is not Health.EXPIRING:
+                    continue
+                if await self.store.warn_once(workspace_id, account.id, f"{now:%Y-%m-%d}"):
+                    await self._tell_team(workspace_id, expiring_notice(account), reconnect(account.platform))
+                    sent += 1
+        return sent
 
     async def _tell_team(self, workspace_id: str, text: str, buttons: tuple[Button, ...]) -> None:
         try:
@@ -276,3 +293,16 @@ class AccountService:
 
     async def replace_tokens(self, workspace_id: str, account_id: str, tokens: Tokens) -> None:
         await self.store.replace_tokens(workspace_id, account_id, tokens)
+
+
+def reconnect(platform: str) -> tuple[Button, ...]:
+    return (Button(f"Reconnect {platform}", f"/connect {platform}"),)
+
+
+def expiring_notice(account: Account) -> str:
+    ends = account.refresh_expires_at or account.access_expires_at
+    when = f" on {ends:%Y-%m-%d}" if ends else " soon"
+    return (
+        f"⏳ {account.id} ({account.name}) must be reconnected: its access lapses{when}. "
+        f"An admin runs /connect {account.platform}."
+    )

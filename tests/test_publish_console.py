@@ -134,7 +134,9 @@ async def test_a_190_answer_says_reconnect_the_page_and_marks_the_account_unheal
     assert "facebook:123 Test Page: unhealthy — reconnect the page" in await session.say("/accounts")
     assert (await session.events())[-1] == ("failed", "facebook")
     notices = [text for _, text in session.notifier.sent]
-    assert any(t.startswith("🔑 facebook:123 needs reconnecting") and "/connect facebook" in t for t in notices)
+    assert any(
+        t.startswith("🔑 facebook:123 needs reconnecting") and "/connect facebook" in t for t in notices
+    )
     again = await session.say("/publish d1 facebook --yes")
     assert "unhealthy" in again and len(graph.posts()) == 1  # no second call with a dead token
     await session.say("/connect facebook 123 NEWTOKEN")

@@ -63,6 +63,7 @@ class RedisAccountStore:
             pipe.delete(key)
             pipe.hset(key, mapping=fields)
             pipe.sadd(self._index(account.workspace_id), account.id)
+            pipe.sadd(self._keys.common("accounts", "workspaces"), account.workspace_id)
             await pipe.execute()
 
     @translate_errors
@@ -140,6 +141,18 @@ class RedisAccountStore:
 
         await self._redis.transaction(write, key)
         return found
+
+    @translate_errors
+    async def workspaces(self) -> tuple[str, ...]:
+        """Every workspace that has connected an account (for the expiry check)."""
+        members = await self._redis.smembers(self._keys.common("accounts", "workspaces"))
+        return tuple(sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members))
+
+    @translate_errors
+    async def warn_once(self, workspace_id: str, account_id: str, day: str) -> bool:
+        """True the first time an account's expiry is announced on `day` (one notice a day)."""
+        key = self._keys.workspace(workspace_id, "account", account_id, "warned", day)
+        return bool(await self._redis.set(key, "1", nx=True, ex=2 * 86400))
 
     @translate_errors
     async def delete(self, workspace_id: str, account_id: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from adapters.redis.lease import RedisLease
@@ -26,7 +27,12 @@ class SchedulerService:
         lifecycle: PostLifecycle,
         tick: float = 1.0,
         sweep_every: float = 5.0,
+        housekeeping: Callable[[], Awaitable[object]] | None = None,
+        housekeeping_every: float = 3600.0,
     ) -> None:
+        # Hourly chores for the leader only (today: warning teams about expiring accounts).
+        self.housekeeping, self.housekeeping_every = housekeeping, housekeeping_every
+        self._last_housekeeping: float | None = None
         self.lease = lease
         self.jobs = jobs
         self.lifecycle = lifecycle
@@ -119,8 +125,17 @@ class SchedulerService:
     async def _sweep(self) -> None:
         try:
             await self.lifecycle.sweep(timedelta(seconds=self.sweep_every))
+            await self._maybe_housekeep()
         except CoreError as exc:
             log.warning("scheduler sweep skipped: %s", exc)
+
+    async def _maybe_housekeep(self) -> None:
+        now = asyncio.get_running_loop().time()
+        due = self._last_housekeeping is None or now - self._last_housekeeping >= self.housekeeping_every
+        if self.housekeeping is None or not due:
+            return
+        self._last_housekeeping = now
+        await self.housekeeping()
 
     async def drain_inbox(self) -> None:
         for workspace_id, post_id in await self.jobs.take_inbox():

@@ -1,0 +1,56 @@
+"""Teams hear once a day about accounts whose access lapses soon; the scheduler's leader asks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import redis.asyncio as aioredis
+
+from adapters.redis.keys import Keys
+from adapters.redis.lease import RedisLease
+from adapters.scheduler.service import SchedulerService
+from bot.bootstrap import Studio
+from core.accounts import Account, Tokens
+from tests.conftest import FakeClock, RecordingNotifier
+
+
+def account(
+    workspace: str, remote: str, clock: FakeClock, lapses_in: timedelta | None
+) -> tuple[Account, Tokens]:
+    ends = clock.now() + lapses_in if lapses_in is not None else None
+    held = Account(workspace, "tiktok", remote, f"creator {remote}", "console:u1", clock.now())
+    return held, Tokens("access", "refresh", access_expires_at=ends, refresh_expires_at=ends)
+
+
+async def test_expiring_accounts_are_announced_once_a_day(
+    studio: Studio, clock: FakeClock, notifier: RecordingNotifier
+) -> None:
+    store = studio.services.accounts.store
+    await store.save(*account("console:w1", "soon", clock, timedelta(days=2)))
+    await store.save(*account("console:w1", "fine", clock, timedelta(days=200)))
+    await store.save(*account("console:w2", "never", clock, None))
+    assert await studio.services.accounts.warn_expiring() == 1
+    [(workspace, text)] = notifier.sent
+    assert workspace == "console:w1"
+    assert text.startswith("⏳ tiktok:soon (creator soon) must be reconnected") and "/connect tiktok" in text
+    assert await studio.services.accounts.warn_expiring() == 0  # once a day
+    clock.advance(days=1)
+    assert await studio.services.accounts.warn_expiring() == 1
+
+
+async def test_the_leader_runs_the_expiry_check_as_housekeeping(
+    studio: Studio, fake_redis: aioredis.Redis
+) -> None:
+    calls: list[int] = []
+
+    async def chore() -> int:
+        calls.append(1)
+        return 0
+
+    assert studio.scheduler is not None
+    lease = RedisLease(fake_redis, Keys("t"), "me", 5)
+    service = SchedulerService(lease, studio.scheduler.jobs, studio.services.posts,  # type: ignore[arg-type]
+                               sweep_every=0.0, housekeeping=chore, housekeeping_every=3600)  # fmt: skip
+    await service._sweep()
+    await service._sweep()
+    assert calls == [1]  # hourly, not every sweep
