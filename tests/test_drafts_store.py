@@ -83,3 +83,18 @@ def test_draft_ids_are_validated() -> None:
     for bad in ("", "a", "k3m9qa; DROP", "../x", "x" * 17):
         with pytest.raises(BadInput):
             check_draft_id(bad)
+
+
+async def test_an_id_collision_never_overwrites_the_draft_holding_that_id(
+    any_redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RedisDraftStore(any_redis, Keys("cs"))
+    first = await store.create(draft(minute=1, text="first"))
+    # The next id drawn is the first draft's id, then a fresh one: only the draw is scripted.
+    letters = iter(first.id + "zzzzzz")
+    monkeypatch.setattr("adapters.redis.drafts.secrets.choice", lambda alphabet: next(letters))
+    second = await store.create(draft(minute=2, text="second"))
+    assert second.id == "zzzzzz"
+    assert (await store.get("console:a", first.id)).text == "first"
+    page = await store.recent("console:a", 0, 10)
+    assert [d.text for d in page.drafts] == ["second", "first"] and page.total == 2

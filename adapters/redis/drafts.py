@@ -43,9 +43,13 @@ class RedisDraftStore:
     async def create(self, draft: Draft) -> Draft:
         for _ in range(ID_ATTEMPTS):
             draft.id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
-            # NX: a (rare) id collision must never overwrite another draft.
-            if await self._redis.set(self._key(draft.workspace_id, draft.id), encode(draft), nx=True):
-                await self._redis.zadd(self._index(draft.workspace_id), {draft.id: _score(draft)})
+            # NX on both: a (rare) id collision must never overwrite another draft, and the
+            # index entry of the draft already holding that id is left as it is. One round trip.
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(self._key(draft.workspace_id, draft.id), encode(draft), nx=True)
+                pipe.zadd(self._index(draft.workspace_id), {draft.id: _score(draft)}, nx=True)
+                created, _ = await pipe.execute()
+            if created:
                 return draft
         raise StoreUnavailable("no free draft id")  # pragma: no cover - 31^6 ids per workspace
 
