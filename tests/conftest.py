@@ -21,6 +21,7 @@ from bot.settings import Settings
 from core.commands.dispatch import Caller
 from core.reply import Reply
 from core.workspaces import Role
+from tests.fake_bot_api import FakeBotApi
 from tests.fake_llm import FakeLLM
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -135,3 +136,11 @@ def llm() -> Iterator[FakeLLM]:
     server = FakeLLM().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    """A local fake Telegram Bot API server recording every call (Telegram front-end tests)."""
+    server = await FakeBotApi().start()
+    yield server
+    await server.stop()

@@ -72,13 +72,6 @@ def studio_registry() -> Registry:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = await FakeBotApi().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def tg(studio: Studio, api: FakeBotApi, settings: Settings) -> AsyncIterator[Harness]:
     harness = await start_harness(studio, api, settings, studio_registry())
     yield harness

@@ -44,13 +44,6 @@ def streaming_registry(clock: TickClock) -> Registry:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = await FakeBotApi().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def tg(studio: Studio, api: FakeBotApi, settings: Settings) -> AsyncIterator[Harness]:
     clock = TickClock()
     harness = await start_harness(studio, api, settings, streaming_registry(clock), telegram_typing_delay=0)

@@ -34,13 +34,6 @@ from tests.telegram_harness import telegram_settings
 WEBHOOK_SECRET = "s3cret-Token_1"
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = await FakeBotApi().start()
-    yield server
-    await server.stop()
-
-
 async def telegram_studio(
     settings: Settings, api: FakeBotApi, client: aioredis.Redis, **extra: Any
 ) -> Studio:
