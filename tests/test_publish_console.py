@@ -109,6 +109,15 @@ async def session(
         yield await open_session(settings, real_redis, http, tmp_path)
 
 
+@pytest.fixture
+async def fake_session(
+    settings: Settings, graph: GraphServer, fake_redis: aioredis.Redis, tmp_path: Path
+) -> AsyncIterator[Session]:
+    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
+    async with httpx.AsyncClient() as http:
+        yield await open_session(settings, fake_redis, http, tmp_path)
+
+
 @pytest.mark.redis
 async def test_connect_then_publish_sends_exactly_one_feed_post_and_prints_the_id(
     session: Session, graph: GraphServer
@@ -192,72 +201,62 @@ async def test_dry_run_says_so_in_every_reply_and_calls_nothing(
 
 
 async def test_tokens_typed_in_a_group_are_refused_and_nothing_is_stored(
-    settings: Settings, graph: GraphServer, fake_redis: aioredis.Redis, tmp_path: Path
+    fake_session: Session, graph: GraphServer
 ) -> None:
-    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
-    async with httpx.AsyncClient() as http:
-        s = await open_session(settings, fake_redis, http, tmp_path)
-        group = Caller("tg", "-100", "7", "Ann", Role.ADMIN, "Team", private=False)
-        reply = await s.studio.dispatcher.handle_text(group, "/connect facebook 123 TOKEN")
-        assert "private chat" in reply.text and reply.delete_source
-        assert await s.studio.services.accounts.store.list("tg:-100") == []
-        assert graph.requests == []
-        dm = Caller("tg", "-100", "7", "Ann", Role.ADMIN, "Team", private=True)
-        assert "Connected" in (await s.studio.dispatcher.handle_text(dm, "/connect facebook 123 TOKEN")).text
+    s = fake_session
+    group = Caller("tg", "-100", "7", "Ann", Role.ADMIN, "Team", private=False)
+    reply = await s.studio.dispatcher.handle_text(group, "/connect facebook 123 TOKEN")
+    assert "private chat" in reply.text and reply.delete_source
+    assert await s.studio.services.accounts.store.list("tg:-100") == []
+    assert graph.requests == []
+    dm = Caller("tg", "-100", "7", "Ann", Role.ADMIN, "Team", private=True)
+    assert "Connected" in (await s.studio.dispatcher.handle_text(dm, "/connect facebook 123 TOKEN")).text
 
 
 async def test_members_cannot_connect_and_workspaces_do_not_see_each_others_accounts(
-    settings: Settings, graph: GraphServer, fake_redis: aioredis.Redis, tmp_path: Path
+    fake_session: Session, graph: GraphServer
 ) -> None:
-    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
-    async with httpx.AsyncClient() as http:
-        s = await open_session(settings, fake_redis, http, tmp_path)
-        member = Caller("console", "console", "m", "M", Role.MEMBER)
-        reply = await s.studio.dispatcher.handle_text(member, "/connect facebook 123 TOKEN")
-        assert "admins only" in reply.text
-        await s.say("/connect facebook 123 TOKEN")
-        other = Caller("console", "other", "x", "X", Role.ADMIN)
-        assert "No accounts" in (await s.studio.dispatcher.handle_text(other, "/accounts")).text
-        assert (
-            "No connected account"
-            in (await s.studio.dispatcher.handle_text(other, "/disconnect facebook:123")).text
-        )
-        assert "facebook:123" in (await s.studio.dispatcher.handle_text(member, "/accounts")).text
+    s = fake_session
+    member = Caller("console", "console", "m", "M", Role.MEMBER)
+    reply = await s.studio.dispatcher.handle_text(member, "/connect facebook 123 TOKEN")
+    assert "admins only" in reply.text
+    await s.say("/connect facebook 123 TOKEN")
+    other = Caller("console", "other", "x", "X", Role.ADMIN)
+    assert "No accounts" in (await s.studio.dispatcher.handle_text(other, "/accounts")).text
+    assert (
+        "No connected account"
+        in (await s.studio.dispatcher.handle_text(other, "/disconnect facebook:123")).text
+    )
+    assert "facebook:123" in (await s.studio.dispatcher.handle_text(member, "/accounts")).text
 
 
 async def test_disconnect_asks_first_then_deletes_the_tokens(
-    settings: Settings, graph: GraphServer, fake_redis: aioredis.Redis, tmp_path: Path
+    fake_session: Session, graph: GraphServer
 ) -> None:
-    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
-    async with httpx.AsyncClient() as http:
-        s = await open_session(settings, fake_redis, http, tmp_path)
-        await s.say("/connect facebook 123 TOKEN")
-        ask = await s.say("/disconnect facebook:123")
-        assert "[Disconnect] /disconnect facebook:123 --yes" in ask
-        assert "facebook:123" in await s.say("/accounts")
-        assert "Disconnected Test Page" in await s.say("/disconnect facebook:123 --yes")
-        assert "No accounts" in await s.say("/accounts")
-        assert "No connected account matches" in await s.say("/publish d1 facebook --yes")
+    s = fake_session
+    await s.say("/connect facebook 123 TOKEN")
+    ask = await s.say("/disconnect facebook:123")
+    assert "[Disconnect] /disconnect facebook:123 --yes" in ask
+    assert "facebook:123" in await s.say("/accounts")
+    assert "Disconnected Test Page" in await s.say("/disconnect facebook:123 --yes")
+    assert "No accounts" in await s.say("/accounts")
+    assert "No connected account matches" in await s.say("/publish d1 facebook --yes")
 
 
-async def test_bad_publish_input_gets_specific_messages(
-    settings: Settings, graph: GraphServer, fake_redis: aioredis.Redis, tmp_path: Path
-) -> None:
-    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
-    async with httpx.AsyncClient() as http:
-        s = await open_session(settings, fake_redis, http, tmp_path)
-        await s.say("/connect facebook 123 TOKEN")
-        assert "No draft 'zz'" in await s.say("/publish zz facebook --yes")
-        assert "neither a platform" in await s.say("/publish d1 myspace --yes")
-        assert "Unknown privacy" in await s.say("/publish d1 facebook --privacy everyone")
-        # The card's Publish button names no account: the answer offers the connected ones.
-        assert "[facebook: Test Page] /publish d1 facebook:123" in await s.say("/publish d1")
-        assert "page id is a number" in await s.say("/connect facebook abc TOKEN")
-        assert "Unknown platform" in await s.say("/connect myspace")
-        not_set_up = await s.say("/connect facebook")
-        assert "/connect facebook <page_id> <page_token>" in not_set_up
-        assert "(setting: FACEBOOK_APP_ID, FACEBOOK_APP_SECRET)" in not_set_up
-        assert graph.posts() == []
+async def test_bad_publish_input_gets_specific_messages(fake_session: Session, graph: GraphServer) -> None:
+    s = fake_session
+    await s.say("/connect facebook 123 TOKEN")
+    assert "No draft 'zz'" in await s.say("/publish zz facebook --yes")
+    assert "neither a platform" in await s.say("/publish d1 myspace --yes")
+    assert "Unknown privacy" in await s.say("/publish d1 facebook --privacy everyone")
+    # The card's Publish button names no account: the answer offers the connected ones.
+    assert "[facebook: Test Page] /publish d1 facebook:123" in await s.say("/publish d1")
+    assert "page id is a number" in await s.say("/connect facebook abc TOKEN")
+    assert "Unknown platform" in await s.say("/connect myspace")
+    not_set_up = await s.say("/connect facebook")
+    assert "/connect facebook <page_id> <page_token>" in not_set_up
+    assert "(setting: FACEBOOK_APP_ID, FACEBOOK_APP_SECRET)" in not_set_up
+    assert graph.posts() == []
 
 
 async def test_attach_a_photo_by_path_and_publish_it_to_the_page(
@@ -314,15 +313,13 @@ async def test_tiktok_shows_creator_privacy_buttons_and_consent_before_a_direct_
 
 
 async def test_link_posts_reach_the_feed_with_progress_shown(
-    settings: Settings, graph: GraphServer, fake_redis: aioredis.Redis, tmp_path: Path
+    fake_session: Session, graph: GraphServer
 ) -> None:
-    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
-    async with httpx.AsyncClient() as http:
-        s = await open_session(settings, fake_redis, http, tmp_path)
-        await s.say("/connect facebook 123 TOKEN")
-        assert "(posts text, link, photo, video)" in await s.say("/accounts")
-        assert "must start with https://" in await s.say("/publish d1 facebook --link ftp://x --yes")
-        out = await s.say("/publish d1 facebook --link https://bakery.example/menu --yes")
+    s = fake_session
+    await s.say("/connect facebook 123 TOKEN")
+    assert "(posts text, link, photo, video)" in await s.say("/accounts")
+    assert "must start with https://" in await s.say("/publish d1 facebook --link ftp://x --yes")
+    out = await s.say("/publish d1 facebook --link https://bakery.example/menu --yes")
     assert "Publishing to facebook:123…" in out and "published, post id 123_456" in out
     [(_, path, form)] = graph.posts()
     assert path == "/v26.0/123/feed" and form["link"] == "https://bakery.example/menu"
@@ -330,24 +327,22 @@ async def test_link_posts_reach_the_feed_with_progress_shown(
 
 
 async def test_an_unexpected_adapter_failure_is_reported_per_account_with_an_error_id(
-    settings: Settings, graph: GraphServer, fake_redis: aioredis.Redis, tmp_path: Path
+    fake_session: Session, graph: GraphServer
 ) -> None:
-    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
-    async with httpx.AsyncClient() as http:
-        s = await open_session(settings, fake_redis, http, tmp_path)
-        await s.say("/connect facebook 123 TOKEN")
+    s = fake_session
+    await s.say("/connect facebook 123 TOKEN")
 
-        async def explode(post: object, credentials: object) -> object:
-            raise KeyError("surprise")
+    async def explode(post: object, credentials: object) -> object:
+        raise KeyError("surprise")
 
-        adapter = s.studio.services.publishing.publisher.adapter("facebook")
-        adapter.publish = explode  # type: ignore[method-assign]
-        out = await s.say("/publish d1 facebook --yes")
-        assert "facebook:123: something went wrong on our side (error id" in out and "may or may not" in out
-        # Not recorded as failed: it may have gone out. The post stays claimed, so the scheduler
-        # reconciles it with the platform instead of anyone re-posting blindly.
-        post_id = out.split("/status ")[1].split()[0]
-        status = await s.say(f"/status {post_id}")
+    adapter = s.studio.services.publishing.publisher.adapter("facebook")
+    adapter.publish = explode  # type: ignore[method-assign]
+    out = await s.say("/publish d1 facebook --yes")
+    assert "facebook:123: something went wrong on our side (error id" in out and "may or may not" in out
+    # Not recorded as failed: it may have gone out. The post stays claimed, so the scheduler
+    # reconciles it with the platform instead of anyone re-posting blindly.
+    post_id = out.split("/status ")[1].split()[0]
+    status = await s.say(f"/status {post_id}")
     assert "publishing" in status
     assert ("failed", "facebook") not in await s.events()
 
@@ -455,40 +450,36 @@ async def test_scheduling_targets_resolve_to_one_connected_account(
 
 
 async def test_published_posts_are_kept_with_their_status_and_history(
-    settings: Settings, graph: GraphServer, fake_redis: aioredis.Redis, tmp_path: Path
+    fake_session: Session, graph: GraphServer
 ) -> None:
-    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
-    async with httpx.AsyncClient() as http:
-        s = await open_session(settings, fake_redis, http, tmp_path)
-        await s.say("/connect facebook 123 TOKEN")
-        out = await s.say("/publish d1 facebook --yes")
-        post_id = out.split("[Status ")[1].split("]")[0]
-        assert f"/status {post_id}" in out
-        status = await s.say(f"/status {post_id}")
-        graph.feed_error = {"message": "Duplicate", "code": 506}
-        failed = await s.say("/publish d1 facebook --yes")
+    s = fake_session
+    await s.say("/connect facebook 123 TOKEN")
+    out = await s.say("/publish d1 facebook --yes")
+    post_id = out.split("[Status ")[1].split("]")[0]
+    assert f"/status {post_id}" in out
+    status = await s.say(f"/status {post_id}")
+    graph.feed_error = {"message": "Duplicate", "code": 506}
+    failed = await s.say("/publish d1 facebook --yes")
     assert "published" in status and "published now by" in status and "123_456" in status
     assert "/retry " in failed and "not published" in failed
     assert s.notifier.sent[-1][1].startswith("❌ Post ")  # the team hears about the failure
 
 
 async def test_scheduling_validates_against_the_platform_and_keeps_the_media(
-    settings: Settings, graph: GraphServer, fake_redis: aioredis.Redis, tmp_path: Path
+    fake_session: Session, tmp_path: Path
 ) -> None:
-    settings = settings.model_copy(update={"facebook_graph_api_url": graph.url})
-    async with httpx.AsyncClient() as http:
-        s = await open_session(settings, fake_redis, http, tmp_path)
-        await s.say("/connect facebook 123 TOKEN")
-        drafts = s.studio.services.drafts
-        await drafts.save(Draft("long", WS, "console:console", "post", "x" * 70_000))
-        refused = await s.say("/schedule long facebook in 2h")
-        photo = tmp_path / "shop.jpg"
-        photo.write_bytes(b"\xff\xd8\xff\xe0" + b"0" * 2000)
-        await s.say(f"/attach d1 {photo}")
-        out = await s.say("/schedule d1 facebook in 2h")
-        post_id = out.split("/status ")[1].split()[0]
-        post = await s.studio.services.posts.store.get(WS, post_id)
-        queue = await s.say("/queue")
+    s = fake_session
+    await s.say("/connect facebook 123 TOKEN")
+    drafts = s.studio.services.drafts
+    await drafts.save(Draft("long", WS, "console:console", "post", "x" * 70_000))
+    refused = await s.say("/schedule long facebook in 2h")
+    photo = tmp_path / "shop.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + b"0" * 2000)
+    await s.say(f"/attach d1 {photo}")
+    out = await s.say("/schedule d1 facebook in 2h")
+    post_id = out.split("/status ")[1].split()[0]
+    post = await s.studio.services.posts.store.get(WS, post_id)
+    queue = await s.say("/queue")
     assert "long" not in queue  # the refused draft was not queued
     assert refused.strip() == "The text is 70000 characters; facebook takes at most 63206."
     assert [m.kind for m in post.media] == ["photo"]
