@@ -24,6 +24,7 @@ class Call:
     method: str
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class FakeBotApi:
@@ -85,7 +86,7 @@ class FakeBotApi:
         method = request.match_info["method"]
         params, files = await _read_params(request)
         if self.record:
-            self.calls.append(Call(method, params, files))
+            self.calls.append(Call(method, params, files, dict(request.headers)))
         if method in self.fail_methods:
             return _error(*self.fail_methods[method])
         answer = getattr(self, f"api_{method}", None)

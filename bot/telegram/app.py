@@ -15,6 +15,7 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder
 from adapters.redis.telegram import RedisTelegramStore
 from bot.settings import Settings
 from bot.telegram.frontend import FrontEndConfig, TelegramFrontEnd
+from bot.telegram.transport import AiohttpRequest
 from core.commands.dispatch import Dispatcher
 from core.commands.registry import Registry
 from core.media import MB
@@ -70,6 +71,8 @@ def build_application(
         .local_mode(settings.telegram_local_mode)
         .rate_limiter(rate_limiter(settings))
         .concurrent_updates(settings.telegram_concurrent_updates)
+        .request(AiohttpRequest())
+        .get_updates_request(AiohttpRequest(pool_size=1))  # one long poll at a time
     )
     if not polling:
         builder = builder.updater(None)
