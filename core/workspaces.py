@@ -8,6 +8,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from core.errors import BadInput, Forbidden
+from core.recent import Recent
 
 
 class Role(StrEnum):
@@ -83,16 +84,35 @@ def validate_timezone(name: str) -> str:
     raise BadInput(f"Unknown timezone {candidate!r}; use an IANA name.{hint}")
 
 
-class WorkspaceService:
-    """Loads a workspace with its stored settings and changes them, checking roles itself."""
+@dataclass(frozen=True)
+class Loaded:
+    """A workspace's settings as last read, and the members written since."""
 
-    def __init__(self, store: WorkspaceStore, default_timezone: str) -> None:
+    settings: dict[str, str]
+    members: frozenset[tuple[str, str]]
+
+
+class WorkspaceService:
+    """Loads a workspace with its stored settings and changes them, checking roles itself.
+
+    Every command opens its workspace. A member seen moments ago under the same name is not
+    written again, nor are the settings read again (see `Recent` for how fresh that is)."""
+
+    def __init__(
+        self, store: WorkspaceStore, default_timezone: str, recent: Recent[str, Loaded] | None = None
+    ) -> None:
         self._store = store
         self._default_timezone = default_timezone
+        self._recent: Recent[str, Loaded] = recent or Recent()
 
     async def open(self, workspace_id: str, platform: str, title: str, actor: Actor) -> Workspace:
-        settings = await self._store.touch(workspace_id, actor)
-        timezone = settings.get("timezone", self._default_timezone)
+        loaded = self._recent.get(workspace_id)
+        member = (actor.user_id, actor.display_name)
+        if loaded is None or member not in loaded.members:
+            settings = await self._store.touch(workspace_id, actor)
+            loaded = Loaded(settings, (loaded.members if loaded else frozenset()) | {member})
+            self._recent.put(workspace_id, loaded)
+        timezone = loaded.settings.get("timezone", self._default_timezone)
         return Workspace(workspace_id, platform, title, timezone)
 
     async def members(self, workspace: Workspace) -> dict[str, str]:
@@ -103,4 +123,5 @@ class WorkspaceService:
         require_admin(actor, "change the workspace timezone")
         zone = validate_timezone(name)
         await self._store.save_settings(workspace.id, {"timezone": zone})
+        self._recent.forget(workspace.id)
         return Workspace(workspace.id, workspace.platform, workspace.title, zone)
