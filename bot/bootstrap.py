@@ -39,7 +39,8 @@ from core.accounts import AccountService
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
 from core.errors import BadInput
-from core.generation.ports import ProviderConfig
+from core.generation.brand import RecentProfiles
+from core.generation.ports import GeneratorSource, ProviderConfig
 from core.generation.pricing import DEFAULT_PRICES, PriceTable
 from core.generation.prompts import DEFAULT_LIMITS, Limits
 from core.generation.service import Defaults, GenerationService
@@ -265,10 +266,11 @@ def build_generation(
     drafts: RedisDraftStore,
     usage: UsageGate,
     clock: Clock,
+    source: GeneratorSource | None = None,
 ) -> GenerationService:
     return GenerationService(
-        ProviderCatalog(provider_configurer(settings, dict(os.environ))),
-        profiles,
+        source or ProviderCatalog(provider_configurer(settings, dict(os.environ))),
+        RecentProfiles(profiles),
         drafts,
         usage,
         clock,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from core.errors import BadInput
+from core.recent import Recent
 
 MAX_DESCRIPTION = 1000
 MAX_WORDS = 30
@@ -57,6 +58,27 @@ class ProfileStore(Protocol):
     async def load(self, workspace_id: str) -> Profile: ...
 
     async def save(self, workspace_id: str, profile: Profile) -> None: ...
+
+
+class RecentProfiles:
+    """A `ProfileStore` that keeps each loaded profile for a few seconds: every generation
+    loads it, and a burst of /generate in one chat need not read it each time."""
+
+    def __init__(self, store: ProfileStore, recent: Recent[str, Profile] | None = None) -> None:
+        self._store = store
+        self._recent: Recent[str, Profile] = recent or Recent()
+
+    async def load(self, workspace_id: str) -> Profile:
+        profile = self._recent.get(workspace_id)
+        if profile is None:
+            profile = await self._store.load(workspace_id)
+            self._recent.put(workspace_id, profile)
+        return profile
+
+    async def save(self, workspace_id: str, profile: Profile) -> None:
+        self._recent.forget(workspace_id)  # a failed save must not leave the new one looking stored
+        await self._store.save(workspace_id, profile)
+        self._recent.put(workspace_id, profile)
 
 
 def change_brand(brand: BrandVoice, name: str, value: str, *, clear: bool = False) -> BrandVoice:
