@@ -11,7 +11,8 @@ from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.keys import Keys
 from adapters.redis.profiles import RedisProfileStore
 from bot.bootstrap import Studio
-from core.errors import AIKeyRejected, ProviderError, QuotaExceeded, RateLimited
+from core.drafts import Draft
+from core.errors import AIKeyRejected, ProviderError, QuotaExceeded, RateLimited, StoreUnavailable
 from core.generation.prompts import Limits
 from core.generation.service import Defaults, GenerationService
 from core.usage import UsageEvent
@@ -55,11 +56,16 @@ class Rig:
         return [d.id for d in page.drafts]
 
 
-def rig_for(studio: Studio, source: FakeSource, limits: Limits | None = None) -> Rig:
+def rig_for(
+    studio: Studio,
+    source: FakeSource,
+    limits: Limits | None = None,
+    drafts: type[RedisDraftStore] = RedisDraftStore,
+) -> Rig:
     gate = RecordingGate(source.log)
     client = studio.services.drafts._redis  # type: ignore[attr-defined]
     keys = Keys("cs")
-    studio.services.drafts = RedisDraftStore(client, keys)
+    studio.services.drafts = drafts(client, keys)
     studio.services.usage = gate
     studio.services.generation = GenerationService(
         source, RedisProfileStore(client, keys), studio.services.drafts, gate, studio.services.clock,
@@ -170,6 +176,19 @@ async def test_empty_provider_text_is_reported_not_stored(studio: Studio) -> Non
     reply = await run(studio, "/generate a post about x")
     assert "returned no text, so nothing was saved" in reply.text
     assert await rig.drafts() == [] and rig.gate.events == []
+
+
+class DraftStoreDown(RedisDraftStore):
+    async def create(self, draft: Draft) -> Draft:
+        raise StoreUnavailable("connection refused")
+
+
+async def test_tokens_are_charged_even_when_the_draft_cannot_be_stored(studio: Studio) -> None:
+    rig = rig_for(studio, FakeSource(), drafts=DraftStoreDown)
+    reply = await run(studio, "/generate a post about x")
+    assert "unavailable" in reply.text.lower()
+    assert rig.gate.log == ["admit console:w1 console:u1", "record generated"]
+    assert rig.gate.events[0].input_tokens == 100
 
 
 async def test_the_usage_gate_is_asked_before_the_provider(studio: Studio) -> None:

@@ -1,8 +1,9 @@
 """The generation service: admit → prompt → stream from the provider → check limits → store the
-finished draft once → record usage. Nothing is stored when any step before the store fails."""
+finished draft once while recording its usage. Nothing is stored when any step before fails."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -76,10 +77,7 @@ class GenerationService:
         profile = await self._profiles.load(workspace.id)
         prompt = build_prompt(request, profile.brand, self._limits)
         result = await self._produce(workspace, actor, profile, request, prompt, progress)
-        draft = self._new_draft(workspace, actor, request, result)
-        draft = await self._drafts.create(draft)
-        await self._record(workspace, actor, "generated", request.kind, result)
-        return draft
+        return await self._keep(workspace, actor, self._new_draft(workspace, actor, request, result), result)
 
     async def regenerate(
         self, workspace: Workspace, actor: Actor, draft_id: str, instruction: str, progress: Progress
@@ -94,8 +92,9 @@ class GenerationService:
         prompt = build_prompt(request, profile.brand, self._limits, extra=extra)
         result = await self._produce(workspace, actor, profile, request, prompt, progress)
         self._apply(draft, result, "regenerated")
-        await self._drafts.save(draft)
-        await self._record(workspace, actor, "regenerated", request.kind, result)
+        await asyncio.gather(  # as in `_keep`
+            self._drafts.save(draft), self._record(workspace, actor, "regenerated", request.kind, result)
+        )
         return draft
 
     async def variants(
@@ -135,9 +134,7 @@ class GenerationService:
         result = await self._produce(workspace, actor, profile, request, prompt, progress)
         draft = self._new_draft(workspace, actor, request, result)
         draft.parent_id = original.id
-        draft = await self._drafts.create(draft)
-        await self._record(workspace, actor, "generated", request.kind, result)
-        return draft
+        return await self._keep(workspace, actor, draft, result)
 
     async def edit(self, workspace: Workspace, actor: Actor, draft_id: str, text: str) -> Draft:
         cleaned = text.strip()
@@ -221,6 +218,14 @@ class GenerationService:
             first, check = retry, self._limits.check(request.kind, request.platform, retry.text)
         cost = self._prices.cost(first.model, usage)
         return Result(first, generator.provider, usage, cost, check)
+
+    async def _keep(self, workspace: Workspace, actor: Actor, draft: Draft, result: Result) -> Draft:
+        """Store a new draft and charge its generation together: one wait instead of two, and
+        the tokens are charged even if the store fails (they were spent)."""
+        stored, _ = await asyncio.gather(
+            self._drafts.create(draft), self._record(workspace, actor, "generated", draft.kind, result)
+        )
+        return stored
 
     def _new_draft(
         self, workspace: Workspace, actor: Actor, request: ContentRequest, result: Result
