@@ -1,27 +1,34 @@
 """Updates handled per second through the full Telegram Application, against a local fake Bot
-API server, compared with a bare python-telegram-bot echo bot on the same server in the same run.
+API server, compared with bare python-telegram-bot echo bots on the same server in the same run.
 
-    .venv/bin/python -m bench.telegram [--updates 300] [--runs 5]
+    .venv/bin/python -m bench.telegram [--updates 300] [--runs 5] [--concurrency 1 32]
 
-REDIS_URL (default memory://) picks the studio's store; use a real Redis for realistic numbers.
-Both bots run with the same AIORateLimiter whose flood limits are raised: the fake server does
-not enforce Telegram's limits, and with the real ones (30 sends/s) both bots would measure the
-limiter instead of themselves."""
+BENCH_REDIS_URL (default redis://127.0.0.1:6379/5, flushed before and after) is the studio's
+store. Contenders, interleaved run by run:
+  - bare echo (PTB defaults): `ApplicationBuilder` with its default httpx request, one
+    `MessageHandler` that calls `send_message` — the baseline the issue names;
+  - bare echo (aiohttp): the same bot on the studio's `AiohttpRequest`, so the studio's own
+    overhead can be read apart from its faster transport;
+  - /help and a real /generate (instant provider) through the studio's Application.
+Every bot runs the same AIORateLimiter with raised limits: the fake server enforces none, and
+with Telegram's 30 sends/s every bot would measure the limiter. Writes its section of
+docs/benchmarks.md."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
 from telegram import Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
@@ -29,16 +36,19 @@ from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.keys import Keys
 from adapters.redis.profiles import RedisProfileStore
 from adapters.redis.telegram import RedisTelegramStore
-from bot.bootstrap import Studio, build_studio
+from bench.docs import machine, write_section
+from bot.bootstrap import Studio, build_generation, build_studio
 from bot.settings import Settings
 from bot.telegram.app import build_application
+from bot.telegram.transport import AiohttpRequest
 from core.commands.dispatch import Dispatcher
-from core.generation.service import Defaults, GenerationService
+from core.generation.service import GenerationService
 from tests.conftest import RecordingNotifier
 from tests.fake_ai import FakeSource
 from tests.fake_bot_api import FakeBotApi, message_update
 
 HIGH = 1_000_000.0
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
 
 
 def limiter() -> AIORateLimiter:
@@ -67,25 +77,22 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await context.bot.send_message(update.effective_message.chat_id, update.effective_message.text or "")
 
 
-async def bare_bot(api: FakeBotApi) -> Any:
-    app = ApplicationBuilder().token(api.token).base_url(api.base_url).rate_limiter(limiter()).build()
+async def bare_bot(api: FakeBotApi, request: AiohttpRequest | None = None) -> Any:
+    builder = ApplicationBuilder().token(api.token).base_url(api.base_url).rate_limiter(limiter())
+    app = (builder.request(request) if request is not None else builder).build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     await app.initialize()
     return app
 
 
 def instant_generation(studio: Studio, settings: Settings, handle: RedisHandle) -> GenerationService:
-    """The real /generate (prompt, usage gate, draft store, card) with an instant provider, so
-    the figure is the front end's and the studio's cost, not a model's."""
+    """The real /generate (prompt, usage gate, draft store, card), built as the studio builds
+    it, with an instant provider: the figure is the front end's and the studio's cost, not a
+    model's."""
     services = studio.services
-    return GenerationService(
-        FakeSource("Fresh ideas about spring, ready to post."),
-        RedisProfileStore(handle.client, Keys(settings.redis_key_prefix)),
-        services.drafts,
-        services.usage,
-        services.clock,
-        defaults=Defaults("fake", "instant"),
-    )
+    profiles = RedisProfileStore(handle.client, Keys(settings.redis_key_prefix))
+    source = FakeSource("Fresh ideas about spring, ready to post.")
+    return build_generation(settings, profiles, services.drafts, services.usage, services.clock, source)
 
 
 async def studio_bot(api: FakeBotApi, data_dir: Path) -> tuple[Any, Any]:
@@ -93,7 +100,7 @@ async def studio_bot(api: FakeBotApi, data_dir: Path) -> tuple[Any, Any]:
         _env_file=None,  # type: ignore[call-arg]
         data_dir=data_dir,
         secret_key="b" * 40,
-        redis_url=os.environ.get("REDIS_URL", "memory://"),
+        redis_url=REDIS_URL,
         telegram_bot_token=api.token,
         telegram_api_base_url=api.base_url,
         telegram_rate_limit_per_second=HIGH,
@@ -111,52 +118,88 @@ async def studio_bot(api: FakeBotApi, data_dir: Path) -> tuple[Any, Any]:
     return app, studio
 
 
+CONTENDERS = ("bare echo (PTB defaults)", "bare echo (aiohttp)", "/help", "/generate (instant provider)")
+
+
 async def run(count: int, runs: int, concurrency: int) -> dict[str, list[float]]:
     api = await FakeBotApi().start()
     api.record = False
-    results: dict[str, list[float]] = {"bare echo": [], "/help": [], "/generate (instant provider)": []}
+    results: dict[str, list[float]] = {name: [] for name in CONTENDERS}
     with tempfile.TemporaryDirectory() as tmp:
-        bare = await bare_bot(api)
+        bare, lean = await bare_bot(api), await bare_bot(api, AiohttpRequest())
         app, studio = await studio_bot(api, Path(tmp))
-        await measure(bare, lambda i: "warm up", 50)
-        await measure(app, lambda i: "/help", 50)
+        for bot in (bare, lean, app):
+            await measure(bot, lambda i: "/help", 50)  # warm-up: connections, caches, scripts
         for _ in range(runs):  # interleaved so drift affects every contender alike
-            results["bare echo"].append(await measure(bare, lambda i: f"hello {i}", count, concurrency))
-            results["/help"].append(await measure(app, lambda i: "/help", count, concurrency))
+            results[CONTENDERS[0]].append(await measure(bare, lambda i: f"hello {i}", count, concurrency))
+            results[CONTENDERS[1]].append(await measure(lean, lambda i: f"hello {i}", count, concurrency))
+            results[CONTENDERS[2]].append(await measure(app, lambda i: "/help", count, concurrency))
             generate = await measure(app, lambda i: f"/generate topic {i}", count, concurrency)
-            results["/generate (instant provider)"].append(generate)
-        await bare.shutdown()
-        await app.shutdown()
+            results[CONTENDERS[3]].append(generate)
+        for bot in (bare, lean, app):
+            await bot.shutdown()
         await studio.close()
     await api.stop()
     return results
 
 
-def report(results: dict[str, list[float]], count: int, runs: int, concurrency: int) -> str:
-    base = statistics.median(results["bare echo"])
+def table(all_results: dict[int, dict[str, list[float]]]) -> list[str]:
     lines = [
-        f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores, "
-        f"REDIS_URL={os.environ.get('REDIS_URL', 'memory://')}; {runs} runs x {count} updates, "
-        f"{concurrency} in flight",
-        "| bot | median updates/s | runs | ratio to bare echo |",
-        "|---|---|---|---|",
+        "| In flight | bot | median updates/s | runs | ÷ bare echo (PTB defaults) | ÷ bare echo (aiohttp) |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, values in results.items():
-        runs_text = ", ".join(f"{v:.0f}" for v in values)
-        median = statistics.median(values)
-        lines.append(f"| {name} | {median:.0f} | {runs_text} | {median / base:.2f} |")
-    return "\n".join(lines)
+    for concurrency, results in all_results.items():
+        base, lean = (statistics.median(results[name]) for name in CONTENDERS[:2])
+        for name, values in results.items():
+            median = statistics.median(values)
+            runs_text = ", ".join(f"{v:.0f}" for v in values)
+            lines.append(
+                f"| {concurrency} | {name} | {median:.0f} | {runs_text} | **{median / base:.2f}** "
+                f"| {median / lean:.2f} |"
+            )
+    return lines
+
+
+def report(all_results: dict[int, dict[str, list[float]]], count: int, runs: int, redis_version: str) -> str:
+    goal = []
+    for concurrency, results in all_results.items():
+        base = statistics.median(results[CONTENDERS[0]])
+        ratios = ", ".join(f"{name} {statistics.median(results[name]) / base:.2f}" for name in CONTENDERS[2:])
+        goal.append(f"{concurrency} in flight: {ratios}")
+    return "\n".join(
+        [
+            "## Telegram front end (`bench/telegram.py`)",
+            "",
+            f"`.venv/bin/python -m bench.telegram` — run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; medians of "
+            f"{runs} interleaved runs × {count} updates from 50 private chats, after a warm-up.",
+            f"Machine: {machine(redis_version)}.",
+            "",
+            *table(all_results),
+            "",
+            "Goal: ≥ 0.7 of the bare bot's throughput. Against the bare echo bot with PTB's defaults: "
+            + "; ".join(goal)
+            + ".",
+            "",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md")
     args = parser.parse_args(argv)
-    for concurrency in args.concurrency:
-        results = asyncio.run(run(args.updates, args.runs, concurrency))
-        print(report(results, args.updates, args.runs, concurrency) + "\n")
+    flush = redis.Redis.from_url(REDIS_URL)
+    flush.flushdb()
+    all_results = {c: asyncio.run(run(args.updates, args.runs, c)) for c in args.concurrency}
+    version = str(flush.info("server")["redis_version"])
+    flush.flushdb()
+    text = report(all_results, args.updates, args.runs, version)
+    print(text)
+    if not args.no_write:
+        write_section("telegram", text)
     return 0
 
 
