@@ -222,7 +222,7 @@ def build_services(
     accounts = AccountService(store, states, oauth, verifier, notifier, clock, tuple(sorted(plugins)))
     publisher = DispatchingPublisher(adapters, accounts)
     context.accounts = accounts  # TikTok's token refresh writes the new tokens through it
-    drafts = RedisDraftStore(client, keys)
+    drafts = RedisDraftStore(client, keys, scripts)
     usage = build_usage(settings, client, scripts, keys, notifier, clock)
     return Services(
         workspaces=workspaces,
