@@ -4,6 +4,7 @@ hang-ups, garbage) and a recording proxy in front of the real Redis that counts 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -26,9 +27,13 @@ class FakeResp:
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
 
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def start(self, tls: ssl.SSLContext | None = None) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=tls)
         return int(self._server.sockets[0].getsockname()[1])
+
+    def send(self, raw: bytes) -> None:
+        """Write to the latest connection outside the answer function (a late reply)."""
+        self._writers[-1].write(raw)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1

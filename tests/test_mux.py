@@ -137,17 +137,27 @@ async def test_a_reply_timeout_fails_every_waiter_and_the_next_call_reconnects(f
     await connection.close()
 
 
-async def test_a_slow_reply_within_the_timeout_is_kept(fake: FakeResp) -> None:
-    held: list[list[bytes]] = []
-    fake.answer = lambda command: held.append(command) or None  # type: ignore[func-returns-value]
+async def test_a_reply_within_its_own_timeout_is_kept(fake: FakeResp) -> None:
+    fake.answer = lambda command: b"+PONG\r\n" if command[0] == b"PING" else None
     connection = Multiplexer(MuxSettings(port=server_port(fake), reply_timeout=0.3))
-    first = asyncio.create_task(connection.execute("PING"))
+    assert await connection.execute("PING") == b"PONG"  # arms the watchdog for 0.3 s from now
     await asyncio.sleep(0.2)
-    second = asyncio.create_task(connection.execute("PING"))
-    await asyncio.sleep(0.15)  # the first is overdue now, so the watchdog must fire
-    assert isinstance(first.exception(), RedisTimeoutError)
-    assert isinstance(second.exception(), RedisTimeoutError)
+    slow = asyncio.create_task(connection.execute("ECHO", "slow"))  # due 0.5 s
+    await asyncio.sleep(0.2)  # the watchdog fired at 0.3 s, found the ECHO not yet due, re-armed
+    fake.send(b"$4\r\nslow\r\n")
+    assert await slow == b"slow"
+    assert fake.connections == 1
     await connection.close()
+
+
+async def test_close_during_the_connect_fails_the_waiting_callers(fake: FakeResp) -> None:
+    fake.answer = lambda command: None  # the AUTH is never answered
+    connection = Multiplexer(MuxSettings(port=server_port(fake), password="pw"))
+    waiting = asyncio.create_task(connection.execute("PING"))
+    await asyncio.sleep(0.05)
+    await connection.close()
+    with pytest.raises(RedisConnectionError, match="closed while connecting"):
+        await waiting
 
 
 async def test_a_hang_up_fails_in_flight_calls_and_the_next_call_reconnects(fake: FakeResp) -> None:
@@ -278,3 +288,55 @@ def test_tls_verifies_by_default_and_honours_cert_reqs_none() -> None:
     relaxed = tls_context({"ssl_cert_reqs": "none"})
     assert relaxed.verify_mode == ssl.CERT_NONE and not relaxed.check_hostname
     assert not tls_context({"ssl_check_hostname": False}).check_hostname
+
+
+def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """A certificate for 127.0.0.1, its key, and a server context that presents it."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    here = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(here, False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    return server, cert_file
+
+
+async def test_rediss_verifies_the_server_certificate(tmp_path: Path) -> None:
+    server_tls, cert_file = self_signed(tmp_path)
+    fake = FakeResp()
+    port = await fake.start(tls=server_tls)
+    trusted = runner_for(aioredis.Redis.from_url(f"rediss://127.0.0.1:{port}?ssl_ca_certs={cert_file}"))
+    relaxed = runner_for(aioredis.Redis.from_url(f"rediss://127.0.0.1:{port}?ssl_cert_reqs=none"))
+    untrusted = runner_for(aioredis.Redis.from_url(f"rediss://127.0.0.1:{port}"))
+    assert isinstance(trusted, MuxScriptRunner) and isinstance(relaxed, MuxScriptRunner)
+    assert isinstance(untrusted, MuxScriptRunner)
+    assert await trusted.mux.execute("PING") == b"PONG"
+    assert await relaxed.mux.execute("PING") == b"PONG"
+    with pytest.raises(RedisConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+        await untrusted.mux.execute("PING")
+    for runner in (trusted, relaxed, untrusted):
+        await runner.close()
+    await fake.close()

@@ -231,7 +231,14 @@ class Multiplexer:
         # Everyone arriving during the connect awaits the same attempt and resumes in the same
         # loop iteration (a lock would wake them one per iteration and defeat coalescing).
         # Shielded: one impatient caller's cancellation must not cancel the others' connect.
-        return await asyncio.shield(self._connecting)
+        try:
+            return await asyncio.shield(self._connecting)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._closed and task is not None and not task.cancelling():
+                # The attempt was cancelled by close(), not this caller: say so plainly.
+                raise RedisConnectionError("The Redis multiplexer was closed while connecting.") from None
+            raise
 
     def _connect_done(self, attempt: asyncio.Task[_Resp]) -> None:
         self._connecting = None
