@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -10,17 +11,29 @@ import redis.asyncio as aioredis
 from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.keys import Keys
 from adapters.redis.profiles import RedisProfileStore
+from adapters.redis.scripts import runner_for
 from core.drafts import ID_ALPHABET, Draft, DraftVersion, MediaRef, check_draft_id
 from core.errors import BadInput, NotFound
 from core.generation.brand import BrandVoice, Profile
+
+
+@pytest.fixture
+async def drafts(any_redis: aioredis.Redis) -> AsyncIterator[RedisDraftStore]:
+    """The store as the studio builds it: creation on the script runner the client calls for
+    (the multiplexed connection on the real server, redis-py on fakeredis)."""
+    scripts = runner_for(any_redis)
+    yield RedisDraftStore(any_redis, Keys("cs"), scripts)
+    await scripts.close()
 
 
 def draft(workspace: str = "console:a", minute: int = 0, text: str = "hello") -> Draft:
     return Draft("", workspace, "console:u", "post", text, created_at=f"2026-11-25T12:{minute:02d}:00+00:00")
 
 
-async def test_create_assigns_short_ids_and_round_trips_every_field(any_redis: aioredis.Redis) -> None:
-    store = RedisDraftStore(any_redis, Keys("cs"))
+async def test_create_assigns_short_ids_and_round_trips_every_field(
+    any_redis: aioredis.Redis, drafts: RedisDraftStore
+) -> None:
+    store = drafts
     created = await store.create(draft())
     assert len(created.id) == 6 and set(created.id) <= set(ID_ALPHABET)
     created.versions.append(DraftVersion("old", "generated", "m", "2026-11-25T11:00:00+00:00", 1, 2, 0.5))
@@ -31,8 +44,10 @@ async def test_create_assigns_short_ids_and_round_trips_every_field(any_redis: a
     assert loaded == created and loaded.version == 2
 
 
-async def test_recent_pages_newest_first_and_delete_removes_from_the_list(any_redis: aioredis.Redis) -> None:
-    store = RedisDraftStore(any_redis, Keys("cs"))
+async def test_recent_pages_newest_first_and_delete_removes_from_the_list(
+    any_redis: aioredis.Redis, drafts: RedisDraftStore
+) -> None:
+    store = drafts
     made = [await store.create(draft(minute=m, text=f"t{m}")) for m in range(5)]
     page = await store.recent("console:a", 0, 2)
     assert [d.text for d in page.drafts] == ["t4", "t3"] and page.total == 5
@@ -45,8 +60,8 @@ async def test_recent_pages_newest_first_and_delete_removes_from_the_list(any_re
         await store.get("console:a", made[4].id)
 
 
-async def test_workspaces_are_isolated(any_redis: aioredis.Redis) -> None:
-    store = RedisDraftStore(any_redis, Keys("cs"))
+async def test_workspaces_are_isolated(any_redis: aioredis.Redis, drafts: RedisDraftStore) -> None:
+    store = drafts
     mine = await store.create(draft("console:a"))
     with pytest.raises(NotFound):
         await store.get("console:b", mine.id)
@@ -57,8 +72,10 @@ async def test_workspaces_are_isolated(any_redis: aioredis.Redis) -> None:
     assert keys == {f"cs:{{ws:console:a}}:draft:{mine.id}", "cs:{ws:console:a}:drafts"}
 
 
-async def test_older_stored_drafts_without_new_fields_still_load(any_redis: aioredis.Redis) -> None:
-    store = RedisDraftStore(any_redis, Keys("cs"))
+async def test_older_stored_drafts_without_new_fields_still_load(
+    any_redis: aioredis.Redis, drafts: RedisDraftStore
+) -> None:
+    store = drafts
     old = {"id": "abc234", "workspace_id": "console:a", "author_id": "u", "kind": "post", "text": "t",
            "platform": "", "media": [{"path": "p", "mime_type": "image/png", "size": 1, "kind": "photo"}],
            "some_future_field": 1}  # fmt: skip
@@ -86,9 +103,9 @@ def test_draft_ids_are_validated() -> None:
 
 
 async def test_an_id_collision_never_overwrites_the_draft_holding_that_id(
-    any_redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+    any_redis: aioredis.Redis, drafts: RedisDraftStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = RedisDraftStore(any_redis, Keys("cs"))
+    store = drafts
     first = await store.create(draft(minute=1, text="first"))
     # The next id drawn is the first draft's id, then a fresh one: only the draw is scripted.
     letters = iter(first.id + "zzzzzz")

@@ -20,6 +20,7 @@ from core.errors import QuotaExceeded, RateLimited, UsageStoreUnavailable
 from core.usage import UsageEvent
 from core.workspaces import Actor, Role, Workspace
 from tests.conftest import TEST_REDIS_URL, FakeClock, RecordingNotifier, caller, run
+from tests.fake_resp import RecordingProxy
 
 ANN = Actor("console:ann", "Ann", Role.MEMBER)
 BOSS = Actor("console:boss", "Boss", Role.ADMIN)
@@ -274,69 +275,74 @@ async def test_200_concurrent_callers_limit_100_admit_exactly_100(
     assert await client.zcard(f"cs:{{ws:{ws.id}}}:usage:user:{ANN.user_id}:window") == 100
 
 
-class CountingConnection(aioredis.Connection):
-    """Counts what is written to the socket: one `send_packed_command` is one round trip
-    (a pipeline sends all its commands in one write)."""
-
-    sent = 0
-    written = b""  # what this process wrote: unlike INFO commandstats, blind to other clients
-
-    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        type(self).sent += 1
-        type(self).written += command if isinstance(command, bytes) else b"".join(command)
-        await super().send_packed_command(command, check_health)
+@pytest.fixture
+async def proxy(real_redis: aioredis.Redis) -> AsyncIterator[RecordingProxy]:
+    """Records every command on the wire, whichever path sent it (the multiplexed script runner
+    or redis-py), and only this test's: unlike INFO commandstats, blind to other clients."""
+    kwargs = real_redis.connection_pool.connection_kwargs
+    recorder = RecordingProxy(kwargs.get("host", "127.0.0.1"), kwargs.get("port", 6379))
+    await recorder.start()
+    yield recorder
+    await recorder.close()
 
 
 @pytest.fixture
-async def counting_redis(real_redis: aioredis.Redis) -> AsyncIterator[aioredis.Redis]:
-    pool = aioredis.ConnectionPool.from_url(TEST_REDIS_URL, connection_class=CountingConnection)
-    client = aioredis.Redis(connection_pool=pool)
+async def counting_redis(proxy: RecordingProxy) -> AsyncIterator[aioredis.Redis]:
+    db = aioredis.Redis.from_url(TEST_REDIS_URL).connection_pool.connection_kwargs.get("db", 0)
+    assert proxy._server is not None
+    port = proxy._server.sockets[0].getsockname()[1]
+    client = aioredis.Redis(host="127.0.0.1", port=port, db=db)
     await client.ping()  # connection set-up (HELLO, CLIENT SETINFO) is not the command's cost
     yield client
     await client.aclose()
 
 
-async def command_calls(client: aioredis.Redis, name: str) -> int:
-    """How many `name` commands this test's connections sent (e.g. "evalsha", "script|load")."""
-    parts = [p.upper().encode() for p in name.split("|")]
-    needle = b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
-    return CountingConnection.written.count(needle)
-
-
 @pytest.mark.redis
 async def test_admit_plus_record_cost_two_round_trips(
-    counting_redis: aioredis.Redis, settings: Settings, clock: FakeClock, notifier: RecordingNotifier
+    counting_redis: aioredis.Redis,
+    proxy: RecordingProxy,
+    settings: Settings,
+    clock: FakeClock,
+    notifier: RecordingNotifier,
 ) -> None:
     studio = await make_studio(counting_redis, settings, clock, notifier, rate_limit_generations_per_hour=1)
+    mux = studio.redis.scripts.mux  # type: ignore[attr-defined]  # a real server: the mux runner
     ws = await open_ws(studio)
-    await studio.services.usage.admit_generation(ws, ANN)  # loads the scripts once
+    await studio.services.usage.admit_generation(ws, ANN)  # connects the mux (SELECT) once
     await studio.services.usage.record(ws, ANN, generated())
-    evalsha_before = await command_calls(counting_redis, "evalsha")
+    evalsha_before = proxy.count("evalsha")
     for user in ("console:a", "console:b", "console:c"):
         actor = Actor(user, user, Role.MEMBER)
-        CountingConnection.sent = 0
+        sent, writes = len(proxy.commands), mux.writes
         await studio.services.usage.admit_generation(ws, actor)
         await studio.services.usage.record(ws, actor, generated())
-        assert CountingConnection.sent == 2
-    CountingConnection.sent = 0
+        # Two commands on the wire, each its own write awaited before the next: two round trips.
+        assert len(proxy.commands) - sent == 2 and mux.writes - writes == 2
+    sent = len(proxy.commands)
     with pytest.raises(RateLimited):  # a refusal records its rate_limited event: still two
         await studio.services.usage.admit_generation(ws, ANN)
-    assert CountingConnection.sent == 2
-    assert await command_calls(counting_redis, "evalsha") == evalsha_before + 8
+    assert len(proxy.commands) - sent == 2
+    assert proxy.count("evalsha") == evalsha_before + 8
+    await studio.close()
 
 
 @pytest.mark.redis
 async def test_scripts_are_reloaded_after_script_flush(
-    counting_redis: aioredis.Redis, settings: Settings, clock: FakeClock, notifier: RecordingNotifier
+    counting_redis: aioredis.Redis,
+    proxy: RecordingProxy,
+    settings: Settings,
+    clock: FakeClock,
+    notifier: RecordingNotifier,
 ) -> None:
     studio = await make_studio(counting_redis, settings, clock, notifier, rate_limit_generations_per_hour=2)
     ws = await open_ws(studio)
     assert await admitted(studio, ws)
     await counting_redis.script_flush()
-    loads = await command_calls(counting_redis, "script|load")
+    loads = proxy.count("script", "load")
     assert await admitted(studio, ws)
     assert not await admitted(studio, ws)
-    assert await command_calls(counting_redis, "script|load") == loads + 2  # admit, then record
+    assert proxy.count("script", "load") == loads + 2  # admit, then record
+    await studio.close()
 
 
 def closed_port() -> int:

