@@ -112,7 +112,7 @@ async def studio_bot(api: FakeBotApi, data_dir: Path) -> tuple[Any, Any]:
     studio = await build_studio(settings, notifier=RecordingNotifier(), redis=handle)
     studio.services.generation = instant_generation(studio, settings, handle)
     dispatcher = Dispatcher(studio.services, studio.dispatcher.registry)
-    store = RedisTelegramStore(handle.client, Keys(f"bench{os.getpid()}"))
+    store = RedisTelegramStore(handle.client, Keys(f"bench{os.getpid()}"), handle.scripts)
     app, _ = build_application(settings, dispatcher, store)
     await app.initialize()
     return app, studio

@@ -251,6 +251,8 @@ async def test_embedded_redis_runs_scripts_over_its_unix_socket(tmp_path: Path) 
     await handle.client.set("lease", "me")
     assert await handle.scripts.run(RELEASE, ["lease"], ["me"]) == 1
     assert await handle.client.get("lease") is None
+    assert await handle.scripts.call("SET", "card", "d1", "EX", 60) == b"OK"
+    assert await handle.client.get("card") == b"d1" and 0 < await handle.client.ttl("card") <= 60
     await handle.close()
 
 
@@ -261,6 +263,8 @@ async def test_fakeredis_clients_run_scripts_through_redis_py() -> None:
     await client.set("lease", "me")
     await client.script_flush()
     assert await handle.scripts.run(RELEASE, ["lease"], ["me"]) == 1
+    assert await handle.scripts.call("SET", "card", "d1", "EX", 60) is True  # redis-py's SET reply
+    assert await client.get("card") == b"d1"
     await handle.close()
 
 

@@ -27,7 +27,12 @@ class LuaScript:
 
 
 class ScriptRunner(Protocol):
+    """The studio's fast path to Redis: its Lua scripts, and single plain commands a hot path
+    sends (never blocking ones; see `Multiplexer`)."""
+
     async def run(self, script: LuaScript, keys: Sequence[str], args: Sequence[Any]) -> Any: ...
+
+    async def call(self, *args: Any) -> Any: ...
 
     async def close(self) -> None: ...
 
@@ -47,6 +52,9 @@ class MuxScriptRunner:
             await self.mux.execute("SCRIPT", "LOAD", script.source)
             return await self.mux.execute("EVALSHA", script.sha, len(keys), *keys, *args)
 
+    async def call(self, *args: Any) -> Any:
+        return await self.mux.execute(*args)
+
     async def close(self) -> None:
         await self.mux.close()
 
@@ -63,6 +71,9 @@ class ClientScriptRunner:
         except NoScriptError:
             await self._redis.script_load(script.source)
             return await self._redis.evalsha(script.sha, len(keys), *keys, *args)
+
+    async def call(self, *args: Any) -> Any:
+        return await self._redis.execute_command(*args)  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
         return None
