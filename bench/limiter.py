@@ -41,6 +41,7 @@ from adapters.redis.keys import Keys  # noqa: E402
 from adapters.redis.mux import Multiplexer  # noqa: E402
 from adapters.redis.scripts import MuxScriptRunner  # noqa: E402
 from adapters.redis.usage import RedisUsageStore  # noqa: E402
+from bench.docs import write_section  # noqa: E402
 from core.errors import RateLimited  # noqa: E402
 from core.limits import LimitDefaults, UsageService  # noqa: E402
 from core.ports import SystemClock  # noqa: E402
@@ -238,8 +239,6 @@ def report(
         for c in (1, 50)
     ]
     lines = [
-        "# Benchmarks",
-        "",
         "## Usage-gate limiter (`bench/limiter.py`)",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `.venv/bin/python bench/limiter.py` against one "
@@ -336,21 +335,8 @@ async def main() -> None:
     await client.aclose()
     info = machine(str(version)) | {"load average (1 min) at the end": f"{load:.2f}"}
     text = report(figures, exact, trips, info)
-    write_section(ROOT / "docs" / "benchmarks.md", text)
+    write_section("limiter", text)
     print(text)
-
-
-def write_section(path: Path, text: str) -> None:
-    """Replace only this benchmark's section: the other benchmarks share the file."""
-    body = text.split("## Usage-gate limiter", 1)[1]
-    section = "## Usage-gate limiter" + body.rstrip("\n") + "\n\n"
-    old = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if "## Usage-gate limiter" not in old:
-        path.write_text(old.rstrip("\n") + "\n\n" + section)
-        return
-    head, tail = old.split("## Usage-gate limiter", 1)
-    after = tail.find("\n## ")
-    path.write_text(head + section + (tail[after + 1 :] if after != -1 else ""))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.docs import write_section  # noqa: E402
 from bot.bootstrap import Studio, build_studio  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from core.commands.dispatch import Caller  # noqa: E402
@@ -200,19 +201,6 @@ def report(queue: list[dict[str, float]], drain: list[dict[str, float]], args: a
     )
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    start, end = "<!-- scheduler:start -->", "<!-- scheduler:end -->"
-    block = f"{start}\n{text}{end}\n"
-    current = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if start in current:
-        head, rest = current.split(start, 1)
-        current = head + block + rest.split(end, 1)[1].lstrip("\n")
-    else:
-        current = current.rstrip("\n") + "\n\n" + block
-    path.write_text(current)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -237,7 +225,7 @@ async def main() -> None:
     text = report(queue, drain, args)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("scheduler", text)
 
 
 if __name__ == "__main__":
