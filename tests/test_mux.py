@@ -4,6 +4,7 @@ concurrency, error replies, NOSCRIPT, cancellation, timeouts, hang-ups, handshak
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -100,6 +101,12 @@ async def test_select_uses_the_clients_database(mux: Multiplexer, real_redis: ai
     await real_redis.set("mux:db", "here")
     assert mux.settings.db == real_redis.connection_pool.connection_kwargs.get("db", 0)
     assert await mux.execute("GET", "mux:db") == b"here"
+
+
+async def test_tcp_connections_ask_the_kernel_for_keepalive(mux: Multiplexer) -> None:
+    await mux.execute("PING")
+    sock = mux._protocol._transport.get_extra_info("socket")  # type: ignore[union-attr]
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
 
 
 @pytest.mark.redis

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import socket
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -123,6 +124,11 @@ class _Resp(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         self.usable = True
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # A peer that vanishes silently (a NAT or firewall dropping an idle flow) is found by
+            # the kernel, not by the next caller waiting out the reply timeout.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 
     def send(self, packed: bytes) -> asyncio.Future[Any]:
         if not self.usable:
