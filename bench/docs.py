@@ -10,14 +10,17 @@ from pathlib import Path
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
-def machine(redis_version: str) -> str:
-    model = "unknown CPU"
+def cpu_model() -> str:
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         for line in cpuinfo.read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def machine(redis_version: str) -> str:
+    model = cpu_model()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     return (
         f"{os.cpu_count()} cores ({model}), {platform.system()} {platform.release()}, Python "

@@ -41,7 +41,7 @@ from adapters.redis.keys import Keys  # noqa: E402
 from adapters.redis.mux import Multiplexer  # noqa: E402
 from adapters.redis.scripts import MuxScriptRunner  # noqa: E402
 from adapters.redis.usage import RedisUsageStore  # noqa: E402
-from bench.docs import write_section  # noqa: E402
+from bench.docs import cpu_model, write_section  # noqa: E402
 from core.errors import RateLimited  # noqa: E402
 from core.limits import LimitDefaults, UsageService  # noqa: E402
 from core.ports import SystemClock  # noqa: E402
@@ -191,13 +191,7 @@ def server_cost(before: dict[str, Any], after: dict[str, Any]) -> dict[str, floa
 
 
 def machine(redis_version: str) -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     from importlib.metadata import version
 
     return {

@@ -29,7 +29,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.docs import write_section  # noqa: E402
+from bench.docs import cpu_model, write_section  # noqa: E402
 from bot.bootstrap import Studio, build_studio  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from core.commands.dispatch import Caller  # noqa: E402
@@ -134,11 +134,7 @@ async def bench_drain(
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
+    model = cpu_model()
     meminfo = Path("/proc/meminfo").read_text().splitlines()
     mem_kb = next(int(x.split()[1]) for x in meminfo if x.startswith("MemTotal"))
     version = redis.Redis().info("server")["redis_version"]
