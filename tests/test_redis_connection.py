@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -46,14 +48,39 @@ async def test_real_server_url(real_redis: object, tmp_path: Path) -> None:
     await handle.close()
 
 
-async def test_embedded_redis_persists_across_restarts(tmp_path: Path) -> None:
+async def test_embedded_redis_persists_across_restarts_and_stops_with_the_studio(tmp_path: Path) -> None:
     first = await open_redis(None, tmp_path)
     await first.client.set("greeting", "hello")
+    assert await first.scripts.call("PING") == b"PONG"  # the multiplexed socket is open too
     assert "embedded" in first.description
+    pid = first.embedded.pid
     await first.close()
+    assert not _running(pid), "the embedded redis-server outlived its studio"
     second = await open_redis(None, tmp_path)
     assert await second.client.get("greeting") == b"hello"
     await second.close()
+
+
+async def test_a_second_command_on_the_same_data_dir_leaves_the_running_server_up(tmp_path: Path) -> None:
+    studio = await open_redis(None, tmp_path)
+    await studio.client.set("k", "v")
+    doctor = await open_redis(None, tmp_path)  # e.g. `content-studio doctor` while the studio runs
+    assert await doctor.client.get("k") == b"v"
+    await doctor.close()
+    assert await studio.client.get("k") == b"v" and await studio.scripts.call("GET", "k") == b"v"
+    pid = studio.embedded.pid
+    await studio.close()
+    assert not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    for _ in range(100):  # SHUTDOWN returns before the process is gone
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 async def test_workspace_store_contract(any_redis: object) -> None:

