@@ -138,9 +138,26 @@ async def build_studio(
     if settings.scheduler_enabled:
         lease = RedisLease(handle.client, keys, instance_id(), settings.scheduler_lease_seconds)
         studio.scheduler = SchedulerService(
-            lease, jobs, services.posts, housekeeping=services.accounts.warn_expiring
+            lease,
+            jobs,
+            services.posts,
+            housekeeping=housekeeping(settings, services.accounts, services.posts),
         )
     return studio
+
+
+def housekeeping(
+    settings: Settings, accounts: AccountService, posts: PostLifecycle
+) -> Callable[[], Awaitable[None]]:
+    """What the scheduler leader does once an hour: warn about lapsing tokens, delete old
+    finished posts."""
+    keep = timedelta(days=settings.post_retention_days)
+
+    async def run() -> None:
+        await accounts.warn_expiring()
+        await posts.prune(keep)
+
+    return run
 
 
 def block_policy(settings: Settings) -> BlockPolicy:

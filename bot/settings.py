@@ -178,6 +178,12 @@ class Settings(BaseSettings):
     publish_retry_max: float = Field(3600.0, gt=0, le=86400, description="longest retry delay in seconds")
     scheduler_enabled: bool = Field(True, description="take part in the scheduler leader election")
     scheduler_lease_seconds: float = Field(15.0, ge=2, le=600, description="leader lease; take-over time")
+    post_retention_days: int = Field(
+        180,
+        ge=1,
+        le=3650,
+        description="days finished posts (published, failed, missed, cancelled) are kept",
+    )
     notify_interval: float = Field(
         3.0, ge=0, le=60, description="seconds between notices to one chat platform"
     )

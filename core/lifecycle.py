@@ -298,6 +298,14 @@ class PostLifecycle:
         await self.reconcile_in_flight(older_than=STUCK_AFTER)
         return len(lost)
 
+    async def prune(self, keep: timedelta) -> int:
+        """Housekeeping run by the leader: finished posts older than `keep` are deleted, so the
+        store does not grow forever (usage history keeps its own, separate retention)."""
+        removed = await self.store.prune(self.runner.clock.now() - keep)
+        if removed:
+            log.info("deleted %d finished post(s) older than %d days", removed, keep.days)
+        return removed
+
     async def _load(self, workspace_id: str, post_id: str) -> Post | None:
         try:
             return await self.store.get(workspace_id, post_id)

@@ -61,6 +61,11 @@ class PostStore(Protocol):
         """(workspace id, post id) of every post left PUBLISHING."""
         ...
 
+    async def prune(self, before: datetime) -> int:
+        """Delete finished posts (published, failed, missed, cancelled) due or created before
+        `before`, in every workspace; returns how many."""
+        ...
+
 
 class JobScheduler(Protocol):
     """When to look at a post again (APScheduler on the leader; a Redis inbox elsewhere)."""

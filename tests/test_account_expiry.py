@@ -9,8 +9,9 @@ import redis.asyncio as aioredis
 from adapters.redis.keys import Keys
 from adapters.redis.lease import RedisLease
 from adapters.scheduler.service import SchedulerService
-from bot.bootstrap import Studio
+from bot.bootstrap import Studio, housekeeping
 from core.accounts import Account, Tokens
+from core.posts import Post, PostEvent, PostStatus
 from tests.conftest import FakeClock, RecordingNotifier
 
 
@@ -54,3 +55,20 @@ async def test_the_leader_runs_the_expiry_check_as_housekeeping(
     await service._sweep()
     await service._sweep()
     assert calls == [1]  # hourly, not every sweep
+
+
+async def test_housekeeping_warns_and_deletes_old_finished_posts(
+    studio: Studio, clock: FakeClock, notifier: RecordingNotifier
+) -> None:
+    services = studio.services
+    assert services.posts is not None
+    await services.accounts.store.save(*account("console:w1", "soon", clock, timedelta(days=2)))
+    old = clock.now() - timedelta(days=studio.settings.post_retention_days + 1)
+    for post_id, status in (("gone", PostStatus.PUBLISHED), ("kept", PostStatus.SCHEDULED)):
+        post = Post(
+            post_id, "console:w1", "d1", "tiktok:soon", "console:u1", "hi", due_at=old, created_at=old
+        )
+        await services.posts.store.create(post, PostEvent(old, "console:u1", status, ""))
+    await housekeeping(studio.settings, services.accounts, services.posts)()
+    assert len(notifier.sent) == 1  # the token warning
+    assert [p.id for p in await services.posts.store.list_workspace("console:w1")] == ["kept"]

@@ -6,7 +6,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from adapters.redis.keys import Keys
-from adapters.redis.posts import RedisPostStore
+from adapters.redis.posts import RedisPostStore, load_script
 from core.errors import NotFound, StoreUnavailable
 from core.posts import Post, PostEvent, PostStatus
 
@@ -116,3 +116,63 @@ def test_lists_of_dataclasses_are_stored_as_plain_documents() -> None:
         {"path": "m/a.jpg", "mime_type": "image/jpeg", "size": 10, "kind": "photo", "duration_sec": None}
     ]
     assert _plain(["x"]) == ["x"] and _plain("text") == "text"
+
+
+async def store_with(store: RedisPostStore, post: Post, *statuses: PostStatus) -> None:
+    await store.create(post, event(statuses[0]))
+    allowed = set(PostStatus)
+    for status in statuses[1:]:
+        await store.transition(post, allowed, event(status))
+
+
+async def test_pruning_deletes_only_old_finished_posts_in_every_workspace(any_redis: aioredis.Redis) -> None:
+    store = RedisPostStore(any_redis, Keys("t"))
+    old, recent = T0 - timedelta(days=200), T0 - timedelta(days=10)
+    for post_id, workspace, due, statuses in [
+        ("a1", "tg:-100", old, [PostStatus.SCHEDULED, PostStatus.PUBLISHING, PostStatus.PUBLISHED]),
+        ("a2", "tg:-100", old, [PostStatus.SCHEDULED, PostStatus.CANCELLED]),
+        ("a3", "tg:-100", old, [PostStatus.SCHEDULED, PostStatus.MISSED]),
+        ("b1", "dc:42", old, [PostStatus.SCHEDULED, PostStatus.PUBLISHING, PostStatus.FAILED]),
+        ("k1", "tg:-100", old, [PostStatus.SCHEDULED]),  # overdue, still to run: the sweep's
+        ("k2", "dc:42", old, [PostStatus.SCHEDULED, PostStatus.PUBLISHING]),  # may have gone out
+        ("k3", "dc:42", recent, [PostStatus.SCHEDULED, PostStatus.PUBLISHED]),  # inside retention
+    ]:
+        await store_with(store, make_post(post_id, workspace, due), *statuses)
+    await any_redis.set("t:{ws:tg:-100}:draft:x:posts", "not an index")  # matched by the scan, skipped
+    assert await store.prune(T0 - timedelta(days=180)) == 4
+    assert [p.id for p in await store.list_workspace("tg:-100")] == ["k1"]
+    assert sorted(p.id for p in await store.list_workspace("dc:42")) == ["k2", "k3"]
+    assert not await any_redis.exists("t:{ws:tg:-100}:post:a1", "t:{ws:tg:-100}:post:a1:history")
+    assert await store.due_before(None) == [("tg:-100", "k1", old)]
+    assert await store.in_flight() == [("dc:42", "k2")]
+    assert await store.prune(T0 - timedelta(days=180)) == 0
+
+
+async def test_pruning_clears_index_entries_of_vanished_posts(any_redis: aioredis.Redis) -> None:
+    store = RedisPostStore(any_redis, Keys("t"))
+    await any_redis.zadd("t:{ws:w9}:posts", {"ghost": 1.0})
+    assert await store.prune(T0) == 0
+    assert await any_redis.exists("t:{ws:w9}:posts") == 0
+
+
+@pytest.mark.redis
+async def test_a_post_retried_while_pruning_is_kept(real_redis: aioredis.Redis) -> None:
+    store = RedisPostStore(real_redis, Keys("t"))
+    old = T0 - timedelta(days=400)
+    await store_with(store, make_post("r1", "w1", old), PostStatus.SCHEDULED, PostStatus.FAILED)
+    listed = await real_redis.zrange("t:{ws:w1}:posts", 0, -1)
+    post = await store.get("w1", "r1")
+    await store.transition(post, {PostStatus.FAILED}, event(PostStatus.SCHEDULED, "retry"))
+    prune = real_redis.register_script(load_script("post_prune.lua"))
+    keys = ["t:{ws:w1}:posts", "t:{ws:w1}:post:r1", "t:{ws:w1}:post:r1:history"]
+    assert await prune(keys=keys, args=[b.decode() for b in listed]) == 0  # status checked again, atomically
+    assert (await store.get("w1", "r1")).status is PostStatus.SCHEDULED
+
+
+def test_workspace_ids_are_read_back_from_keys() -> None:
+    keys = Keys("cs")
+    assert keys.workspace_of(keys.workspace("tg:-100", "posts"), "posts") == "tg:-100"
+    assert keys.workspace_of("cs:{ws:w1}:draft:x:posts", "posts") is None
+    assert keys.workspace_of("cs:{ws:w1}:x}:posts", "posts") is None  # "}" inside: not one of ours
+    assert keys.workspace_of("other:{ws:w1}:posts", "posts") is None
+    assert keys.workspace_of("cs:{ws:}:posts", "posts") is None

@@ -11,6 +11,15 @@ class Keys:
     def workspace(self, workspace_id: str, *parts: str) -> str:
         return ":".join([f"{self.prefix}:{{ws:{workspace_id}}}", *parts])
 
+    def workspace_of(self, key: str, *parts: str) -> str | None:
+        """The workspace id of a key built by `workspace(<id>, *parts)`, or None for any other
+        key (what a SCAN over `workspace("*", *parts)` may also match)."""
+        head, tail = f"{self.prefix}:{{ws:", "}:" + ":".join(parts)
+        if not (key.startswith(head) and key.endswith(tail)):
+            return None
+        workspace_id = key[len(head) : len(key) - len(tail)]
+        return workspace_id if workspace_id and "}" not in workspace_id else None
+
     def common(self, *parts: str) -> str:
         """Keys that belong to no single workspace (leases, OAuth nonces, the job store)."""
         return ":".join([self.prefix, *parts])

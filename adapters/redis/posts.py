@@ -22,6 +22,8 @@ from core.errors import NotFound
 from core.posts import Post, PostEvent, PostStatus
 
 MAX_HISTORY = 200
+PRUNE_BATCH = 200  # posts per atomic prune call
+PRUNE_MAX = 10_000  # per workspace per run; the next run (an hour later) takes the rest
 POST_FIELDS = tuple(f.name for f in fields(Post) if f.name != "history")
 SEPARATOR = "\t"
 
@@ -93,6 +95,7 @@ class RedisPostStore:
         self._redis = client
         self._keys = keys
         self._transition = client.register_script(load_script("post_transition.lua"))
+        self._prune = client.register_script(load_script("post_prune.lua"))
 
     def _post_key(self, workspace_id: str, post_id: str) -> str:
         return self._keys.workspace(workspace_id, "post", post_id)
@@ -180,3 +183,29 @@ class RedisPostStore:
         members = await self._redis.smembers(self._keys.common("posts", "publishing"))
         pairs = [_text(m).partition(SEPARATOR) for m in members]
         return [(ws, post_id) for ws, _, post_id in pairs]
+
+    @translate_errors
+    async def prune(self, before: datetime) -> int:
+        """Delete finished posts due (or created) before `before`, in every workspace."""
+        removed = 0
+        pattern = self._keys.workspace("*", "posts")
+        async for raw in self._redis.scan_iter(match=pattern, count=1000):
+            workspace_id = self._keys.workspace_of(_text(raw), "posts")
+            if workspace_id is not None:
+                removed += await self._prune_workspace(workspace_id, before)
+        return removed
+
+    async def _prune_workspace(self, workspace_id: str, before: datetime) -> int:
+        index = self._keys.workspace(workspace_id, "posts")
+        old: list[bytes] = await self._redis.zrangebyscore(  # type: ignore[assignment]
+            index, "-inf", f"({before.timestamp()}", 0, PRUNE_MAX
+        )
+        removed = 0
+        for start in range(0, len(old), PRUNE_BATCH):
+            ids = [_text(raw) for raw in old[start : start + PRUNE_BATCH]]
+            keys = [index]
+            for post_id in ids:
+                post_key = self._post_key(workspace_id, post_id)
+                keys += [post_key, f"{post_key}:history"]
+            removed += int(await self._prune(keys=keys, args=ids))
+        return removed
