@@ -52,3 +52,12 @@ def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("AI_MODEL", raising=False)
     settings = load_settings(_env_file=env)
     assert (settings.ai_model, settings.log_level) == ("llama3.1", "DEBUG")
+
+
+def test_every_setting_is_documented_and_in_the_example_env() -> None:
+    root = Path(__file__).resolve().parents[1]
+    example = (root / ".env.example").read_text()
+    table = (root / "docs" / "settings.md").read_text()
+    names = [name.upper() for name in Settings.model_fields]
+    assert [n for n in names if f"{n}=" not in example] == []
+    assert [n for n in names if f"| `{n}` |" not in table] == []
