@@ -2,8 +2,11 @@
 delivers to every front end's `ChannelSender`.
 
 `notify()` only enqueues and returns at once, so publishing is never blocked by a slow or broken
-chat platform. One worker per platform delivers in order, paced to that platform's limit, and
-retries a failed delivery a few times before logging it as lost."""
+chat platform. Each chat has its own queue, delivered in order and paced to the platform's
+per-chat limit (Telegram: about 20 messages a minute in a group), so one busy or failing chat
+never delays the others; the platform-wide flood limits are the senders' own (PTB's
+AIORateLimiter, discord.py's rate limiter). A failed delivery is retried a few times before it
+is logged as lost. A chat's worker ends when its queue is empty, so idle chats cost nothing."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from core.ports import ChannelSender
 from core.reply import Button
 
 log = logging.getLogger(__name__)
+LAST_SEEN_KEPT = 1024  # chats whose last delivery time is remembered before quiet ones are dropped
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,9 @@ class RoutingNotifier:
         self._min_interval = dict(min_interval or {})
         self._attempts = attempts
         self._retry_delay = retry_delay
-        self._queues: dict[str, asyncio.Queue[Delivery]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._queues: dict[Channel, asyncio.Queue[Delivery]] = {}
+        self._workers: dict[Channel, asyncio.Task[None]] = {}
+        self._last: dict[Channel, float] = {}  # when each chat last heard from us
         self._pending: asyncio.Queue[tuple[str, str, tuple[Button, ...]]] = asyncio.Queue()
         self._router: asyncio.Task[None] | None = None
         self.lost = 0
@@ -106,22 +111,31 @@ class RoutingNotifier:
             log.warning("no sender for %s; notification not delivered: %s", platform, delivery.text[:80])
             self.lost += 1
             return
-        queue = self._queues.setdefault(platform, asyncio.Queue())
+        channel = delivery.channel
+        queue = self._queues.setdefault(channel, asyncio.Queue())
         queue.put_nowait(delivery)
-        if platform not in self._workers or self._workers[platform].done():
-            self._workers[platform] = asyncio.create_task(self._deliver_all(platform, queue))
+        if channel not in self._workers or self._workers[channel].done():
+            self._workers[channel] = asyncio.create_task(self._deliver_all(channel, queue))
 
-    async def _deliver_all(self, platform: str, queue: asyncio.Queue[Delivery]) -> None:
-        interval = self._min_interval.get(platform, 0.0)
-        last = 0.0
-        while True:
-            delivery = await queue.get()
-            wait = last + interval - time.monotonic()
+    async def _deliver_all(self, channel: Channel, queue: asyncio.Queue[Delivery]) -> None:
+        interval = self._min_interval.get(channel.platform, 0.0)
+        while not queue.empty():
+            delivery = queue.get_nowait()
+            wait = self._last.get(channel, float("-inf")) + interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             await self._deliver(delivery)
-            last = time.monotonic()
+            self._last[channel] = time.monotonic()
             queue.task_done()
+        # Nothing awaits between the empty check and here, so a delivery enqueued later finds
+        # this worker done and starts a new one.
+        del self._queues[channel], self._workers[channel]
+        self._forget_quiet(interval)
+
+    def _forget_quiet(self, interval: float) -> None:
+        if len(self._last) > LAST_SEEN_KEPT:
+            cutoff = time.monotonic() - max(interval, *self._min_interval.values(), 0.0)
+            self._last = {c: at for c, at in self._last.items() if at > cutoff}
 
     async def _deliver(self, delivery: Delivery) -> None:
         sender = self._senders[delivery.channel.platform]

@@ -7,7 +7,7 @@ import redis.asyncio as aioredis
 
 from adapters.redis.channels import RedisChannelStore
 from adapters.redis.keys import Keys
-from core.notifications import Channel, RoutingNotifier
+from core.notifications import LAST_SEEN_KEPT, Channel, RoutingNotifier
 from core.reply import Button
 
 
@@ -68,17 +68,35 @@ async def test_failed_delivery_is_retried_then_given_up_and_counted(store: Redis
     await notifier.aclose()
 
 
-async def test_delivery_is_paced_per_platform_and_never_blocks_the_caller(store: RedisChannelStore) -> None:
+async def test_delivery_is_paced_per_chat_and_never_blocks_the_caller(store: RedisChannelStore) -> None:
     slow = RecordingSender("tg", delay=0.05)
-    notifier = RoutingNotifier(store, {"tg": slow}, min_interval={"tg": 0.1})
+    notifier = RoutingNotifier(store, {"tg": slow}, min_interval={"tg": 0.2})
     started = time.monotonic()
     for index in range(3):
         await notifier.notify("tg:1", f"n{index}")
+    await notifier.notify("tg:2", "other chat")
     assert time.monotonic() - started < 0.05  # notify only enqueues
     await notifier.flush(3)
-    times = [at for *_, at in slow.sent]
-    assert [t for _, t, *_ in slow.sent] == ["n0", "n1", "n2"]
-    assert all(later - earlier >= 0.095 for earlier, later in itertools.pairwise(times))
+    to_one = [(text, at) for chat, text, _, at in slow.sent if chat == "1"]
+    assert [text for text, _ in to_one] == ["n0", "n1", "n2"]
+    assert all(b - a >= 0.195 for (_, a), (_, b) in itertools.pairwise(to_one))
+    (other_at,) = [at for chat, _, _, at in slow.sent if chat == "2"]
+    assert other_at - started < 0.15  # not queued behind chat 1's pacing
+    await notifier.notify("tg:1", "n3")  # a new worker for chat 1 still keeps its pace
+    await notifier.flush(3)
+    assert slow.sent[-1][3] - to_one[-1][1] >= 0.195
+    await notifier.aclose()
+
+
+async def test_idle_chats_leave_no_worker_behind(store: RedisChannelStore) -> None:
+    sender = RecordingSender("tg")
+    notifier = RoutingNotifier(store, {"tg": sender})
+    for chat in range(LAST_SEEN_KEPT + 10):
+        await notifier.notify(f"tg:{chat}", "hi")
+    assert await notifier.flush(5)
+    await asyncio.sleep(0)
+    assert len(sender.sent) == LAST_SEEN_KEPT + 10
+    assert notifier._workers == {} and notifier._queues == {} and len(notifier._last) <= LAST_SEEN_KEPT
     await notifier.aclose()
 
 
