@@ -184,9 +184,7 @@ class Settings(BaseSettings):
         le=3650,
         description="days finished posts (published, failed, missed, cancelled) are kept",
     )
-    notify_interval: float = Field(
-        3.0, ge=0, le=60, description="seconds between notices to one chat"
-    )
+    notify_interval: float = Field(3.0, ge=0, le=60, description="seconds between notices to one chat")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
