@@ -18,6 +18,7 @@ end
 local user = 'user:' .. ARGV[4] .. ':'
 local kind, content, model = ARGV[5], ARGV[6], ARGV[7]
 local tokens, cost = tonumber(ARGV[8]), tonumber(ARGV[9])
+local totals = {}  -- the period totals HINCRBY returns, for the budget checks below
 for i = 3, 4 do
   redis.call('HINCRBY', KEYS[i], kind, 1)
   redis.call('HINCRBY', KEYS[i], user .. kind, 1)
@@ -27,12 +28,12 @@ for i = 3, 4 do
     redis.call('HINCRBY', KEYS[i], user .. 'publish_failed', 1)
   end
   if tokens > 0 then
-    redis.call('HINCRBY', KEYS[i], 'tokens', tokens)
+    totals[i .. ':tokens'] = redis.call('HINCRBY', KEYS[i], 'tokens', tokens)
     redis.call('HINCRBY', KEYS[i], user .. 'tokens', tokens)
     if model ~= '' then redis.call('HINCRBY', KEYS[i], 'model:' .. model .. ':tokens', tokens) end
   end
   if cost > 0 then
-    redis.call('HINCRBY', KEYS[i], 'cost_micros', cost)
+    totals[i .. ':cost'] = redis.call('HINCRBY', KEYS[i], 'cost_micros', cost)
     redis.call('HINCRBY', KEYS[i], user .. 'cost_micros', cost)
     if model ~= '' then redis.call('HINCRBY', KEYS[i], 'model:' .. model .. ':cost_micros', cost) end
   end
@@ -53,11 +54,9 @@ local function check(name, hash, used, budget)
 end
 local o = redis.call('HMGET', KEYS[5], 'daily_tokens', 'monthly_cost_micros')
 if tokens > 0 then
-  check('tokens', KEYS[3], tonumber(redis.call('HGET', KEYS[3], 'tokens')) or 0,
-    tonumber(o[1]) or tonumber(ARGV[12]))
+  check('tokens', KEYS[3], totals['3:tokens'], tonumber(o[1]) or tonumber(ARGV[12]))
 end
 if cost > 0 then
-  check('cost', KEYS[4], tonumber(redis.call('HGET', KEYS[4], 'cost_micros')) or 0,
-    tonumber(o[2]) or tonumber(ARGV[13]))
+  check('cost', KEYS[4], totals['4:cost'], tonumber(o[2]) or tonumber(ARGV[13]))
 end
 return notices
