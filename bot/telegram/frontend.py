@@ -130,7 +130,7 @@ class TelegramFrontEnd:
             if placeholder is not None:
                 await self._delete(bot, placeholder)
             last = await self.delivery.send(bot, target, reply)
-        await self._remember_card(chat, last, reply)
+        self._remember_card(chat, last, reply)
 
     async def send_private(self, bot: Bot, user: User, target: Target, reply: Reply, title: str = "") -> None:
         """Ephemeral replies go to the user's private chat; when the bot may not write there
@@ -142,9 +142,9 @@ class TelegramFrontEnd:
             log.debug("cannot DM user %s (%s); answering in the chat", user.id, exc)
             await self.delivery.send(bot, target, reply)
 
-    async def _remember_card(self, chat: Chat, message: Message, reply: Reply) -> None:
+    def _remember_card(self, chat: Chat, message: Message, reply: Reply) -> None:
         if reply.draft_id:
-            await self.store.remember_card(f"{PLATFORM}:{chat.id}", message.message_id, reply.draft_id)
+            self.store.remember_card(f"{PLATFORM}:{chat.id}", message.message_id, reply.draft_id)
 
     async def _delete(self, bot: Bot, message: Message) -> None:
         try:
@@ -194,7 +194,7 @@ class TelegramFrontEnd:
             last = await self.delivery.send(bot, Target(card.chat_id, card.message_id), reply)
         else:
             last = await self.delivery.replace(bot, card, reply)
-        await self._remember_card(card.chat, last, reply)
+        self._remember_card(card.chat, last, reply)
 
     # --- photos and videos ------------------------------------------------------------------
     async def on_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
