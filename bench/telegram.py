@@ -202,12 +202,15 @@ NOTES = [
     "- `/generate (instant provider)` is the real command built as the studio builds it, with "
     "`tests/fake_ai.py`'s `FakeSource` as the provider: prompt, usage gate (one EVALSHA on the "
     "multiplexed Redis connection), draft saved and usage recorded together (two scripts, one "
-    "write), the card with five buttons sent, the card remembered (one SET). The figure is the "
-    "studio's cost, not a model's.",
+    "write), the card with five buttons sent, the card remembered (one SET, written behind). "
+    "The figure is the studio's cost, not a model's.",
     "- The studio sends its Bot API calls over aiohttp (`bot/telegram/transport.py`); the baseline "
     "the issue names, a bare echo bot with PTB's defaults, uses httpx. Most of the margin over "
     "the goal is that transport: the last column compares with an echo bot on the same "
-    "transport, i.e. the studio's own cost per update, which is still 1.5–3× a bare echo.",
+    "transport, i.e. the studio's own cost per update, which is 1.2–3× that of a bare echo.",
+    "- Sequential `/generate` is the closest to the goal and the most sensitive to the machine: it "
+    "waits on two Redis round trips and the Bot API in turn, and on this shared 2-core VM separate "
+    "runs on 2026-11-25 gave 0.59 to 0.81 of the bare bot (most between 0.71 and 0.81).",
     "- At 32 in flight (the studio's `TELEGRAM_CONCURRENT_UPDATES`) the httpx echo slows down while "
     "the aiohttp contenders speed up: each update's waits overlap with others' work.",
     "- In production the ceiling is Telegram's flood limit (about 30 messages/s per bot), far "
