@@ -119,3 +119,30 @@ def test_timeouts_map_onto_aiohttp() -> None:
     assert (bounded.total, bounded.connect, bounded.sock_connect, bounded.sock_read) == (6.5, 1.5, 1, 3)
     unbounded = request._timeout(None, 2, 1, 0.5)  # a long poll with no read timeout
     assert unbounded.total is None and unbounded.sock_read is None
+
+
+async def test_proxy_settings_from_the_environment_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:  # answers as the Bot API would
+        seen.append(str(request.url))
+        me = {"id": 1, "is_bot": True, "first_name": "Studio", "username": "studio_bot"}
+        return web.json_response({"ok": True, "result": me})
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        bot = Bot("1:x", base_url="http://api.telegram.test/bot", request=AiohttpRequest())
+        async with bot:
+            assert bot.username == "studio_bot"
+        assert seen and seen[0].startswith("http://api.telegram.test/bot1:x/getMe")
+    finally:
+        await runner.cleanup()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlencode
+from urllib.request import getproxies
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
@@ -48,8 +49,12 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._pool_size)
+            # PTB's httpx client honours HTTP(S)_PROXY / NO_PROXY; so does this one when they are
+            # set (aiohttp would otherwise look them up on every request).
             self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self.USER_AGENT}
+                connector=connector,
+                headers={"User-Agent": self.USER_AGENT},
+                trust_env=bool(getproxies()),
             )
 
     async def shutdown(self) -> None:
