@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
+import ssl
 from collections.abc import AsyncIterator
 
 import pytest
@@ -146,3 +147,15 @@ async def test_proxy_settings_from_the_environment_are_honoured(monkeypatch: pyt
         assert seen and seen[0].startswith("http://api.telegram.test/bot1:x/getMe")
     finally:
         await runner.cleanup()
+
+
+async def test_tls_verifies_against_the_mozilla_bundle_like_httpx() -> None:
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        context = request._session.connector._ssl  # type: ignore[union-attr]
+        assert isinstance(context, ssl.SSLContext)
+        assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+        assert context.cert_store_stats()["x509_ca"] > 50  # certifi's roots, not an empty store
+    finally:
+        await request.shutdown()

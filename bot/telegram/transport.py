@@ -9,11 +9,13 @@ error mapping from Telegram's answers) stays PTB's own."""
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 from urllib.parse import urlencode
 from urllib.request import getproxies
 
 import aiohttp
+import certifi
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -48,7 +50,10 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._pool_size)
+            # Mozilla's CA bundle, as PTB's httpx client uses: a slim image without the system's
+            # CA certificates must still reach api.telegram.org.
+            tls = ssl.create_default_context(cafile=certifi.where())
+            connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=tls)
             # PTB's httpx client honours HTTP(S)_PROXY / NO_PROXY; so does this one when they are
             # set (aiohttp would otherwise look them up on every request).
             self._session = aiohttp.ClientSession(
