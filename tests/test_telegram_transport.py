@@ -7,7 +7,7 @@ import asyncio
 import io
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
@@ -24,6 +24,17 @@ async def api() -> AsyncIterator[FakeBotApi]:
     server = await FakeBotApi().start()
     yield server
     await server.stop()
+
+
+async def serve(handler: Callable[[web.Request], Awaitable[web.Response]]) -> tuple[web.AppRunner, int]:
+    """A one-route local HTTP server answering every POST with `handler`."""
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
 
 def bot_on(api: FakeBotApi, request: AiohttpRequest) -> Bot:
@@ -72,13 +83,7 @@ async def test_a_server_that_never_answers_times_out() -> None:
         await asyncio.sleep(30)
         return web.Response()
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", hang)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await serve(hang)
     request = AiohttpRequest(read_timeout=0.2)
     await request.initialize()
     try:
@@ -130,13 +135,7 @@ async def test_proxy_settings_from_the_environment_are_honoured(monkeypatch: pyt
         me = {"id": 1, "is_bot": True, "first_name": "Studio", "username": "studio_bot"}
         return web.json_response({"ok": True, "result": me})
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", proxy)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await serve(proxy)
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
