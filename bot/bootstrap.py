@@ -154,8 +154,10 @@ def housekeeping(
     keep = timedelta(days=settings.post_retention_days)
 
     async def run() -> None:
-        await accounts.warn_expiring()
-        await posts.prune(keep)
+        try:
+            await accounts.warn_expiring()
+        finally:  # one chore failing (Redis away a moment) must not skip the other
+            await posts.prune(keep)
 
     return run
 
