@@ -54,17 +54,7 @@ async def test_only_the_leader_publishes_and_a_standby_takes_over(real_redis: ai
     await b.start()
     assert a.leading and not b.leading
     store = RedisPostStore(real_redis, Keys("t"))
-    first = Post(
-        "p1",
-        "console:w1",
-        "d1",
-        "facebook",
-        "u",
-        "Hi",
-        due_at=datetime.now(UTC),
-        created_at=datetime.now(UTC),
-    )
-    await store.create(first, PostEvent(datetime.now(UTC), "u", PostStatus.SCHEDULED))
+    first = await scheduled(store, "p1")
     await b.jobs.arm(first)  # b is not leading: goes through the inbox to a
     await _until(lambda: pub_a.published == ["p1"])
     # The leader dies without releasing (its loop stops, the lease runs out).
@@ -73,17 +63,7 @@ async def test_only_the_leader_publishes_and_a_standby_takes_over(real_redis: ai
     await a._task
     a.jobs.stop()
     await _until(lambda: b.leading, timeout=5)
-    second = Post(
-        "p2",
-        "console:w1",
-        "d1",
-        "facebook",
-        "u",
-        "Hi",
-        due_at=datetime.now(UTC),
-        created_at=datetime.now(UTC),
-    )
-    await store.create(second, PostEvent(datetime.now(UTC), "u", PostStatus.SCHEDULED))
+    second = await scheduled(store, "p2")
     await b.jobs.arm(second)
     await _until(lambda: pub_b.published == ["p2"])
     await b.stop()
@@ -102,6 +82,14 @@ async def test_stop_releases_so_another_leads_at_once(real_redis: aioredis.Redis
     await a.stop()
     await _until(lambda: b.leading, timeout=2)
     await b.stop()
+
+
+async def scheduled(store: RedisPostStore, post_id: str) -> Post:
+    """A post due now, stored as SCHEDULED."""
+    now = datetime.now(UTC)
+    post = Post(post_id, "console:w1", "d1", "facebook", "u", "Hi", due_at=now, created_at=now)
+    await store.create(post, PostEvent(now, "u", PostStatus.SCHEDULED))
+    return post
 
 
 async def _until(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]  # noqa: ASYNC109
