@@ -8,7 +8,8 @@ import redis.asyncio as aioredis
 from adapters.redis.keys import Keys
 from adapters.redis.posts import RedisPostStore
 from core.errors import NotFound, PublishRejected, RateLimited, StoreUnavailable, TokenExpired
-from core.lifecycle import PostLifecycle
+from core.lifecycle import PermissiveAccounts, PostLifecycle
+from core.platforms import Platforms
 from core.posts import Post, PostEvent, PostStatus, PublishResult
 from core.scheduling import PublishRunner, RetryPolicy
 from core.usage import OpenUsageGate
@@ -44,7 +45,7 @@ class Rig:
             self.store, publisher, self.jobs, self.notifier, self.usage, self.clock,
             grace=timedelta(hours=1), retry=RetryPolicy(3, 30, 600), rng=random.Random(7),
         )  # fmt: skip
-        self.lifecycle = PostLifecycle(self.runner)
+        self.lifecycle = PostLifecycle(self.runner, PermissiveAccounts(Platforms(())))
 
     async def add(
         self, post_id: str = "p1", due: datetime = T0, status: PostStatus = PostStatus.SCHEDULED
