@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,8 +111,8 @@ async def studio_bot(api: FakeBotApi, data_dir: Path) -> tuple[Any, Any]:
     )
     handle = await open_redis(settings.redis_url, data_dir)
     studio = await build_studio(settings, notifier=RecordingNotifier(), redis=handle)
-    studio.services.generation = instant_generation(studio, settings, handle)
-    dispatcher = Dispatcher(studio.services, studio.dispatcher.registry)
+    services = replace(studio.services, generation=instant_generation(studio, settings, handle))
+    dispatcher = Dispatcher(services, studio.dispatcher.registry)
     store = RedisTelegramStore(handle.client, Keys(f"bench{os.getpid()}"), handle.scripts)
     app, _ = build_application(settings, dispatcher, store)
     await app.initialize()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +11,8 @@ from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.keys import Keys
 from adapters.redis.profiles import RedisProfileStore
 from bot.bootstrap import Studio
+from core.commands import build_registry
+from core.commands.dispatch import Dispatcher
 from core.drafts import Draft
 from core.errors import AIKeyRejected, ProviderError, QuotaExceeded, RateLimited, StoreUnavailable
 from core.generation.prompts import Limits
@@ -65,13 +67,15 @@ def rig_for(
     gate = RecordingGate(source.log)
     client = studio.services.drafts._redis  # type: ignore[attr-defined]
     keys = Keys("cs")
-    studio.services.drafts = drafts(client, keys)
-    studio.services.usage = gate
-    studio.services.generation = GenerationService(
-        source, RedisProfileStore(client, keys), studio.services.drafts, gate, studio.services.clock,
+    store = drafts(client, keys)
+    generation = GenerationService(
+        source, RedisProfileStore(client, keys), store, gate, studio.services.clock,
         defaults=Defaults("openai", "gpt-4o-mini"), limits=limits,
     )  # fmt: skip
-    return Rig(studio, source, gate)
+    # The studio is immutable: the rig is a second one built from it with these pieces swapped.
+    services = replace(studio.services, drafts=store, usage=gate, generation=generation)
+    rigged = replace(studio, services=services, dispatcher=Dispatcher(services, build_registry()))
+    return Rig(rigged, source, gate)
 
 
 @pytest.fixture
