@@ -200,7 +200,6 @@ class Wiring:
                 posts,  # /publish keeps its posts in the scheduler's store
                 settings.publish_dry_run,
                 counter=RedisPostCounter(client, keys),
-                daily_caps={"tiktok": settings.tiktok_daily_post_cap},
             ),
             generation=build_generation(settings, RedisProfileStore(client, keys), drafts, usage, self.clock),
             posts=posts,

@@ -93,6 +93,8 @@ class Platform:
     noun: str = "account"  # what one connected thing is called: a Facebook "page"
     oauth: OAuthClient | None = None  # None: connecting by link is not configured
     oauth_settings: str = ""  # the settings that enable connecting by link, for the error message
+    options: frozenset[str] = frozenset()  # the /publish options it takes (privacy, inbox, link)
+    daily_post_cap: int = 0  # posts per account per UTC day the studio allows (0: no cap)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -140,6 +142,9 @@ class Platforms:
     def reconnect(self, name: str) -> str:
         found = self.find(name)
         return found.reconnect if found is not None else f"/connect {name}"
+
+    def connect_hint(self) -> str:
+        return " or ".join(f"/connect {name}" for name in self.names) or "/connect <platform>"
 
     def with_oauth(self) -> tuple[Platform, ...]:
         return tuple(p for p in self if p.oauth is not None)

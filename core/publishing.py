@@ -136,13 +136,13 @@ class PublishingService:
     dry_run: bool = False
     dry_run_log: list[Post] = field(default_factory=list)
     counter: PostCounter | None = None
-    daily_caps: dict[str, int] = field(default_factory=dict)  # platform → posts per account per day
 
     def _today(self) -> str:
         return self.clock.now().astimezone(UTC).strftime("%Y-%m-%d")
 
     async def _check_daily_cap(self, post: Post) -> None:
-        cap = self.daily_caps.get(post.platform)
+        platform = self.publisher.platforms.find(post.platform)
+        cap = platform.daily_post_cap if platform is not None else 0
         if not cap or self.counter is None:
             return
         done = await self.counter.count(post.workspace_id, post.account_id, self._today())
@@ -158,6 +158,7 @@ class PublishingService:
         """/publish: validate every target, ask for confirmation, then publish and report."""
         draft = await self.drafts.get(workspace.id, request.draft_id)
         accounts = await self._targets(workspace, request.targets)
+        check_options(request.options, {a.platform for a in accounts}, self.publisher.platforms)
         posts = [self._post(workspace, actor, draft, account, request.options) for account in accounts]
         for account, post in zip(accounts, posts, strict=True):
             await self._check(account, post)
@@ -185,6 +186,10 @@ class PublishingService:
                 found.setdefault(account.id, account)
         return list(found.values())
 
+    def _options_of(self, platform: str) -> frozenset[str]:
+        found = self.publisher.platforms.find(platform)
+        return found.options if found is not None else frozenset()
+
     def _post(
         self, workspace: Workspace, actor: Actor, draft: Draft, account: Account, options: dict[str, str]
     ) -> Post:
@@ -195,7 +200,7 @@ class PublishingService:
             account_id=account.id,
             author_id=actor.user_id,
             text=draft.text,
-            options=dict(options),
+            options={k: v for k, v in options.items() if k in self._options_of(account.platform)},
             media=list(draft.media),
             timezone=workspace.timezone,
         )
@@ -285,6 +290,17 @@ class PublishingService:
         if not self.dry_run:
             return reply
         return Reply(f"{DRY_RUN_BANNER}\n{reply.text}", reply.buttons, reply.attachment, reply.ephemeral)
+
+
+def check_options(options: dict[str, str], targets: set[str], platforms: Platforms) -> None:
+    """Each post carries only its platform's options; one that no target takes is a mistake."""
+    accepted: set[str] = set()
+    for name in targets:
+        found = platforms.find(name)
+        accepted |= found.options if found is not None else frozenset()
+    for option in options:
+        if option not in accepted:
+            raise BadInput(f"--{option} is not an option of {', '.join(sorted(targets))}; leave it out.")
 
 
 def explain_failure(post: Post, exc: CoreError, actor: Actor, platforms: Platforms) -> str:

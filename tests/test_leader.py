@@ -11,12 +11,11 @@ from adapters.redis.posts import RedisPostStore
 from adapters.scheduler.aps import ApsJobScheduler
 from adapters.scheduler.service import SchedulerService
 from core.lifecycle import PermissiveAccounts, PostLifecycle
-from core.platforms import Platforms
 from core.posts import Post, PostEvent, PostStatus
 from core.scheduling import PublishRunner
 from core.usage import OpenUsageGate
 from tests.conftest import RecordingNotifier
-from tests.fakes.core_fakes import FakePublisher
+from tests.fakes.core_fakes import FakePublisher, named_platforms
 
 
 class WallClock:
@@ -35,7 +34,7 @@ def instance(
     return SchedulerService(
         RedisLease(client, keys, name, ttl),
         jobs,
-        PostLifecycle(runner, PermissiveAccounts(Platforms(()))),
+        PostLifecycle(runner, PermissiveAccounts(named_platforms("facebook", "tiktok"))),
         tick=0.1,
     )
 

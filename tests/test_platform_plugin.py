@@ -98,6 +98,7 @@ async def test_a_plugin_platform_is_connected_published_and_scheduled_from_the_c
         "/connect acme wrong-token",
         "/connect acme acme-good-token",
         "/accounts",
+        "/publish d1 acme --link https://bakery.example --yes",
         "/publish d1 acme --yes",
         "/schedule d1 acme in 2 seconds",
     ]
@@ -105,6 +106,7 @@ async def test_a_plugin_platform_is_connected_published_and_scheduled_from_the_c
     assert "Acme refused that token" in out
     assert "Connected Acme Bakery (acme:team42)" in out
     assert "acme:team42 Acme Bakery: valid (posts text)" in out
+    assert "--link is not an option of acme; leave it out." in out  # options come from the plug-in
     assert "acme:team42: published, post id ap1." in out
     assert "Scheduled draft d1 for" in out and "acme:team42 · scheduled" in out
     calls = fake.calls  # type: ignore[attr-defined]

@@ -292,4 +292,5 @@ def create(context: PublisherContext) -> Platform:
         noun="page",
         oauth=oauth,
         oauth_settings="FACEBOOK_APP_ID, FACEBOOK_APP_SECRET",
+        options=frozenset({"link"}),
     )

@@ -558,4 +558,6 @@ def create(context: PublisherContext) -> Platform:
         ManualConnect(MANUAL_USAGE, read_tokens, "access token", "refresh token"),
         oauth=oauth,
         oauth_settings="TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET",
+        options=frozenset({"privacy", "inbox"}),
+        daily_post_cap=s["tiktok_daily_post_cap"],
     )

@@ -107,8 +107,7 @@ async def list_accounts(ctx: Context, args: NoArgs) -> Reply:
     accounts = await ctx.services.accounts.all(ctx.workspace)
     if not accounts:
         return Reply(
-            "No accounts are connected. An admin connects one with /connect <platform> "
-            f"({ctx.services.platforms.listed()})."
+            f"No accounts are connected. An admin connects one with {ctx.services.platforms.connect_hint()}."
         )
     now = ctx.services.clock.now()
     lines = ["Connected accounts:"]
@@ -180,7 +179,7 @@ async def choose_target(ctx: Context, draft_id: str, verb: str) -> Reply:
     if not accounts:
         return Reply(
             f"Draft {draft.id} is ready, but no account is connected yet. "
-            f"A workspace admin connects one with /connect <platform> ({ctx.services.platforms.listed()})."
+            f"A workspace admin connects one with {ctx.services.platforms.connect_hint()}."
         )
     buttons = tuple(Button(f"{a.platform}: {a.name}", f"/{verb} {draft.id} {a.id}") for a in accounts)
     return Reply(

@@ -107,7 +107,7 @@ async def suggest_times(ctx: Context, draft_id: str, named: list[str]) -> Reply:
     if not targets:
         return Reply(
             f"Draft {draft.id} is ready, but no account is connected yet. "
-            f"A workspace admin connects one with /connect <platform> ({ctx.services.platforms.listed()})."
+            f"A workspace admin connects one with {ctx.services.platforms.connect_hint()}."
         )
     buttons = tuple(
         Button(f"{target} · {label}", f"/schedule {draft.id} {target} {when}")
