@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Protocol
 
@@ -69,8 +70,16 @@ def write_crash_report(data_dir: Path) -> Path:
     return path
 
 
+def installed_version() -> str:
+    try:
+        return version("content-studio")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="content-studio", description="Chat-native AI content studio.")
+    root.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = root.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start every configured front end and the background services")
     console = sub.add_parser("console", help="talk to the studio in this terminal")
