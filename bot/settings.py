@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     anthropic_base_url: str = "https://api.anthropic.com"
     mistral_api_key: SecretStr | None = None
     mistral_base_url: str = "https://api.mistral.ai"
+    ollama_url: str = Field(
+        "http://localhost:11434", description="where the console's first run looks for a local Ollama server"
+    )
     # --- AI generation (issue 3) ---
     ai_timeout: float = Field(60.0, gt=0, le=600, description="seconds one provider request may take")
     ai_max_retries: int = Field(2, ge=0, le=10, description="retries on timeouts, 429 and 5xx")
