@@ -25,3 +25,7 @@ def test_settings_table_has_every_setting_once() -> None:
     for name in Settings.model_fields:
         assert table.count(f"| `{name.upper()}` |") == 1
     assert readme_with_settings(README.read_text()).count("<!-- settings:start") == 1
+
+
+def test_every_setting_says_what_it_is_for() -> None:
+    assert [name for name, info in Settings.model_fields.items() if not info.description] == []
