@@ -25,7 +25,6 @@ from adapters.redis.lease import RedisLease, instance_id
 from adapters.redis.post_counts import RedisPostCounter
 from adapters.redis.posts import RedisPostStore
 from adapters.redis.profiles import RedisProfileStore
-from adapters.redis.scripts import ScriptRunner
 from adapters.redis.telegram import RedisTelegramStore
 from adapters.redis.usage import RedisUsageStore
 from adapters.redis.workspaces import RedisWorkspaceStore
@@ -140,7 +139,7 @@ async def build_studio(
         IpBlocker(handle.client, keys, block_policy(settings)),
         scheduler,
         client if http is None else None,  # a client handed in is closed by its owner
-        RedisTelegramStore(handle.client, keys, handle.scripts),
+        RedisTelegramStore(handle.client, keys),
     )
 
 
@@ -169,8 +168,8 @@ class Wiring:
         states = JwtOAuthStates(client, keys, settings.resolved_secret_key(), self.clock)
         accounts = AccountService(store, states, platforms, self.notifier, self.clock)
         publisher = DispatchingPublisher(platforms, accounts)
-        usage = build_usage(settings, client, self.handle.scripts, keys, self.notifier, self.clock)
-        drafts = RedisDraftStore(client, keys, self.handle.scripts)
+        usage = build_usage(settings, client, keys, self.notifier, self.clock)
+        drafts = RedisDraftStore(client, keys)
         runner = build_runner(
             settings,
             RedisPostStore(client, keys),
@@ -293,12 +292,11 @@ def limit_defaults(settings: Settings) -> LimitDefaults:
 def build_usage(
     settings: Settings,
     client: aioredis.Redis,
-    scripts: ScriptRunner,
     keys: Keys,
     notifier: Notifier,
     clock: Clock,
 ) -> UsageService:
-    store = RedisUsageStore(client, keys, scripts)
+    store = RedisUsageStore(client, keys)
     return UsageService(store, clock, notifier, MatplotlibChartRenderer(), limit_defaults(settings))
 
 
