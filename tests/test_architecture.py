@@ -76,23 +76,17 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def runtime_imports(path: Path, root: Path) -> set[str]:
-    """Project modules `path` imports when it runs. Imports under `if TYPE_CHECKING:` are not
-    edges (they never execute); relative imports are resolved against the package."""
+def module_imports(path: Path, root: Path) -> set[str]:
+    """Project modules `path` imports (relative imports resolved against its package). Imports
+    under `if TYPE_CHECKING:` count too: a type-only dependency is still a dependency, and on the
+    code this test was written against they were exactly the circle (core.media → core.services
+    → core.publishing → core.media) and the upward import (adapters → bot.settings) it forbids."""
     tree = ast.parse(path.read_text(), filename=str(path))
     package = module_name(path, root)
     if path.name != "__init__.py":
         package = package.rpartition(".")[0]
-    skipped = {
-        id(n)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-        for n in ast.walk(node)
-    }
     found: set[str] = set()
     for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -109,7 +103,7 @@ def import_graph(root: Path, packages: tuple[str, ...] = tuple(LAYERS)) -> dict[
     files = [p for package in packages for p in (root / package).rglob("*.py")]
     modules = {module_name(p, root): p for p in files}
     return {
-        name: {m for m in runtime_imports(path, root) if m in modules and m != name}
+        name: {m for m in module_imports(path, root) if m in modules and m != name}
         for name, path in modules.items()
     }
 
@@ -184,7 +178,7 @@ def test_the_checkers_find_a_planted_cycle_and_an_upward_import(tmp_path: Path) 
     (tmp_path / "bot" / "z.py").write_text("from core.a import thing\n")
     graph = import_graph(tmp_path)
     assert cycles(graph) == [["core.a", "core.b", "core.c"]]
-    assert upward(graph) == ["core.c -> adapters.x"]  # the TYPE_CHECKING import is not an edge
+    assert upward(graph) == ["core.c -> adapters.x", "core.d -> bot.z"]  # TYPE_CHECKING counts too
 
 
 # --- private APIs and wire protocols -----------------------------------------------------------
