@@ -129,7 +129,7 @@ async def test_a_video_sent_as_a_reply_to_a_draft_card_is_attached(
     tg: Harness, api: FakeBotApi, studio: Studio
 ) -> None:
     await save_draft(studio, "cd34", author="tg:8", ws="tg:-1001")
-    tg.store.remember_card("tg:-1001", 555, "cd34")
+    await tg.store.remember_card("tg:-1001", 555, "cd34")
     api.files["vid"] = b"\x00\x00\x00\x18ftypmp42"
     card = {
         "message_id": 555,
