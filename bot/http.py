@@ -1,5 +1,6 @@
-"""The studio's HTTP server (aiohttp): health, OAuth callbacks, and an IP block list in front of
-everything. `create_app` builds it; `start_http`/`stop_http` run it beside the chat front ends.
+"""The studio's HTTP server (aiohttp): health, OAuth callbacks, its OpenAPI document, and an IP
+block list in front of everything. `create_app` builds it; `start_http`/`stop_http` run it beside
+the chat front ends.
 
 Other routes (the Telegram webhook) reject a bad request with `await add_strike(request, why)`."""
 
@@ -7,11 +8,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.bootstrap import Studio
+from bot.openapi import openapi_document
+from bot.version import installed_version
 from core.errors import CoreError, InvalidOAuthState, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -90,9 +94,22 @@ def create_app(studio: Studio) -> web.Application:
     app = web.Application(middlewares=[block_list], client_max_size=1024 * 1024)
     app[STUDIO] = studio
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/openapi.json", openapi)
     for platform in studio.services.platforms.with_oauth():
         app.router.add_get(platform.callback_path, oauth_callback(platform.name))
     return app
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(describe(request.app[STUDIO]))
+
+
+def describe(studio: Studio) -> dict[str, object]:
+    """This server's OpenAPI document (the Telegram webhook route is added by its front end)."""
+    settings = studio.settings
+    webhook = urlsplit(settings.telegram_webhook_url).path if settings.telegram_webhook_url else ""
+    platforms = [platform.name for platform in studio.services.platforms.with_oauth()]
+    return openapi_document(installed_version(), platforms, webhook)
 
 
 @dataclass
