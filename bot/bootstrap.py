@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from adapters.ai.catalog import Configure, ProviderCatalog
 from adapters.charts.activity import MatplotlibChartRenderer
 from adapters.media.local import LocalMediaStore
+from adapters.redis.abuse import RedisAbuseStore
 from adapters.redis.accounts import RedisAccountStore
 from adapters.redis.channels import RedisChannelStore
 from adapters.redis.connection import RedisHandle, open_redis
@@ -36,6 +37,7 @@ from adapters.social.registry import PublisherContext, load_plugins
 from adapters.timeparse import DateparserTimes
 from bot.logs import remember_secret
 from bot.settings import Settings
+from core.abuse import AbuseGuard, AbuseRules
 from core.accounts import AccountService
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
@@ -216,6 +218,10 @@ class _Verifier:
         return info
 
 
+def abuse_rules(settings: Settings) -> AbuseRules:
+    return AbuseRules(settings.abuse_strikes, settings.abuse_window_seconds, settings.abuse_cooldown_seconds)
+
+
 def build_services(
     settings: Settings,
     client: aioredis.Redis,
@@ -264,6 +270,7 @@ def build_services(
         ),
         limits=usage,
         generation=build_generation(settings, RedisProfileStore(client, keys), drafts, usage, clock),
+        abuse=AbuseGuard(RedisAbuseStore(client, keys), abuse_rules(settings), clock),
     )
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from core.drafts import Draft, MediaRef
-from core.errors import BadInput, Forbidden
+from core.drafts import Draft, MediaRef, check_draft_id, require_author_or_admin
+from core.errors import BadInput
 from core.posts import Capabilities
 from core.workspaces import Actor
 
@@ -218,12 +218,19 @@ async def attach_to_draft(
     Members may attach to their own drafts, admins to any; the draft is looked up inside
     `workspace_id` only, so another workspace's draft is simply not found."""
     draft = await services.drafts.get(workspace_id, draft_id)
-    if draft.author_id != actor.user_id and not actor.is_admin:
-        raise Forbidden(
-            f"Draft {draft.id} was written by someone else; only its author or an admin can change it."
-        )
+    require_author_or_admin(draft, actor, "attach files to it")
     media = await services.media.accept(workspace_id, upload.filename, upload.mime_type, upload.data)
     return await services.drafts.attach_media(workspace_id, draft.id, media)
+
+
+async def attach_path_to_draft(
+    services: Services, workspace_id: str, actor: Actor, draft_id: str, raw_path: str
+) -> tuple[Draft, MediaRef]:
+    """A file named by path (the console's /attach), under the same rule as a chat upload."""
+    draft = await services.drafts.get(workspace_id, check_draft_id(draft_id))
+    require_author_or_admin(draft, actor, "attach files to it")
+    media = await services.media.accept_path(workspace_id, raw_path)
+    return await services.drafts.attach_media(workspace_id, draft.id, media), media
 
 
 @dataclass(frozen=True)

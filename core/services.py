@@ -16,6 +16,7 @@ from core.usage import UsageGate
 from core.workspaces import WorkspaceService
 
 if TYPE_CHECKING:
+    from core.abuse import AbuseGuard
     from core.lifecycle import PostLifecycle
     from core.notifications import ChannelStore
 
@@ -35,3 +36,4 @@ class Services:
     # Scheduling (posts lifecycle and team notification channels); None in studios built without them.
     posts: PostLifecycle | None = None
     channels: ChannelStore | None = None
+    abuse: AbuseGuard | None = None  # blocks and automatic pauses of chat members

@@ -9,6 +9,7 @@ from pydantic import Field, JsonValue
 from core.accounts import PLATFORM_NOUN, Account, Health, Tokens
 from core.commands.registry import Args, Command, Context, NoArgs
 from core.errors import BadInput
+from core.media import attach_path_to_draft
 from core.posts import PRIVACY_ALIASES
 from core.publishing import PublishRequest
 from core.reply import Button, Reply
@@ -160,9 +161,9 @@ async def disconnect(ctx: Context, args: AccountArgs) -> Reply:
 async def attach(ctx: Context, args: AttachArgs) -> Reply:
     if ctx.workspace.platform != "console":
         raise BadInput("Attach a file by sending it in this chat with the caption /attach <draft>.")
-    await ctx.services.drafts.get(ctx.workspace.id, args.draft)
-    media = await ctx.services.media.accept_path(ctx.workspace.id, args.path)
-    draft = await ctx.services.drafts.attach_media(ctx.workspace.id, args.draft, media)
+    draft, media = await attach_path_to_draft(
+        ctx.services, ctx.workspace.id, ctx.actor, args.draft, args.path
+    )
     seconds = f", {media.duration_sec:.0f} s" if media.duration_sec else ""
     return Reply(
         f"Attached a {media.kind} ({media.size / (1024 * 1024):.1f} MB{seconds}) to draft {draft.id}; "
