@@ -180,10 +180,10 @@ class AccountService:
     async def complete_oauth(self, platform: str, code: str, state: str) -> list[Account]:
         """The OAuth callback: check the whole request, then verify (and burn) the state,
         exchange the code, store, confirm. Nothing malformed ever burns a state."""
+        if not OAUTH_STATE.match(state):
+            raise InvalidOAuthState("This connect link is not valid (malformed); run /connect again.")
         if not code or len(code) > MAX_OAUTH_VALUE or not code.isprintable():
             raise BadInput("The platform sent no usable authorization code; nothing was connected.")
-        if not OAUTH_STATE.match(state):
-            raise InvalidOAuthState("This connection link is malformed; ask for a new one with /connect.")
         request = await self.states.consume(state, platform)
         granted = await self.oauth[request.platform].exchange(code, request)
         if not granted:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from core.drafts import Draft, MediaRef, check_draft_id, require_author_or_admin
+from core.drafts import Draft, MediaRef, require_author_or_admin
 from core.errors import BadInput
 from core.posts import Capabilities
 from core.workspaces import Actor
@@ -227,7 +227,7 @@ async def attach_path_to_draft(
     services: Services, workspace_id: str, actor: Actor, draft_id: str, raw_path: str
 ) -> tuple[Draft, MediaRef]:
     """A file named by path (the console's /attach), under the same rule as a chat upload."""
-    draft = await services.drafts.get(workspace_id, check_draft_id(draft_id))
+    draft = await services.drafts.get(workspace_id, draft_id.strip().lower())
     require_author_or_admin(draft, actor, "attach files to it")
     media = await services.media.accept_path(workspace_id, raw_path)
     return await services.drafts.attach_media(workspace_id, draft.id, media), media

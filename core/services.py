@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.accounts import AccountService
@@ -12,6 +12,7 @@ from core.limits import UsageService
 from core.media import MediaService
 from core.ports import Clock, Notifier
 from core.publishing import PublishingService
+from core.urls import Resolver, SystemResolver
 from core.usage import UsageGate
 from core.workspaces import WorkspaceService
 
@@ -37,3 +38,4 @@ class Services:
     posts: PostLifecycle | None = None
     channels: ChannelStore | None = None
     abuse: AbuseGuard | None = None  # blocks and automatic pauses of chat members
+    resolver: Resolver = field(default_factory=SystemResolver)  # checks links people post

@@ -24,6 +24,7 @@ from core.drafts import Draft
 from core.errors import BadInput, NotFound
 from core.workspaces import Role
 from tests.conftest import FakeClock, RecordingNotifier
+from tests.fakes.core_fakes import StaticResolver
 from tests.test_tiktok_adapter import FakeTikTok, StreamingTransport
 
 WS = "console:console"
@@ -94,6 +95,7 @@ async def open_session(
     studio = await build_studio(
         settings, notifier=notifier, clock=FakeClock(), redis=RedisHandle(client, "test"), http=http
     )
+    studio.services.resolver = StaticResolver({"bakery.example": ["93.184.215.14"]})
     out = io.StringIO()
     console = Console(studio.dispatcher, ConsoleIdentity(), tmp_path / "exports", out)
     await studio.services.drafts.save(Draft("d1", WS, "console:console", "post", "Fresh bread today"))

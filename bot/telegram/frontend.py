@@ -76,7 +76,9 @@ class TelegramFrontEnd:
         app.add_handler(MessageHandler(messages & media, self.on_media))
         app.add_handler(MessageHandler(messages & filters.ChatType.PRIVATE & filters.TEXT, self.on_text))
         # Any other text the bot sees in a group (replies, mentions) is checked for credentials too.
-        app.add_handler(MessageHandler(messages & ~filters.ChatType.PRIVATE & filters.TEXT, self.on_group_text))
+        app.add_handler(
+            MessageHandler(messages & ~filters.ChatType.PRIVATE & filters.TEXT, self.on_group_text)
+        )
         app.add_error_handler(self.on_error)
 
     async def caller(self, bot: Bot, chat: Chat, user: User, sender_chat: Chat | None = None) -> Caller:
@@ -122,7 +124,9 @@ class TelegramFrontEnd:
         if message.chat.type == ChatType.PRIVATE or not carries_credential(text):
             return False
         await self._delete(bot, message)
-        await self.send_private(bot, user, Target(message.chat_id), CREDENTIAL_REFUSAL, message.chat.title or "")
+        await self.send_private(
+            bot, user, Target(message.chat_id), CREDENTIAL_REFUSAL, message.chat.title or ""
+        )
         return True
 
     def _is_for_us(self, bot: Bot, message: Message) -> bool:

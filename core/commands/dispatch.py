@@ -43,6 +43,12 @@ class Caller:
     private: bool = False
 
     @property
+    def shared(self) -> bool:
+        """A chat other people read (a group, a guild channel): never a place for a secret. The
+        console is a local terminal, private whatever a test or script says."""
+        return not self.private and self.platform != "console"
+
+    @property
     def workspace_id(self) -> str:
         return f"{self.platform}:{self.workspace_key}"
 
@@ -58,7 +64,7 @@ class Dispatcher:
 
     async def handle_text(self, caller: Caller, text: str, progress: Progress | None = None) -> Reply:
         """Run a typed command line such as '/timezone Europe/Berlin'."""
-        if not caller.private and carries_credential(text):
+        if caller.shared and carries_credential(text):
             return CREDENTIAL_REFUSAL
         name, rest = split_command(text)
         return await self._guarded(caller, name, rest, progress)
@@ -67,7 +73,7 @@ class Dispatcher:
         self, caller: Caller, name: str, options: dict[str, Any], progress: Progress | None = None
     ) -> Reply:
         """Run a command from structured options (Discord slash commands)."""
-        if not caller.private and carries_credential(as_text(name, options)):
+        if caller.shared and carries_credential(as_text(name, options)):
             return CREDENTIAL_REFUSAL
         return await self._guarded(caller, name, options, progress)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from pydantic import Field, JsonValue
+from pydantic import AfterValidator, Field, JsonValue
 
 from core.accounts import PLATFORM_NOUN, Account, Health, Tokens
 from core.commands.registry import Args, Command, Context, NoArgs
@@ -13,6 +14,7 @@ from core.media import attach_path_to_draft
 from core.posts import PRIVACY_ALIASES
 from core.publishing import PublishRequest
 from core.reply import Button, Reply
+from core.urls import check_public_url, check_url_shape
 from core.workspaces import Role, require_admin
 
 GROUP = "Accounts & publishing"
@@ -65,7 +67,7 @@ class PublishArgs(Args):
         max_length=40,
         json_schema_extra=OPTION,
     )
-    link: str | None = Field(
+    link: Annotated[str, AfterValidator(check_url_shape)] | None = Field(
         None,
         description="Facebook: a link to attach (https://...)",
         max_length=2000,
@@ -89,6 +91,7 @@ async def connect(ctx: Context, args: ConnectArgs) -> Reply:
             f"Open this link within 10 minutes to connect {platform} (it works once):\n{url}",
             (Button(f"Connect {platform}", f"/connect {platform}"),),
             ephemeral=True,
+            private_only=True,  # the link works once: whoever sees it first can use or burn it
         )
     if ctx.workspace.platform != "console" and not ctx.private:
         return Reply(
@@ -180,7 +183,7 @@ async def publish(ctx: Context, args: PublishArgs) -> Reply:
     if args.inbox:
         options["inbox"] = "true"
     if args.link:
-        options["link"] = args.link
+        options["link"] = await check_public_url(args.link, ctx.services.resolver)
     request = PublishRequest(args.draft.lower(), tuple(args.targets.lower().split()), options, args.yes)
     return await ctx.services.publishing.publish_now(ctx.workspace, ctx.actor, request, ctx.progress)
 
