@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import dateparser
 
 log = logging.getLogger(__name__)
+LANGUAGES = ["en"]
 
 
 class DateparserTimes:
@@ -18,6 +19,10 @@ class DateparserTimes:
         try:
             parsed = dateparser.parse(
                 text,
+                # Without a language dateparser tries every one of its ~200 locales on text it cannot
+                # read: seconds of CPU on the event loop per hostile /schedule. Times are typed in
+                # English (the examples and the help are).
+                languages=LANGUAGES,
                 settings={
                     "TIMEZONE": str(zone),
                     "RETURN_AS_TIMEZONE_AWARE": True,

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from adapters.timeparse import DateparserTimes
 from bot.bootstrap import Studio
+from bot.console import ConsoleIdentity
 from bot.settings import Settings
 from core.errors import BadInput
 from core.urls import check_public_url, is_public
@@ -22,6 +23,7 @@ from core.workspaces import Role, validate_timezone
 from tests.conftest import run
 from tests.fake_ai import FakeSource
 from tests.fakes.core_fakes import StaticResolver
+from tests.hostile import hostile_lines, hostile_studio, run_hostile
 from tests.test_console import CLI, console_env
 from tests.test_generation_commands import DraftStoreDown, RecordingGate, rig_for
 
@@ -238,3 +240,18 @@ async def test_a_saved_draft_whose_usage_could_not_be_recorded_says_so(studio: S
     studio.services.generation._usage = UncountedGate(rig.source.log)  # type: ignore[attr-defined]
     reply = await run(studio, "/generate a post about x")
     assert "Warning: Its usage was not counted: the usage store did not answer." in reply.text
+
+
+# --- the acceptance run, small: bench/hostile.py runs the 10,000 ------------------------------------
+async def test_generated_hostile_lines_through_the_console_path_get_no_traceback_and_no_apology(
+    tmp_path: Path,
+) -> None:
+    async with hostile_studio(tmp_path / "data") as studio:
+        names = [c.name for c in studio.dispatcher.registry.all()]
+        outcome = await run_hostile(
+            studio.dispatcher, ConsoleIdentity().caller(), hostile_lines(names, 600, seed=7)
+        )
+    assert outcome.lines == 600
+    assert outcome.tracebacks == 0, outcome.escaped
+    assert outcome.apologies == 0, outcome.apologised
+    assert outcome.empty == 0
