@@ -24,9 +24,9 @@ from tests.hostile import hostile_lines, hostile_studio, run_hostile  # noqa: E4
 async def main(count: int, seed: int) -> int:
     with tempfile.TemporaryDirectory() as data:
         async with hostile_studio(Path(data)) as studio:
-            names = [c.name for c in studio.dispatcher.registry.all()]
+            commands = studio.dispatcher.registry.all()
             outcome = await run_hostile(
-                studio.dispatcher, ConsoleIdentity().caller(), hostile_lines(names, count, seed)
+                studio.dispatcher, ConsoleIdentity().caller(), hostile_lines(commands, count, seed)
             )
     print(
         f"lines {outcome.lines}, tracebacks {outcome.tracebacks}, apologies {outcome.apologies}, "

@@ -21,6 +21,7 @@ from adapters.redis.connection import RedisHandle
 from bot.bootstrap import Studio, build_studio
 from bot.settings import Settings
 from core.commands.dispatch import Caller, Dispatcher
+from core.commands.registry import Command
 from core.drafts import Draft
 from core.reply import Reply
 from tests.conftest import FakeClock, RecordingNotifier
@@ -28,57 +29,87 @@ from tests.conftest import FakeClock, RecordingNotifier
 APOLOGY = "something went wrong"
 
 # Values that broke (or could break) a parser, a store key, a renderer or a platform.
-FRAGMENTS = (
-    # times and zones
+# fmt: off
+TIMES = (
     "in 999999 weeks", "in 99999999999999999999 s", "in -5 min", "in 0 s", "tomorrow 25pm", "31 feb",
     "feb 30", "2026-02-31 10:00", "9999-12-31T23:59+14:00", "0001-01-01", "every day 24:00",
-    "every funday 9:00", "every weekday 13pm", "Europe", "../../etc/passwd", "Etc/GMT+99", "localtime",
-    "in ٣h", "١٨:٣٠", "ｉｎ　２ｈ", "२", "tomorrow ９am", "12/31 10:00", "31/02 10:00", "next fri 9am",
-    # numbers
-    "-1", "0", "1e308", "NaN", "inf", "9" * 60, "0x7fffffff", "1_000", "٣٣", "½", "²",
-    # ids, keys and paths
+    "every funday 9:00", "every weekday 13pm", "in ٣h", "١٨:٣٠", "ｉｎ　２ｈ", "tomorrow ９am",
+    "12/31 10:00", "31/02 10:00", "next fri 9am", "tomorrow 9:75", "in 10 mayhem", "every day ٢٥:٠٠",
+)
+ZONES = (
+    "Europe", "America", "../../etc/passwd", "Etc/GMT+99", "localtime", "Europe/", "UTC", "europe/berlin",
+)
+NUMBERS = ("-1", "0", "1e308", "NaN", "inf", "9" * 60, "0x7fffffff", "1_000", "٣٣", "½", "²", "१०")
+IDS = (
     "d1", "a1b2c3", "zzzzzz", "{ws:other}", "cs:{ws:*}:drafts", "*", "?", "../x", "/etc/shadow",
     "~/../../root/.ssh/id_rsa", "/dev/zero", "/proc/self/environ", "C:\\Windows\\win.ini", "con",
-    "facebook", "tiktok", "facebook:123", "tiktok:b@d", "facebook,tiktok", "myspace",
-    # options
+    "facebook", "tiktok", "facebook:123", "tiktok:b@d", "facebook,tiktok", "myspace", "@everyone",
+    "<@123>", "<@!42>", "/tmp/" + "a" * 300 + ".jpg",
+)
+OPTIONS = (
     "--yes", "--page", "--page=", "--link", "--privacy", "--privacy public", "--kind", "--emoji",
     "--no-emoji", "--", "---", "--yes=no", "--n 999", "--version -1", "--clear",
-    # links
+)
+LINKS = (
     "https://example.com/x", "http://127.0.0.1:6379/", "http://169.254.169.254/latest/meta-data/",
     "http://[::1]/", "file:///etc/passwd", "javascript:alert(1)", "https://u:p@example.com/",
-    "https://exämple.com/", "https://example.com:99999/",
-    # markup and control characters
-    "<b>bold</b>", "&amp;", "&lt;script&gt;", "_*[]()~`>#+-=|{}.!", "@everyone", "<@123>", "<@!42>",
-    "\x00", "\r\nFLUSHALL\r\n", "\u202e", "\u200b", "\ufeff", "\U0001f600" * 10, "Z̴̡͈a̵l̶g̷o̸",
-    "\t", "\n\n\n", "\\", "'", '"', "`", "%s%s%n", "{0}", "${jndi:ldap://x}",
-    # secrets (the console is private: taken as typed, never echoed back in full)
+    "https://exämple.com/", "https://example.com:99999/", "http://2130706433/",
+)
+MARKUP = (
+    "<b>bold</b>", "&amp;", "&lt;script&gt;", "_*[]()~`>#+-=|{}.!", "\x00", "\r\nFLUSHALL\r\n", "\u202e",
+    "\u200b", "\ufeff", "\U0001f600" * 10, "Z̴̡͈a̵l̶g̷o̸", "\t", "\n\n\n", "\\", "'", '"', "`", "%s%s%n", "{0}",
+    "${jndi:ldap://x}",
+)
+# Secrets (the console is private: taken as typed, never echoed back in full).
+SECRETS = (
     "EAAGm0PX4ZCpsBAFakeFakeFakeFakeToken1234567890", "act.1a2b3c4d5e6f7g8h9i0jKLMN",
     "sk-proj-abcdefghijklmnopqrstuvwxyz0123",
-)  # fmt: skip
+)
+FRAGMENTS = TIMES + ZONES + NUMBERS + IDS + OPTIONS + LINKS + MARKUP + SECRETS
+# Which fragments a field of a given name is most likely to break.
+FIELD_FRAGMENTS = {"when": TIMES, "name": ZONES, "link": LINKS, "path": IDS, "platforms": IDS, "targets": IDS}
+# fmt: on
 COMMON_WORDS = ("a", "post", "about", "our", "spring", "sale", "make", "it", "funnier", "description")
 # Commands that reach the network, files or a chart renderer are tried less often, not never.
 SLOW = {"stats": 0.2, "usage": 0.5, "activity": 0.5, "generate": 0.5, "variants": 0.5, "regenerate": 0.5}
 
 
-def hostile_lines(names: list[str], count: int, seed: int = 14) -> list[str]:
-    """`count` command lines: a registry command (or none, or a made-up one) followed by 0-6
-    fragments, random words or junk, sometimes huge."""
+def hostile_lines(commands: list[Command], count: int, seed: int = 14) -> list[str]:
+    """`count` command lines. Half are shaped like the command (each argument in its place, filled
+    with what breaks that kind of field), so the refusals deep inside handlers are reached; the rest
+    are a command (or none, or a made-up one) followed by 0-6 fragments, random words or junk,
+    sometimes huge."""
     rng = random.Random(seed)
-    weights = [SLOW.get(n, 1.0) for n in names]
+    weights = [SLOW.get(c.name, 1.0) for c in commands]
     lines = []
     for _ in range(count):
-        lines.append(_line(rng, names, weights))
+        command = rng.choices(commands, weights)[0]
+        lines.append(_shaped(rng, command) if rng.random() < 0.5 else _line(rng, command.name))
     return lines
 
 
-def _line(rng: random.Random, names: list[str], weights: list[float]) -> str:
+def _shaped(rng: random.Random, command: Command) -> str:
+    parts = [f"/{command.name}"]
+    for option in command.options():
+        if not option.required and rng.random() < 0.4:
+            continue
+        pool = FIELD_FRAGMENTS.get(option.name, FRAGMENTS)
+        value = rng.choice(option.choices) if option.choices and rng.random() < 0.3 else rng.choice(pool)
+        if option.kind == "option":
+            parts.append(f"--{option.name}" if option.type == "boolean" else f"--{option.name} {value}")
+        else:
+            parts.append(value)
+    return " ".join(parts)
+
+
+def _line(rng: random.Random, name: str) -> str:
     roll = rng.random()
     if roll < 0.04:
         head = "/" + rng.choice(("nosuch", "Generate@other_bot", "START", "", "/", "@", "help@studio_bot"))
     elif roll < 0.06:
         head = rng.choice(FRAGMENTS)  # no command at all
     else:
-        head = "/" + rng.choices(names, weights)[0]
+        head = f"/{name}"
     parts = [head]
     for _ in range(rng.randint(0, 6)):
         parts.append(_piece(rng))

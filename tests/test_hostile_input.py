@@ -247,9 +247,9 @@ async def test_generated_hostile_lines_through_the_console_path_get_no_traceback
     tmp_path: Path,
 ) -> None:
     async with hostile_studio(tmp_path / "data") as studio:
-        names = [c.name for c in studio.dispatcher.registry.all()]
+        commands = studio.dispatcher.registry.all()
         outcome = await run_hostile(
-            studio.dispatcher, ConsoleIdentity().caller(), hostile_lines(names, 600, seed=7)
+            studio.dispatcher, ConsoleIdentity().caller(), hostile_lines(commands, 600, seed=7)
         )
     assert outcome.lines == 600
     assert outcome.tracebacks == 0, outcome.escaped
