@@ -15,7 +15,7 @@ WELCOME = (
 
 
 class HelpArgs(Args):
-    command: str | None = Field(None, description="show the details of one command")
+    command: str | None = Field(None, description="show the details of one command", max_length=64)
 
 
 class StartArgs(Args):
