@@ -357,7 +357,9 @@ async def test_choosing_an_unconfigured_provider_says_which_variable_is_missing(
     reply = await run(studio, "/ai anthropic claude-3-5-haiku-latest")
     assert "set ANTHROPIC_API_KEY" in reply.text
     assert "the studio default" in (await run(studio, "/ai")).text
-    assert "model: 'bad;model' is not in the accepted form" in (await run(studio, "/ai openai bad;model")).text
+    assert (
+        "model: 'bad;model' is not in the accepted form" in (await run(studio, "/ai openai bad;model")).text
+    )
 
 
 async def test_regenerate_without_instruction_asks_for_a_different_take(studio: Studio) -> None:
