@@ -26,6 +26,7 @@ from tests.fakes.core_fakes import StaticResolver
 from tests.hostile import hostile_lines, hostile_studio, run_hostile
 from tests.test_console import CLI, console_env
 from tests.test_generation_commands import DraftStoreDown, RecordingGate, rig_for
+from tests.test_oauth_http import Env, env  # noqa: F401 - the fixture, shared
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # Wednesday, 15:00 in Berlin
@@ -255,3 +256,15 @@ async def test_generated_hostile_lines_through_the_console_path_get_no_traceback
     assert outcome.tracebacks == 0, outcome.escaped
     assert outcome.apologies == 0, outcome.apologised
     assert outcome.empty == 0
+
+
+# --- the OAuth callback checks the whole request before it burns the state -------------------------
+@pytest.mark.redis
+async def test_a_callback_without_a_code_leaves_the_state_usable(env: Env) -> None:  # noqa: F811
+    state = await env.link_state()
+    response = await env.web.get("/oauth/facebook/callback", params={"state": state})
+    assert response.status_code == 400 and "no usable authorization code" in response.text
+    response = await env.web.get("/oauth/facebook/callback", params={"state": state, "code": "x" * 3000})
+    assert response.status_code == 400 and await env.accounts() == []
+    response = await env.callback(state)  # the real answer still works: nothing burned the state
+    assert response.status_code == 200 and "Connected Bakery (facebook:123)" in response.text
