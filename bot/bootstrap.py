@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from adapters.ai.catalog import Configure, ProviderCatalog
 from adapters.charts.activity import MatplotlibChartRenderer
 from adapters.media.local import LocalMediaStore
+from adapters.redis.abuse import RedisAbuseStore
 from adapters.redis.accounts import RedisAccountStore
 from adapters.redis.channels import RedisChannelStore
 from adapters.redis.connection import RedisHandle, open_redis
@@ -36,6 +37,7 @@ from adapters.social.registry import PublisherContext, load_platforms
 from adapters.timeparse import DateparserTimes
 from bot.logs import remember_secret
 from bot.settings import Settings
+from core.abuse import AbuseGuard, AbuseRules
 from core.accounts import AccountService
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
@@ -54,6 +56,7 @@ from core.posts import PostPublisher
 from core.publishing import DispatchingPublisher, PublishingService
 from core.scheduling import PublishRunner, RetryPolicy
 from core.services import Services
+from core.urls import Resolver, SystemResolver
 from core.usage import UsageGate
 from core.workspaces import WorkspaceService
 
@@ -110,6 +113,7 @@ async def build_studio(
     publisher: PostPublisher | None = None,
     senders: Iterable[ChannelSender] = (),
     accounts: ResolverFactory | None = None,
+    links: Resolver | None = None,
 ) -> Studio:
     """`notifier` given (tests): used as is. Otherwise team notices are routed to the channels
     set with /notify through `senders` (one per chat platform). `publisher` and `accounts` (a
@@ -125,7 +129,7 @@ async def build_studio(
         build_jobstore(keys, sync_client_for(settings.redis_url, handle.embedded)), handle.client, keys
     )
     wiring = Wiring(settings, handle, keys, notifier, clock, client, sleep)
-    services = wiring.services(jobs, channels, publisher, accounts)
+    services = wiring.services(jobs, channels, publisher, accounts, links)
     scheduler = None
     if settings.scheduler_enabled:
         lease = RedisLease(handle.client, keys, instance_id(), settings.scheduler_lease_seconds)
@@ -161,6 +165,7 @@ class Wiring:
         channels: RedisChannelStore,
         post_publisher: PostPublisher | None,
         resolver: ResolverFactory | None,
+        links: Resolver | None = None,
     ) -> Services:
         settings, client, keys = self.settings, self.handle.client, self.keys
         store = self.account_store()
@@ -203,6 +208,8 @@ class Wiring:
             generation=build_generation(settings, RedisProfileStore(client, keys), drafts, usage, self.clock),
             posts=posts,
             channels=channels,
+            abuse=AbuseGuard(RedisAbuseStore(client, keys), abuse_rules(settings), self.clock),
+            resolver=links or SystemResolver(),
         )
 
     def account_store(self) -> RedisAccountStore:
@@ -274,6 +281,10 @@ def build_runner(
         retry=retry,
         concurrency=settings.publish_concurrency,
     )
+
+
+def abuse_rules(settings: Settings) -> AbuseRules:
+    return AbuseRules(settings.abuse_strikes, settings.abuse_window_seconds, settings.abuse_cooldown_seconds)
 
 
 def limit_defaults(settings: Settings) -> LimitDefaults:

@@ -10,10 +10,11 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, NonNegativeFloat, PositiveInt, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.workspaces import validate_timezone
 
 REDIS_SCHEMES = ("redis", "rediss", "unix", "memory")
 JSON_EXAMPLE = '{"gpt-4o-mini": [0.15, 0.6]} or {"tiktok": 2200}'
@@ -206,6 +207,17 @@ class Settings(BaseSettings):
         600, ge=1, description="window in which IP_BLOCK_STRIKES strikes ban an address"
     )
     ip_block_ban_seconds: int = Field(3600, ge=1, description="how long a banned address gets 403")
+    abuse_strikes: int = Field(
+        20,
+        ge=0,
+        description="refused commands from one chat member within the window before a pause; 0 = off",
+    )
+    abuse_window_seconds: int = Field(
+        600, ge=1, le=86_400, description="window in which a member's refused commands add up"
+    )
+    abuse_cooldown_seconds: int = Field(
+        900, ge=1, le=30 * 86_400, description="how long a paused member is ignored (told once)"
+    )
     http_trust_forwarded_for: bool = Field(False, description="take the client IP from X-Forwarded-For")
 
     # Studio
@@ -286,11 +298,7 @@ class Settings(BaseSettings):
     @field_validator("default_timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA timezone such as Europe/Berlin") from exc
-        return value
+        return validate_timezone(value)  # the rule /timezone uses (raises a ValueError)
 
     @field_validator("telegram_webhook_url")
     @classmethod

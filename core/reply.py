@@ -45,6 +45,15 @@ class Reply:
     # Set on a draft card: lets a front end remember which draft a message shows, so a photo
     # sent as a reply to the card attaches to that draft (Telegram).
     draft_id: str = ""
+    # Carries a secret or a single-use link (the OAuth link): a front end delivers it only to a
+    # one-to-one chat, never to a group, even when that means asking the user to open one.
+    private_only: bool = False
+    # Nothing to show: a blocked user was told once already, and every later command is ignored.
+    silent: bool = False
+
+    @classmethod
+    def nothing(cls) -> Reply:
+        return cls("", silent=True)
 
     def with_buttons(self, *buttons: Button) -> Reply:
         return replace(self, buttons=self.buttons + buttons)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from core.errors import BadInput, Forbidden
 from core.recent import Recent
@@ -66,22 +67,34 @@ def require_admin(actor: Actor, what: str) -> None:
         raise Forbidden(f"Only workspace admins can {what}.")
 
 
+class UnknownTimezone(BadInput, ValueError):
+    """Also a ValueError, so a pydantic validator (DEFAULT_TIMEZONE in the settings) can raise it."""
+
+
+MAX_TIMEZONE = 64
+HOST_ZONES = frozenset({"localtime"})  # the host's own zone file: not a name a team can rely on
+
+
+@cache  # scanning the zone database takes tens of milliseconds; it does not change while we run
+def known_timezones() -> dict[str, str]:
+    """lower-case name → IANA name, from `zoneinfo.available_timezones()` only: a path such as
+    `Europe` (a directory of the zone database) or `../etc` never reaches `ZoneInfo`."""
+    return {zone.lower(): zone for zone in available_timezones() - HOST_ZONES}
+
+
 def validate_timezone(name: str) -> str:
     """Accept an IANA name case-insensitively; suggest close names when it is unknown."""
     candidate = name.strip()
-    try:
-        ZoneInfo(candidate)
-        return candidate
-    except (ZoneInfoNotFoundError, ValueError):
-        pass
-    by_lower = {zone.lower(): zone for zone in available_timezones()}
-    if candidate.lower() in by_lower:
-        return by_lower[candidate.lower()]
-    hints = sorted(z for z in by_lower.values() if candidate.lower() in z.lower())[:5]
+    if len(candidate) > MAX_TIMEZONE:
+        raise UnknownTimezone(f"That timezone name is {len(candidate)} characters; IANA names are short.")
+    known = known_timezones()
+    if candidate.lower() in known:
+        return known[candidate.lower()]
+    hints = sorted(z for z in known.values() if candidate and candidate.lower() in z.lower())[:5]
     hint = (
         f" Did you mean {', '.join(hints)}?" if hints else " Example: Europe/Berlin, America/New_York, UTC."
     )
-    raise BadInput(f"Unknown timezone {candidate!r}; use an IANA name.{hint}")
+    raise UnknownTimezone(f"Unknown timezone {candidate!r}; use an IANA name.{hint}")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from core.drafts import Draft
 from core.errors import BadInput, NotFound
 from core.workspaces import Role
 from tests.conftest import FakeClock, RecordingNotifier
+from tests.fakes.core_fakes import StaticResolver
 from tests.test_tiktok_adapter import FakeTikTok, StreamingTransport
 
 WS = "console:console"
@@ -91,8 +92,14 @@ async def open_session(
     settings: Settings, client: aioredis.Redis, http: httpx.AsyncClient, tmp_path: Path
 ) -> Session:
     notifier = RecordingNotifier()
+    links = StaticResolver({"bakery.example": ["93.184.215.14"]})
     studio = await build_studio(
-        settings, notifier=notifier, clock=FakeClock(), redis=RedisHandle(client, "test"), http=http
+        settings,
+        notifier=notifier,
+        clock=FakeClock(),
+        redis=RedisHandle(client, "test"),
+        http=http,
+        links=links,
     )
     out = io.StringIO()
     console = Console(studio.dispatcher, ConsoleIdentity(), tmp_path / "exports", out)

@@ -11,7 +11,8 @@ from discord import app_commands
 
 from bot.discord.commands import build_app_command
 from bot.discord.render import CUSTOM_ID_PREFIX, file_of, split_text, view_of
-from core.commands.dispatch import Caller, Dispatcher
+from core.commands.credentials import carries_credential
+from core.commands.dispatch import Caller, Dispatcher, as_text
 from core.errors import ConfigurationError
 from core.reply import Button, Reply
 from core.workspaces import Role
@@ -89,8 +90,11 @@ class DiscordFront:
         log.info("registered %d Discord slash commands", len(synced))
 
     async def run_command(self, interaction: discord.Interaction, name: str, options: dict[str, Any]) -> None:
-        # Discord wants an answer within 3 s; generation takes longer, so defer first.
-        await interaction.response.defer(thinking=True)
+        # Discord wants an answer within 3 s; generation takes longer, so defer first. Options that
+        # carry a credential are answered privately from the start: the public "thinking" message
+        # would show the command to the whole channel.
+        secret = interaction.guild_id is not None and carries_credential(as_text(name, options))
+        await interaction.response.defer(thinking=True, ephemeral=secret)
         reply = await self.dispatcher.invoke(
             caller_of(interaction), name, options, InteractionProgress(interaction)
         )
@@ -109,6 +113,9 @@ class DiscordFront:
         await self.deliver(interaction, reply)
 
     async def deliver(self, interaction: discord.Interaction, reply: Reply) -> None:
+        if reply.silent:  # a blocked member, told once already
+            await interaction.delete_original_response()
+            return
         chunks = split_text(reply.text)
         if reply.ephemeral:
             # A deferred public answer cannot turn private: remove it, answer privately instead.

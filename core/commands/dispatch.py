@@ -9,9 +9,11 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.abuse import UserBlocked
+from core.commands.credentials import CREDENTIAL_REFUSAL, carries_credential
 from core.commands.parsing import parse_args, split_command, validate
 from core.commands.registry import Command, Context, Registry
-from core.errors import CoreError, Forbidden, UnknownCommand
+from core.errors import BadInput, CoreError, Forbidden, NotFound, QuotaExceeded, RateLimited, UnknownCommand
 from core.ports import NullProgress, Progress
 from core.reply import Reply
 from core.workspaces import Actor, Role
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
     from core.services import Services
 
 log = logging.getLogger(__name__)
+# Refusals that count towards a member's pause: malformed input, limits hit, probing for ids or
+# for commands they may not run. Store outages and provider failures are not the member's doing.
+STRIKES = (BadInput, UnknownCommand, Forbidden, NotFound, RateLimited, QuotaExceeded)
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,12 @@ class Caller:
     private: bool = False
 
     @property
+    def shared(self) -> bool:
+        """A chat other people read (a group, a guild channel): never a place for a secret. The
+        console is a local terminal, private whatever a test or script says."""
+        return not self.private and self.platform != "console"
+
+    @property
     def workspace_id(self) -> str:
         return f"{self.platform}:{self.workspace_key}"
 
@@ -53,6 +64,8 @@ class Dispatcher:
 
     async def handle_text(self, caller: Caller, text: str, progress: Progress | None = None) -> Reply:
         """Run a typed command line such as '/timezone Europe/Berlin'."""
+        if caller.shared and carries_credential(text):
+            return CREDENTIAL_REFUSAL
         name, rest = split_command(text)
         return await self._guarded(caller, name, rest, progress)
 
@@ -60,15 +73,22 @@ class Dispatcher:
         self, caller: Caller, name: str, options: dict[str, Any], progress: Progress | None = None
     ) -> Reply:
         """Run a command from structured options (Discord slash commands)."""
+        if caller.shared and carries_credential(as_text(name, options)):
+            return CREDENTIAL_REFUSAL
         return await self._guarded(caller, name, options, progress)
 
     async def _guarded(
         self, caller: Caller, name: str, raw: str | dict[str, Any], progress: Progress | None
     ) -> Reply:
         try:
+            await self._check_standing(caller)
             return await self._run(caller, name, raw, progress or NullProgress())
+        except UserBlocked as exc:
+            return Reply(str(exc), ephemeral=True) if exc.first else Reply.nothing()
         except CoreError as exc:
-            return Reply(exc.user_message(is_admin=caller.role is Role.ADMIN), ephemeral=True)
+            text = exc.user_message(is_admin=caller.role is Role.ADMIN)
+            notice = await self._strike(caller) if isinstance(exc, STRIKES) else ""
+            return Reply(f"{text}\n\n{notice}" if notice else text, ephemeral=True)
         except Exception:
             error_id = secrets.token_hex(4)
             log.exception(
@@ -82,6 +102,15 @@ class Dispatcher:
                 "Nothing was changed; please try again, and quote the id if it keeps happening.",
                 ephemeral=True,
             )
+
+    async def _check_standing(self, caller: Caller) -> None:
+        if self.services.abuse is not None:
+            await self.services.abuse.check(caller.workspace_id, caller.actor)
+
+    async def _strike(self, caller: Caller) -> str:
+        if self.services.abuse is None:
+            return ""
+        return await self.services.abuse.strike(caller.workspace_id, caller.actor)
 
     async def _run(self, caller: Caller, name: str, raw: str | dict[str, Any], progress: Progress) -> Reply:
         command = self.resolve(name)
@@ -104,3 +133,9 @@ class Dispatcher:
         if command is None:
             raise UnknownCommand(name or "?")
         return command
+
+
+def as_text(name: str, options: dict[str, Any]) -> str:
+    """Structured options as the command line they stand for (for the credential check)."""
+    values = [str(v) for v in options.values() if v is not None and not isinstance(v, bool)]
+    return " ".join([f"/{name}", *values])

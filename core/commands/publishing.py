@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import Field, JsonValue
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, JsonValue
 
 from core.accounts import Account, Health
 from core.commands.registry import Args, Command, Context, NoArgs
 from core.errors import BadInput
 from core.posts import PRIVACY_ALIASES
-from core.publishing import PublishRequest
+from core.publishing import PublishRequest, check_options
 from core.reply import Button, Reply
+from core.urls import check_public_url, check_url_shape
 from core.workspaces import Role, require_admin
 
 GROUP = "Accounts & publishing"
@@ -62,7 +65,7 @@ class PublishArgs(Args):
         max_length=40,
         json_schema_extra=OPTION,
     )
-    link: str | None = Field(
+    link: Annotated[str, AfterValidator(check_url_shape)] | None = Field(
         None,
         description="Facebook: a link to attach (https://...)",
         max_length=2000,
@@ -86,6 +89,7 @@ async def connect(ctx: Context, args: ConnectArgs) -> Reply:
             f"Open this link within 10 minutes to connect {platform} (it works once):\n{url}",
             (Button(f"Connect {platform}", f"/connect {platform}"),),
             ephemeral=True,
+            private_only=True,  # the link works once: whoever sees it first can use or burn it
         )
     if ctx.workspace.platform != "console" and not ctx.private:
         return Reply(
@@ -166,9 +170,14 @@ async def publish(ctx: Context, args: PublishArgs) -> Reply:
         options["privacy"] = _privacy(args.privacy)
     if args.inbox:
         options["inbox"] = "true"
+    targets = tuple(args.targets.lower().split())
     if args.link:
-        options["link"] = args.link
-    request = PublishRequest(args.draft.lower(), tuple(args.targets.lower().split()), options, args.yes)
+        # A link no target takes is refused before its host is looked up (a network call).
+        known = {t.split(":", 1)[0] for t in targets} & set(ctx.services.platforms.names)
+        if known:
+            check_options({"link": args.link}, known, ctx.services.platforms)
+        options["link"] = await check_public_url(args.link, ctx.services.resolver)
+    request = PublishRequest(args.draft.lower(), targets, options, args.yes)
     return await ctx.services.publishing.publish_now(ctx.workspace, ctx.actor, request, ctx.progress)
 
 

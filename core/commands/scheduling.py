@@ -23,7 +23,9 @@ WHEN = Field(description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": Tr
 
 class ScheduleArgs(Args):
     draft: str = Field(description="draft id (see /drafts)", min_length=1, max_length=32)
-    platforms: str = Field("", description="platforms or account ids like facebook:123 (comma-separated)")
+    platforms: str = Field(
+        "", description="platforms or account ids like facebook:123 (comma-separated)", max_length=500
+    )
     # Optional so the draft card's Schedule button (draft id only) gets quick choices, not an error.
     when: str = Field("", description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": True})
 

@@ -77,7 +77,9 @@ class DiscardArgs(Args):
 
 
 class BrandArgs(Args):
-    field: str | None = Field(None, description="description, do, dont, sample, hashtags or language")
+    field: str | None = Field(
+        None, description="description, do, dont, sample, hashtags or language", max_length=32
+    )
     value: str | None = Field(None, description="the new value", json_schema_extra={"rest": True})
     clear: bool = Field(False, description="remove the field's value", json_schema_extra={"option": True})
 
