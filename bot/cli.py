@@ -18,7 +18,7 @@ from aiohttp import web
 from bot.bootstrap import Studio, build_studio
 from bot.console import Console, ConsoleIdentity, ConsoleSender
 from bot.doctor import run_checks
-from bot.http import create_app, start_http, stop_http
+from bot.http import add_strike, create_app, start_http, stop_http
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 from bot.telegram import TelegramService, build_telegram
@@ -138,13 +138,7 @@ def prepare_telegram(studio: Studio, app: web.Application) -> TelegramService | 
     service = build_telegram(studio)
     studio.add_sender(service.sender)
     if studio.settings.telegram_webhook_url:
-        blocker = studio.ip_blocker
-
-        async def strike(ip: str) -> None:
-            if blocker is not None:
-                await blocker.strike(ip, "telegram webhook without the secret")
-
-        service.mount(app, on_rejected=strike)
+        service.mount(app, on_rejected=add_strike)
     return service
 
 

@@ -7,6 +7,7 @@ import hmac
 import json
 import re
 import secrets
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -154,7 +155,27 @@ class Settings(BaseSettings):
     ip_block_strikes: int = Field(5, ge=1, description="failed verifications from one IP before a ban")
     ip_block_window_seconds: int = Field(600, ge=1)
     ip_block_ban_seconds: int = Field(3600, ge=1)
-    http_trust_forwarded_for: bool = Field(False, description="take the client IP from X-Forwarded-For")
+    # HTTP server hardening (bot/http.py, bot/connections.py)
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = Field(
+        (), description="CIDRs of your reverse proxies; X-Forwarded-For is honoured only from them"
+    )
+    http_trust_forwarded_for: bool | None = Field(
+        None, description="removed: replaced by TRUSTED_PROXIES (start-up refuses `true`)"
+    )
+    http_header_timeout: float = Field(10, gt=0, le=300, description="seconds a client has to send headers")
+    http_body_timeout: float = Field(30, gt=0, le=600, description="seconds a client has to send a body")
+    http_keepalive_timeout: float = Field(
+        15, gt=0, le=3600, description="seconds an idle keep-alive connection is kept"
+    )
+    http_max_connections: int = Field(
+        512, ge=1, le=65_536, description="open connections in all; capped at half the open-file limit"
+    )
+    http_max_connections_per_address: int = Field(
+        32, ge=1, le=65_536, description="open connections from one address (trusted proxies exempt)"
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="when set, /metrics wants `Authorization: Bearer <token>`"
+    )
 
     # Studio
     default_timezone: str = "UTC"
@@ -188,10 +209,30 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
-    @field_validator("rate_limit_admin_generations_per_hour", mode="before")
+    @field_validator("rate_limit_admin_generations_per_hour", "http_trust_forwarded_for", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_cidrs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return tuple(ip_network(part.strip()) for part in value.split(",") if part.strip())
+        except ValueError as exc:
+            raise ValueError(f"{exc}; expected CIDRs such as 127.0.0.1/32,10.0.0.0/8") from None
+
+    @field_validator("http_trust_forwarded_for")
+    @classmethod
+    def _refuse_old_forwarding(cls, value: bool | None) -> bool | None:
+        if value:
+            raise ValueError(
+                "was replaced by TRUSTED_PROXIES: list your reverse proxy's addresses as CIDRs "
+                "(e.g. TRUSTED_PROXIES=127.0.0.1/32) and remove HTTP_TRUST_FORWARDED_FOR"
+            )
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -123,7 +123,7 @@ async def webhook(
     service = await start_telegram(studio, serve=False)
     rejected: list[str] = []
     web_app = web.Application()
-    service.mount(web_app, rejected.append)
+    service.mount(web_app, lambda request, reason: rejected.append(f"{request.remote}: {reason}"))
     runner = web.AppRunner(web_app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -170,16 +170,17 @@ async def test_webhook_refuses_requests_without_the_secret_and_reports_the_ip(
         assert response.status == 403
     await asyncio.sleep(0.05)
     assert api.of("sendMessage") == []
-    assert rejected == ["127.0.0.1"]
+    assert rejected == ["127.0.0.1: bad webhook secret"]
 
 
 async def test_webhook_refuses_malformed_updates(webhook: tuple[str, list[str]]) -> None:
     url, rejected = webhook
     async with aiohttp.ClientSession() as http:
-        for body in (b"not json", b"[1, 2]"):
+        nested = b"[" * 100_000 + b"]" * 100_000  # exhausts the JSON decoder's stack: still a 400
+        for body in (b"not json", b"[1, 2]", b'"text"', nested, b'{"update_id": "x", "message": 5}'):
             response = await http.post(url, data=body, headers={SECRET_HEADER: WEBHOOK_SECRET})
             assert response.status == 400
-    assert rejected == []
+    assert rejected == ["127.0.0.1: malformed body"] * 5
 
 
 async def test_webhook_mode_serves_its_own_port_until_the_shared_server_exists(
