@@ -15,7 +15,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from bot.bootstrap import Studio, build_studio
+from bot.bootstrap import Studio, build_studio, reencrypt_tokens
 from bot.console import Console, ConsoleIdentity, ConsoleSender
 from bot.doctor import run_checks
 from bot.http import add_strike, create_app, start_http, stop_http
@@ -37,13 +37,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_commands(args.json)
     try:
         settings = load_settings()
+        secrets = settings.secrets()  # reads (or first creates) DATA_DIR/secret_key: may be damaged
     except ConfigError as exc:
         if args.command == "doctor":
             print(f"FAIL configuration  {exc}")
             return 1
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings.log_level, settings.secrets())
+    configure_logging(settings.log_level, secrets)
     try:
         return asyncio.run(dispatch(args, settings))
     except CoreError as exc:
@@ -78,6 +79,9 @@ def parser() -> argparse.ArgumentParser:
     console.add_argument("--workspace", default="console")
     console.add_argument("--role", choices=[r.value for r in Role], default=Role.ADMIN.value)
     sub.add_parser("doctor", help="check configuration, Redis and the AI provider")
+    sub.add_parser(
+        "rotate-key", help="re-encrypt every stored token under SECRET_KEY (then drop SECRET_KEYS_OLD)"
+    )
     commands = sub.add_parser("commands", help="print the command registry")
     commands.add_argument("--json", action="store_true")
     return root
@@ -86,6 +90,8 @@ def parser() -> argparse.ArgumentParser:
 async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "doctor":
         return await doctor(settings)
+    if args.command == "rotate-key":
+        return await rotate_key(settings)
     studio = await build_studio(settings, senders=[ConsoleSender(sys.stdout)])
     try:
         await serve(studio, args)
@@ -196,6 +202,24 @@ async def wait_for_stop(
     stopper.cancel()
     for task in done - {stopper}:
         task.result()
+
+
+async def rotate_key(settings: Settings) -> int:
+    done = await reencrypt_tokens(settings)
+    print(
+        f"Re-encrypted {done.rotated} token(s) under the current SECRET_KEY; "
+        f"{done.current} already were ({done.accounts} account(s) read)."
+    )
+    if done.unreadable:
+        print(
+            f"{len(done.unreadable)} token(s) open with no configured key: {', '.join(done.unreadable)}. "
+            "Keep SECRET_KEYS_OLD (add the missing key) or reconnect those accounts.",
+            file=sys.stderr,
+        )
+        return 1
+    if settings.old_secret_keys():
+        print("Every stored token now opens with SECRET_KEY alone: SECRET_KEYS_OLD can be removed.")
+    return 0
 
 
 async def doctor(settings: Settings) -> int:

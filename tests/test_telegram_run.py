@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import sys
@@ -26,7 +25,7 @@ from bot.telegram import build_telegram, start_telegram
 from bot.telegram.webhook import SECRET_HEADER
 from core.errors import DeliveryFailed
 from core.reply import Button
-from tests.conftest import RecordingNotifier
+from tests.conftest import TEST_REDIS_URL, RecordingNotifier, free_port, process_env
 from tests.fake_bot_api import BOT_ID, FakeBotApi, callback_update, message_update
 from tests.fake_llm import FakeLLM
 from tests.telegram_harness import telegram_settings
@@ -82,15 +81,15 @@ async def test_run_polls_publishes_commands_answers_help_and_buttons(
 async def test_the_content_studio_command_runs_the_bot_as_a_process(
     tmp_path: Path, api: FakeBotApi, real_redis: aioredis.Redis
 ) -> None:
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": "123:abc",
-        "TELEGRAM_API_BASE_URL": api.base_url,
-        "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
-        "DATA_DIR": str(tmp_path / "data"),
-        "SECRET_KEY": "k" * 40,
-        "LOG_LEVEL": "INFO",
-    }
+    env = process_env(
+        TELEGRAM_BOT_TOKEN="123:abc",
+        TELEGRAM_API_BASE_URL=api.base_url,
+        REDIS_URL=TEST_REDIS_URL,
+        DATA_DIR=str(tmp_path / "data"),
+        SECRET_KEY="k" * 40,
+        LOG_LEVEL="INFO",
+        HTTP_PORT=str(free_port()),
+    )
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run",
         env=env, cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL,

@@ -4,7 +4,6 @@ code path with the HTTP test publisher), and reading what the platform received.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import free_port
+from tests.conftest import free_port, process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,12 +42,10 @@ class PlatformProcess:
 
 
 def studio_env(redis_url: str, prefix: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "SCHEDULE", "PUBLISH_"))}
-    env.update(
+    return process_env(
         REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix, DATA_DIR=str(data_dir), SECRET_KEY="s" * 40,
         LOG_LEVEL="INFO", PYTHONUNBUFFERED="1", **extra,
     )  # fmt: skip
-    return env
 
 
 def start_studio(
