@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import signal
 import sys
@@ -398,7 +397,7 @@ async def test_a_thousand_slow_connections_do_not_stop_healthz_for_others(tmp_pa
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", SERVER,
-        env=env, cwd=os.getcwd(), stdin=asyncio.subprocess.DEVNULL,
+        env=env, cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     held: list[Any] = []
