@@ -19,7 +19,6 @@ from tests.conftest import TEST_REDIS_URL, free_port
 from tests.test_publish_console import WS, GraphServer, graph  # noqa: F401 - the fixture is used by name
 
 
-
 async def console(env: dict[str, str], script: str) -> str:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "console", cwd=Path(env["DATA_DIR"]).parent, env=env,
