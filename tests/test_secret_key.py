@@ -3,10 +3,11 @@ and rotated with `content-studio rotate-key` so that SECRET_KEYS_OLD can really 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
 import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,27 +89,34 @@ def test_an_unwritable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
         settings_in(tmp_path / "file").resolved_secret_key()
 
 
-def _first_start(
-    data_dir: str, barrier: multiprocessing.synchronize.Barrier, queue: multiprocessing.Queue
-) -> None:  # type: ignore[type-arg]
-    barrier.wait()
-    queue.put(settings_in(Path(data_dir)).resolved_secret_key())
+RACER = """
+import sys, time
+from pathlib import Path
+from bot.settings import Settings
+start = float(sys.argv[2])
+while time.time() < start:  # every racer reads the clock: they leave the line together
+    pass
+print(Settings(_env_file=None, data_dir=Path(sys.argv[1])).resolved_secret_key())
+"""
 
 
 def test_first_starts_racing_end_with_one_key(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("fork")
-    racers = 8
-    barrier, queue = context.Barrier(racers), context.Queue()
-    processes = [
-        context.Process(target=_first_start, args=(str(tmp_path / "data"), barrier, queue))
-        for _ in range(racers)
+    """Separate processes (not forks of this one), released at the same instant."""
+    start = str(time.time() + 1.5)
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(tmp_path / "data"), start],
+            env=process_env(),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
     ]
-    for process in processes:
-        process.start()
-    keys = {queue.get(timeout=30) for _ in processes}
-    for process in processes:
-        process.join(10)
+    keys = {racer.communicate(timeout=60)[0].strip() for racer in racers}
+    assert [racer.returncode for racer in racers] == [0] * 8
     assert len(keys) == 1 and (tmp_path / "data" / "secret_key").read_text().strip() in keys
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["secret_key"]
 
 
 # --- rotate-key, end to end on the real Redis -------------------------------------------------------
