@@ -51,7 +51,6 @@ class TelegramService:
         if self.http is not None:
             await stop_http(self.http)
         await self.runner.stop()
-        await self.frontend.store.settle()
 
 
 def build_telegram(studio: Studio, *, clock: Callable[[], float] = time.monotonic) -> TelegramService:
