@@ -125,7 +125,7 @@ async def test_a_console_run_that_connects_and_publishes_logs_no_secret(
     text = out.decode()
     assert "Connected Test Page (facebook:123)" in text and "state=" in text
     state = text.split("state=", 1)[1].split()[0].split("&")[0]
-    assert len(err.decode().splitlines()) > 3  # DEBUG: there is a log to search
+    assert " DEBUG " in err.decode()  # there is a log to search
     assert_clean(err.decode(), [*CONFIGURED.values(), PAGE_TOKEN, TYPO_TOKEN, state])
 
 
