@@ -29,7 +29,6 @@ STUDIO = web.AppKey("studio", Studio)
 METRICS = web.AppKey("metrics", Metrics)
 GUARD = web.AppKey("guard", Guard)
 STATE = web.AppKey("state", dict)
-PLATFORMS = ("facebook", "tiktok")
 MAX_BODY = 1024 * 1024
 READY_TIMEOUT = 1.0
 Network = IPv4Network | IPv6Network
@@ -77,8 +76,6 @@ async def add_strike(request: web.Request, reason: str) -> None:
     """Count a failed verification against the caller's address (bans it past the threshold)."""
     request.app[METRICS].count("strikes_total", reason)
     blocker = request.app[STUDIO].ip_blocker
-    if blocker is None:
-        return
     ip = client_ip(request)
     try:
         banned = await blocker.strike(ip, reason)
@@ -118,7 +115,7 @@ async def guard_requests(request: web.Request, handler: Handler) -> web.StreamRe
 async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
     blocker = request.app[STUDIO].ip_blocker
     try:
-        banned = blocker is not None and await blocker.banned(client_ip(request))
+        banned = await blocker.banned(client_ip(request))
     except StoreUnavailable:
         return web.Response(status=503, text="The studio's store is unavailable; try again soon.\n")
     if banned:
@@ -188,10 +185,17 @@ async def quiet(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def oauth_callback(request: web.Request) -> web.Response:
-    platform = request.match_info["platform"]
-    if platform not in PLATFORMS:
-        raise web.HTTPNotFound(text="Unknown platform.\n")
+def oauth_callback(platform: str) -> Handler:
+    """The callback route of one platform that connects by OAuth (its path comes from the
+    platform registry, so a plug-in's route exists exactly when it is installed and configured)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        return await complete_oauth(request, platform)
+
+    return handle
+
+
+async def complete_oauth(request: web.Request, platform: str) -> web.Response:
     query = request.query
     if query.get("error"):
         # The person declined on the platform's page: not an attack, nothing to store.
@@ -222,7 +226,8 @@ def create_app(studio: Studio) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/favicon.ico", quiet)
     app.router.add_get("/robots.txt", quiet)
-    app.router.add_get("/oauth/{platform}/callback", oauth_callback)
+    for platform in studio.services.platforms.with_oauth():
+        app.router.add_get(platform.callback_path, oauth_callback(platform.name))
     return app
 
 
