@@ -16,7 +16,7 @@ from adapters.ai.catalog import Configure, ProviderCatalog
 from adapters.charts.activity import MatplotlibChartRenderer
 from adapters.media.local import LocalMediaStore
 from adapters.redis.abuse import RedisAbuseStore
-from adapters.redis.accounts import RedisAccountStore
+from adapters.redis.accounts import RedisAccountStore, Reencrypted
 from adapters.redis.channels import RedisChannelStore
 from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.drafts import RedisDraftStore
@@ -345,3 +345,15 @@ def provider_configurer(settings: Settings, env: Mapping[str, str]) -> Configure
         )
 
     return configure
+
+
+async def reencrypt_tokens(settings: Settings) -> Reencrypted:
+    """`content-studio rotate-key`: every stored token under the current SECRET_KEY, read with it
+    or any of SECRET_KEYS_OLD."""
+    handle = await open_redis(settings.redis_url, settings.data_dir)
+    try:
+        cipher = TokenCipher(settings.resolved_secret_key(), settings.old_secret_keys())
+        store = RedisAccountStore(handle.client, Keys(settings.redis_key_prefix), cipher)
+        return await store.reencrypt_all()
+    finally:
+        await handle.close()

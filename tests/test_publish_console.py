@@ -383,7 +383,7 @@ async def test_content_studio_console_process_publishes_to_the_graph_server(
         "-m",
         "bot.cli",
         "console",
-        cwd=Path(__file__).parent.parent,
+        cwd=tmp_path,
         env=env,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,

@@ -65,3 +65,10 @@ class TokenCipher:
     def rotate(self, ciphertext: str) -> str:
         """Re-encrypt under the current key (after a key rotation)."""
         return self._fernet.rotate(ciphertext.encode()).decode()
+
+    def try_rotate(self, ciphertext: str) -> str | None:
+        """`rotate`, or None when no configured key opens `ciphertext`."""
+        try:
+            return self.rotate(ciphertext)
+        except InvalidToken:
+            return None

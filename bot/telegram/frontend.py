@@ -6,7 +6,6 @@ and error messages are decided once, in the core."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
@@ -268,10 +267,13 @@ class TelegramFrontEnd:
     # --- anything unexpected -------------------------------------------------------------------
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error_id = secrets.token_hex(4)
-        payload = (
-            json.dumps(update.to_dict(), ensure_ascii=False) if isinstance(update, Update) else repr(update)
+        # Never the update itself: its text may be a token someone pasted.
+        log.error(
+            "telegram update failed (error id %s): %s",
+            error_id,
+            describe_update(update),
+            exc_info=context.error,
         )
-        log.error("telegram update failed (error id %s): %s", error_id, payload, exc_info=context.error)
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
             return
@@ -279,3 +281,13 @@ class TelegramFrontEnd:
             await context.bot.send_message(chat.id, APOLOGY.format(error_id=error_id))
         except TelegramError as exc:
             log.error("could not send the apology for error %s: %s", error_id, exc)
+
+
+def describe_update(update: object) -> str:
+    """Where an update came from, without anything its sender wrote."""
+    if not isinstance(update, Update):
+        return type(update).__name__
+    kind = "callback_query" if update.callback_query else "message" if update.effective_message else "update"
+    chat = update.effective_chat.id if update.effective_chat else "-"
+    user = update.effective_user.id if update.effective_user else "-"
+    return f"update {update.update_id} ({kind}, chat {chat}, user {user})"
