@@ -45,6 +45,12 @@ class Reply:
     # Set on a draft card: lets a front end remember which draft a message shows, so a photo
     # sent as a reply to the card attaches to that draft (Telegram).
     draft_id: str = ""
+    # The first line is a title and the rest its body (a draft or post card): front ends with
+    # cards (Discord embeds) show it as one.
+    card: bool = False
+    # The buttons are alternatives for one choice (e.g. "TikTok privacy"): front ends with
+    # select menus offer them as one.
+    choice: str = ""
 
     def with_buttons(self, *buttons: Button) -> Reply:
         return replace(self, buttons=self.buttons + buttons)

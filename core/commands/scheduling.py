@@ -7,10 +7,11 @@ from typing import Literal
 
 from pydantic import Field
 
+from core.commands.linking import chat_channel
 from core.commands.registry import Args, Command, Context, NoArgs
 from core.errors import BadInput, ConfigurationError
 from core.lifecycle import PostLifecycle
-from core.notifications import Channel, ChannelStore
+from core.notifications import ChannelStore, webhook_channel
 from core.posts import Post, PostStatus
 from core.reply import Button, Reply
 from core.scheduling import post_buttons
@@ -19,14 +20,23 @@ from core.workspaces import Role, Workspace, require_admin
 
 GROUP = "Scheduling"
 TARGET = re.compile(r"^(facebook|tiktok)(:[\w-]+)?$", re.IGNORECASE)
-POST_ID = Field(description="post id (see /queue)", min_length=1, max_length=32)
+POST_ID = Field(
+    description="post id (see /queue)", min_length=1, max_length=32, json_schema_extra={"complete": "post"}
+)
 WHEN = Field(description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": True})
 
 
 class ScheduleArgs(Args):
-    draft: str = Field(description="draft id (see /drafts)", min_length=1, max_length=32)
+    draft: str = Field(
+        description="draft id (see /drafts)",
+        min_length=1,
+        max_length=32,
+        json_schema_extra={"complete": "draft"},
+    )
     platforms: str = Field(
-        "", description="facebook, tiktok or account ids like facebook:123 (comma-separated)"
+        "",
+        description="facebook, tiktok or account ids like facebook:123 (comma-separated)",
+        json_schema_extra={"complete": "account"},
     )
     # Optional so the draft card's Schedule button (draft id only) gets quick choices, not an error.
     when: str = Field("", description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": True})
@@ -50,7 +60,12 @@ class RescheduleArgs(Args):
 
 
 class NotifyArgs(Args):
-    action: Literal["here", "off", "list"] = Field("list", description="here, off or list")
+    action: Literal["here", "off", "list", "webhook"] = Field(
+        "list", description="here, off, list, or webhook (a Discord webhook URL)"
+    )
+    url: str | None = Field(
+        None, description="webhook: the Discord webhook URL (with off: stop using it)", max_length=300
+    )
 
 
 def lifecycle(ctx: Context) -> PostLifecycle:
@@ -108,7 +123,8 @@ async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
         head = f"Scheduled draft {draft.id} {rule.describe()} ({ctx.workspace.timezone}); first {first_due}."
     else:
         head = f"Scheduled draft {draft.id} for {first_due}."
-    return Reply("\n\n".join([head, *(card(p, ctx.workspace.timezone) for p in posts)]), _buttons(posts))
+    text = "\n\n".join([head, *(card(p, ctx.workspace.timezone) for p in posts)])
+    return Reply(text, _buttons(posts), card=True)
 
 
 async def suggest_times(ctx: Context, draft_id: str, named: list[str]) -> Reply:
@@ -174,7 +190,7 @@ async def status(ctx: Context, args: PostArgs) -> Reply:
         for e in post.history[-10:]
     ]
     text = card(post, ctx.workspace.timezone) + "\nHistory:\n" + "\n".join(history)
-    return Reply(text, post_buttons(post))
+    return Reply(text, post_buttons(post), card=True)
 
 
 async def cancel(ctx: Context, args: CancelArgs) -> Reply:
@@ -216,7 +232,7 @@ def channels(ctx: Context) -> ChannelStore:
 
 async def notify(ctx: Context, args: NotifyArgs) -> Reply:
     store = channels(ctx)
-    here = Channel(ctx.workspace.platform, ctx.channel_id or ctx.workspace.id.partition(":")[2])
+    here = chat_channel(ctx)
     if args.action == "list":
         found = await store.list(ctx.workspace.id)
         if not found:
@@ -224,8 +240,10 @@ async def notify(ctx: Context, args: NotifyArgs) -> Reply:
                 "No notification channel is set; notices go to this workspace's own chat. "
                 "An admin sends /notify here in a channel to use it."
             )
-        return Reply("Team notifications go to:\n" + "\n".join(f"  {c.describe()}" for c in found))
+        return Reply("Team notifications go to:\n" + "\n".join(f"  {c.shown()}" for c in found))
     require_admin(ctx.actor, "change where team notifications go")
+    if args.action == "webhook" or args.url:
+        return await notify_webhook(ctx, store, args)
     if args.action == "here":
         await store.add(ctx.workspace.id, here)
         return Reply(
@@ -238,6 +256,28 @@ async def notify(ctx: Context, args: NotifyArgs) -> Reply:
             f"This channel ({here.describe()}) was not a notification channel. /notify list shows them."
         )
     return Reply(f"This channel ({here.describe()}) no longer receives team notifications.")
+
+
+async def notify_webhook(ctx: Context, store: ChannelStore, args: NotifyArgs) -> Reply:
+    """A Discord webhook URL carries its own secret token: the reply is private and the
+    message with the URL is deleted where the platform allows."""
+    channel = webhook_channel(args.url or "")
+    if args.action == "off":
+        removed = await store.remove(ctx.workspace.id, channel)
+        text = (
+            "That webhook no longer receives team notifications."
+            if removed
+            else ("That webhook was not a notification target. /notify list shows them.")
+        )
+        return Reply(text, ephemeral=True, delete_source=True)
+    if args.action != "webhook":
+        raise BadInput("Usage: /notify webhook <url>, or /notify off <url>.")
+    await store.add(ctx.workspace.id, channel)
+    return Reply(
+        f"The Discord webhook {channel.shown()} now receives team notifications.",
+        ephemeral=True,
+        delete_source=True,
+    )
 
 
 COMMANDS = [
