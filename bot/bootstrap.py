@@ -31,7 +31,7 @@ from adapters.redis.workspaces import RedisWorkspaceStore
 from adapters.scheduler.aps import ApsJobScheduler, build_jobstore, sync_client_for
 from adapters.scheduler.service import SchedulerService
 from adapters.security.crypto import TokenCipher
-from adapters.security.oauth_state import JwtOAuthStates
+from adapters.security.oauth_state import JwtLinkCodes, JwtOAuthStates
 from adapters.social.registry import PublisherContext, load_plugins
 from adapters.timeparse import DateparserTimes
 from bot.logs import remember_secret
@@ -173,7 +173,7 @@ def build_notifier(
 ) -> RoutingNotifier:
     by_platform = {sender.platform: sender for sender in senders}
     # Chat platforms are throttled even when their sender joins later (front ends start after the studio).
-    intervals = {platform: settings.notify_interval for platform in ("tg", "dc")}
+    intervals = {platform: settings.notify_interval for platform in ("tg", "dc", "dcwh")}
     return RoutingNotifier(channels, by_platform, min_interval=intervals)
 
 
@@ -227,8 +227,14 @@ def build_services(
     scripts: ScriptRunner,
 ) -> Services:
     keys = Keys(settings.redis_key_prefix)
-    workspaces = WorkspaceService(RedisWorkspaceStore(client, keys), settings.default_timezone)
     secret = settings.resolved_secret_key()
+    workspace_store = RedisWorkspaceStore(client, keys)
+    workspaces = WorkspaceService(
+        workspace_store,
+        settings.default_timezone,
+        links=workspace_store,
+        codes=JwtLinkCodes(client, keys, secret, clock),
+    )
     cipher = TokenCipher(secret, settings.old_secret_keys(), on_plaintext=remember_secret)
     context = PublisherContext(
         settings, http or httpx.AsyncClient(timeout=HTTP_TIMEOUT), sleep=sleep, clock=clock
