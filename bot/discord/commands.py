@@ -98,7 +98,7 @@ def discord_payloads(registry: Registry) -> list[dict[str, Any]]:
     async def never(*_: Any) -> Any:
         raise RuntimeError("a payload-only tree runs no command")
 
-    tree = build_tree(discord.Client(intents=discord.Intents.none()), registry, never, never)
+    tree = build_tree(discord.Client(intents=discord.Intents(guilds=True)), registry, never, never)
     return payloads(tree)
 
 
