@@ -227,6 +227,19 @@ async def test_run_reaches_the_gateway_syncs_the_json_payloads_and_answers(
     [synced] = fake.of("PUT", f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands")
     assert synced.body == printed  # exactly the payloads of `commands --json`
     assert not fake.of("PUT", f"/applications/{APP_ID}/commands")  # dev guild only
+    for body in sent_messages(fake):  # every message the bot sent or edited
+        assert body["allowed_mentions"]["parse"] == ["users"], body
+
+
+def sent_messages(fake: FakeDiscord) -> list[dict[str, Any]]:
+    bodies = []
+    for call in fake.calls:
+        if call.path.endswith("/callback") and call.body["type"] in (4, 7):
+            bodies.append(call.body["data"])
+        elif call.method in ("POST", "PATCH") and ("/webhooks/" in call.path or "/messages" in call.path):
+            bodies.append(call.body)
+    assert bodies
+    return bodies
 
 
 async def _last_edit_with_embeds(fake: FakeDiscord, payload: dict[str, Any]) -> Call:
@@ -626,6 +639,17 @@ async def test_notify_here_in_a_dm_stores_the_dm_channel_and_notices_arrive_ther
     [webhook] = await fake.wait_for("POST", "/webhooks/123456789012345678/" + "t" * 68)
     assert webhook.body["content"] == "Post p2 failed"
     assert webhook.body["allowed_mentions"]["parse"] == ["users"]
+
+
+async def test_a_dm_workspace_without_notify_channels_hears_in_its_dm(
+    routed: tuple[Studio, DiscordFront], fake: FakeDiscord
+) -> None:
+    studio, _ = routed
+    await studio.services.notifier.notify("dc:dm9", "Post p3 published")
+    [opened] = await fake.wait_for("POST", "/users/@me/channels")
+    assert opened.body == {"recipient_id": 9}
+    [sent] = await fake.wait_for("POST", "/channels/7779/messages")
+    assert sent.body["content"] == "Post p3 published"
 
 
 async def test_a_guild_without_notify_channels_hears_in_its_system_channel(
