@@ -386,6 +386,15 @@ async def test_admin_only_commands_are_refused_to_members_and_granted_to_admin_r
     assert "for workspace admins only" in still["data"]["content"]
 
 
+async def test_without_a_dev_guild_commands_sync_globally(studio: Studio, fake: FakeDiscord) -> None:
+    front, running = await connect(studio, fake, dev_guild_id=None)
+    await front.close()
+    await running
+    [synced] = fake.of("PUT", f"/applications/{APP_ID}/commands")
+    assert {c["name"] for c in synced.body} == {c.name for c in studio.dispatcher.registry.all()}
+    assert not fake.of("PUT", "/guilds/")
+
+
 async def test_direct_messages_are_personal_workspaces(front: DiscordFront, fake: FakeDiscord) -> None:
     answer = await answer_to(fake, slash(fake, "whoami", who=DM_USER))
     assert "admin of workspace dc:dm8" in answer["data"]["content"]

@@ -134,3 +134,20 @@ async def test_unlink_from_the_shared_side_detaches_every_linked_chat(
     done = await say(studio, TELEGRAM, "/unlink")
     assert "Unlinked dc:100" in done.text
     assert (await say(studio, DISCORD, "/drafts")).text.startswith("No drafts yet")
+
+
+@pytest.mark.redis
+async def test_suggestions_come_from_the_shared_workspace(
+    linked_studio: tuple[Studio, RecordingSender, RecordingSender],
+) -> None:
+    studio, _, _ = linked_studio
+    await say(studio, DISCORD, f"/link {code_in(await say(studio, TELEGRAM, '/link'))}")
+    draft = await studio.services.drafts.create(Draft("", "tg:-1001", "tg:42", "post", "Shared words"))
+    scheduled = await say(studio, TELEGRAM, f"/schedule {draft.id} facebook in 1h")
+    post_id = scheduled.text.split("Post ", 1)[1].split(" ", 1)[0]
+    posts = await studio.dispatcher.complete(DISCORD, "status", "post", post_id[:2])
+    assert [s.value for s in posts] == [post_id] and "facebook" in posts[0].label
+    drafts = await studio.dispatcher.complete(DISCORD, "publish", "draft", "shared")
+    assert [s.value for s in drafts] == [draft.id]
+    assert await studio.dispatcher.complete(DISCORD, "disconnect", "account", "") == []
+    assert await studio.dispatcher.complete(DISCORD, "help", "command", "") == []  # no source

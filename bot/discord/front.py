@@ -389,5 +389,5 @@ class DiscordFront:
                 await interaction.followup.send(text, ephemeral=True, allowed_mentions=SAFE_MENTIONS)
             else:
                 await interaction.response.send_message(text, ephemeral=True, allowed_mentions=SAFE_MENTIONS)
-        except discord.HTTPException:
-            log.warning("could not send the apology for error id %s", error_id)
+        except Exception as exc:  # Discord unreachable or the client closing: the log has it all
+            log.warning("could not send the apology for error id %s: %s", error_id, exc)
