@@ -135,8 +135,3 @@ def file_of(reply: Reply) -> discord.File | None:
     if reply.attachment is None:
         return None
     return discord.File(io.BytesIO(reply.attachment.data), filename=reply.attachment.filename)
-
-
-def embeds_size(embeds: list[discord.Embed]) -> int:
-    """What Discord counts against the 6,000-character limit of one message's embeds."""
-    return sum(len(e) for e in embeds)
