@@ -156,8 +156,7 @@ def prepare_telegram(studio: Studio, app: web.Application) -> TelegramService | 
         blocker = studio.ip_blocker
 
         async def strike(ip: str) -> None:
-            if blocker is not None:
-                await blocker.strike(ip, "telegram webhook without the secret")
+            await blocker.strike(ip, "telegram webhook without the secret")
 
         service.mount(app, on_rejected=strike)
     return service

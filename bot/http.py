@@ -16,7 +16,6 @@ from core.errors import CoreError, InvalidOAuthState, StoreUnavailable
 
 log = logging.getLogger(__name__)
 STUDIO = web.AppKey("studio", Studio)
-PLATFORMS = ("facebook", "tiktok")
 
 
 def client_ip(request: web.Request) -> str:
@@ -30,8 +29,6 @@ def client_ip(request: web.Request) -> str:
 async def add_strike(request: web.Request, reason: str) -> None:
     """Count a failed verification against the caller's IP (bans it past the threshold)."""
     blocker = request.app[STUDIO].ip_blocker
-    if blocker is None:
-        return
     ip = client_ip(request)
     if await blocker.strike(ip, reason):
         log.warning("banned %s after repeated failed requests (last: %s)", ip, reason)
@@ -41,7 +38,7 @@ async def add_strike(request: web.Request, reason: str) -> None:
 async def block_list(request: web.Request, handler: Handler) -> web.StreamResponse:
     blocker = request.app[STUDIO].ip_blocker
     try:
-        banned = blocker is not None and await blocker.banned(client_ip(request))
+        banned = await blocker.banned(client_ip(request))
     except StoreUnavailable:
         return web.Response(status=503, text="The studio's store is unavailable; try again soon.\n")
     if banned:
@@ -58,10 +55,17 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "redis": "ok"})
 
 
-async def oauth_callback(request: web.Request) -> web.Response:
-    platform = request.match_info["platform"]
-    if platform not in PLATFORMS:
-        raise web.HTTPNotFound(text="Unknown platform.\n")
+def oauth_callback(platform: str) -> Handler:
+    """The callback route of one platform that connects by OAuth (its path comes from the
+    platform registry, so a plug-in's route exists exactly when it is installed and configured)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        return await complete_oauth(request, platform)
+
+    return handle
+
+
+async def complete_oauth(request: web.Request, platform: str) -> web.Response:
     query = request.query
     if query.get("error"):
         # The person declined on the platform's page: not an attack, nothing to store.
@@ -86,7 +90,8 @@ def create_app(studio: Studio) -> web.Application:
     app = web.Application(middlewares=[block_list], client_max_size=1024 * 1024)
     app[STUDIO] = studio
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/oauth/{platform}/callback", oauth_callback)
+    for platform in studio.services.platforms.with_oauth():
+        app.router.add_get(platform.callback_path, oauth_callback(platform.name))
     return app
 
 

@@ -48,7 +48,7 @@ async def linked_studio(
         redis=RedisHandle(real_redis, "redis"),
         senders=[telegram, discord],
         publisher=FakePublisher(),
-        accounts=PermissiveAccounts(),
+        accounts=PermissiveAccounts,
     )
     yield studio, telegram, discord
     await studio.close()

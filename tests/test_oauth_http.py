@@ -62,6 +62,9 @@ async def env(settings: Settings, real_redis: aioredis.Redis) -> AsyncIterator[E
         update={
             "facebook_app_id": "APPID",
             "facebook_app_secret": SecretStr("APPSECRET-xyz"),
+            # TikTok connects by link too, so its callback route is served (one per OAuth platform).
+            "tiktok_client_key": "CLIENTKEY",
+            "tiktok_client_secret": SecretStr("CLIENTSECRET-xyz"),
             "ip_block_strikes": 5,
             "public_base_url": "https://studio.example.com",
         }

@@ -12,6 +12,7 @@ import discord
 
 from bot.discord.components import ChoiceSelect, CommandButton, EditButton
 from core.reply import Reply
+from core.text import split_text as split
 
 MESSAGE_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -94,19 +95,8 @@ def render_card(reply: Reply) -> list[Message]:
 
 
 def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split at line breaks, then spaces, never inside a word unless a word alone is too long."""
-    chunks: list[str] = []
-    rest = text or "(empty)"
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = rest.rfind(" ", 0, limit)
-        if cut <= 0:
-            cut = limit
-        chunks.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n ")
-    chunks.append(rest)
-    return chunks
+    """Chunks of at most `limit` characters (the shared splitter, Discord's limit)."""
+    return split(text, limit)
 
 
 def view_of(reply: Reply) -> discord.ui.View | None:

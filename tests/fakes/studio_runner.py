@@ -26,7 +26,7 @@ async def main(platform_url: str, argv: list[str]) -> int:
     configure_logging(settings.log_level, settings.secrets())
     publisher = HttpTestPublisher(platform_url)
     studio = await build_studio(
-        settings, senders=[ConsoleSender(sys.stdout)], publisher=publisher, accounts=PermissiveAccounts()
+        settings, senders=[ConsoleSender(sys.stdout)], publisher=publisher, accounts=PermissiveAccounts
     )
     try:
         await serve(studio, args)
