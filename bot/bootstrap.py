@@ -32,7 +32,7 @@ from adapters.redis.workspaces import RedisWorkspaceStore
 from adapters.scheduler.aps import ApsJobScheduler, build_jobstore, sync_client_for
 from adapters.scheduler.service import SchedulerService
 from adapters.security.crypto import TokenCipher
-from adapters.security.oauth_state import JwtOAuthStates
+from adapters.security.oauth_state import JwtLinkCodes, JwtOAuthStates
 from adapters.social.registry import PublisherContext, load_platforms
 from adapters.timeparse import DateparserTimes
 from bot.logs import remember_secret
@@ -170,7 +170,8 @@ class Wiring:
         settings, client, keys = self.settings, self.handle.client, self.keys
         store = self.account_store()
         platforms = self.platforms(store)
-        states = JwtOAuthStates(client, keys, settings.resolved_secret_key(), self.clock)
+        secret = settings.resolved_secret_key()
+        states = JwtOAuthStates(client, keys, secret, self.clock)
         accounts = AccountService(store, states, platforms, self.notifier, self.clock)
         publisher = DispatchingPublisher(platforms, accounts)
         usage = build_usage(settings, client, keys, self.notifier, self.clock)
@@ -187,7 +188,7 @@ class Wiring:
         posts = PostLifecycle(runner, resolver(platforms) if resolver else accounts, DateparserTimes())
         media = MediaService(LocalMediaStore(settings.data_dir / "media"), MediaLimits())
         return Services(
-            workspaces=WorkspaceService(RedisWorkspaceStore(client, keys), settings.default_timezone),
+            workspaces=build_workspaces(settings, client, keys, secret, self.clock),
             notifier=self.notifier,
             clock=self.clock,
             usage=usage,
@@ -249,12 +250,20 @@ def block_policy(settings: Settings) -> BlockPolicy:
     )
 
 
+def build_workspaces(
+    settings: Settings, client: aioredis.Redis, keys: Keys, secret: str, clock: Clock
+) -> WorkspaceService:
+    store = RedisWorkspaceStore(client, keys)
+    codes = JwtLinkCodes(client, keys, secret, clock)
+    return WorkspaceService(store, settings.default_timezone, links=store, codes=codes)
+
+
 def build_notifier(
     settings: Settings, channels: RedisChannelStore, senders: Iterable[ChannelSender]
 ) -> RoutingNotifier:
     by_platform = {sender.platform: sender for sender in senders}
     # Chat platforms are throttled even when their sender joins later (front ends start after the studio).
-    intervals = {platform: settings.notify_interval for platform in ("tg", "dc")}
+    intervals = {platform: settings.notify_interval for platform in ("tg", "dc", "dcwh")}
     return RoutingNotifier(channels, by_platform, min_interval=intervals)
 
 

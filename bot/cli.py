@@ -138,14 +138,9 @@ def discord_front(studio: Studio) -> tuple[ChatFront, str] | None:
     settings = studio.settings
     if settings.discord_bot_token is None:
         return None
-    from bot.discord.front import DiscordFront, DiscordSender
+    from bot.discord import build_discord
 
-    front = DiscordFront(
-        studio.dispatcher,
-        dev_guild_id=settings.discord_dev_guild_id,
-        api_base_url=settings.discord_api_base_url,
-    )
-    studio.add_sender(DiscordSender(front.client))
+    front = build_discord(studio)
     return front, settings.discord_bot_token.get_secret_value()
 
 
@@ -243,9 +238,15 @@ async def doctor(settings: Settings) -> int:
 
 
 def print_commands(as_json: bool) -> int:
-    described = build_registry().describe()
+    registry = build_registry()
+    described = registry.describe()
     if as_json:
-        print(json.dumps(described, indent=2))
+        from bot.discord.commands import discord_payloads
+        from bot.telegram.app import telegram_payloads
+
+        # Beside the registry, exactly what each front end registers with its platform.
+        payloads = {"telegram": telegram_payloads(registry), "discord": discord_payloads(registry)}
+        print(json.dumps({"commands": described, **payloads}, indent=2))
         return 0
     for command in described:
         print(f"/{command['name']:<14} {command['description']}  ({command['role']})")

@@ -129,7 +129,14 @@ class Settings(BaseSettings):
     discord_dev_guild_id: int | None = Field(None, description="sync slash commands to this guild instantly")
     discord_api_base_url: str = Field(
         "https://discord.com/api/v10",
-        description="Discord REST base including the version (a rate-limit proxy may stand here)",
+        description="Discord REST base incl. version (a rate-limit proxy such as nirn-proxy); "
+        "the gateway address comes from its /gateway/bot",
+    )
+    discord_connect_timeout: float = Field(
+        60, gt=0, le=600, description="seconds to reach the Discord gateway at start before giving up"
+    )
+    discord_stream_interval: float = Field(
+        1.5, ge=0.2, le=10, description="seconds between edits of a streaming Discord answer"
     )
 
     # Social platforms

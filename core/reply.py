@@ -50,6 +50,12 @@ class Reply:
     private_only: bool = False
     # Nothing to show: a blocked user was told once already, and every later command is ignored.
     silent: bool = False
+    # The first line is a title and the rest its body (a draft or post card): front ends with
+    # cards (Discord embeds) show it as one.
+    card: bool = False
+    # The buttons are alternatives for one choice (e.g. "TikTok privacy"): front ends with
+    # select menus offer them as one.
+    choice: str = ""
 
     @classmethod
     def nothing(cls) -> Reply:

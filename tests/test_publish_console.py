@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from adapters.redis.connection import RedisHandle
 from bot.bootstrap import Studio, build_studio
 from bot.console import Console, ConsoleIdentity
+from bot.discord.render import render
 from bot.settings import Settings
 from core.commands.dispatch import Caller
 from core.drafts import Draft
@@ -308,6 +309,13 @@ async def test_tiktok_shows_creator_privacy_buttons_and_consent_before_a_direct_
         assert "public" not in ask.split("Choose", 1)[1]
         assert "--yes" not in ask  # no publish button before a privacy level is chosen
         assert "Choose --privacy" in await s.say("/publish d1 tiktok --yes")
+        choice = await s.studio.dispatcher.handle_text(ConsoleIdentity().caller(), "/publish d1 tiktok")
+        assert choice.choice == "Choose tiktok privacy"  # a select menu on Discord
+        [menu] = render(choice)[-1].view.children  # type: ignore[union-attr]
+        assert [o.value for o in menu.item.options] == [  # type: ignore[attr-defined]
+            "/publish d1 tiktok --privacy followers",
+            "/publish d1 tiktok --privacy private",
+        ]
         consent = await s.say("/publish d1 tiktok --privacy private")
         assert "Music Usage Confirmation" in consent
         assert "[Publish now] /publish d1 tiktok --privacy private --yes" in consent

@@ -14,6 +14,7 @@ from core.errors import ConfigurationError
 
 TOKENS_LABEL = b"content-studio/tokens-at-rest/v1"
 STATE_LABEL = b"content-studio/oauth-state/v1"
+LINK_LABEL = b"content-studio/link-code/v1"
 
 
 def derive_key(secret: str, label: bytes) -> bytes:

@@ -1,6 +1,6 @@
 """The command registry: each capability contributes its list of commands here."""
 
-from core.commands import basics, moderation, publishing, scheduling, usage
+from core.commands import basics, linking, moderation, publishing, scheduling, usage
 from core.commands.registry import Registry
 from core.generation import commands as generation
 
@@ -14,5 +14,6 @@ def build_registry() -> Registry:
             *scheduling.COMMANDS,
             *usage.COMMANDS,
             *moderation.COMMANDS,
+            *linking.COMMANDS,
         ]
     )

@@ -24,7 +24,12 @@ class StartArgs(Args):
 
 
 class TimezoneArgs(Args):
-    name: str | None = Field(None, description="IANA timezone, e.g. Europe/Berlin", max_length=64)
+    name: str | None = Field(
+        None,
+        description="IANA timezone, e.g. Europe/Berlin",
+        max_length=64,
+        json_schema_extra={"complete": "timezone"},
+    )
 
 
 async def start(ctx: Context, args: StartArgs) -> Reply:

@@ -22,6 +22,8 @@ TOKEN_SHAPES = re.compile(
 # In a /connect, any long opaque value is a credential (base64, base64url or hex).
 OPAQUE = re.compile(r"(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_=-]{24,}(?![A-Za-z0-9+/_=-])", re.ASCII)
 CONNECT_OPTIONS = ("--page",)
+# One-time codes made to be typed into the chat that uses them (and burnt on use): not secrets there.
+TYPED_CODES = ("link",)
 
 CREDENTIAL_REFUSAL = Reply(
     "That message looked like it carried a token or key, so I deleted it from the chat and did not "
@@ -34,6 +36,10 @@ CREDENTIAL_REFUSAL = Reply(
 
 def carries_credential(text: str) -> bool:
     """True for any token-shaped value, and for a /connect that carries a credential argument."""
+    if text.lstrip().startswith("/"):
+        name, rest = split_command(text)
+        if name in TYPED_CODES:
+            return bool(TOKEN_SHAPES.search(" ".join(rest.split()[1:])))
     if TOKEN_SHAPES.search(text):
         return True
     if not text.lstrip().startswith("/"):

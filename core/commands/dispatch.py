@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from core.abuse import UserBlocked
+from core.commands.completion import Suggestion, suggest
 from core.commands.credentials import CREDENTIAL_REFUSAL, carries_credential
 from core.commands.parsing import parse_args, split_command, validate
 from core.commands.registry import Command, Context, Registry
 from core.errors import BadInput, CoreError, Forbidden, NotFound, QuotaExceeded, RateLimited, UnknownCommand
 from core.ports import NullProgress, Progress
 from core.reply import Reply
-from core.workspaces import Actor, Role
+from core.workspaces import Actor, Role, Workspace
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -41,6 +42,8 @@ class Caller:
     # Only a one-to-one chat is private; secrets (tokens) are accepted only there. Front ends say
     # so explicitly, so a front end that forgets can never take a token in a group.
     private: bool = False
+    # The caller's roles in the chat (Discord role ids); a workspace may make some of them admins.
+    chat_roles: frozenset[str] = frozenset()
 
     @property
     def shared(self) -> bool:
@@ -55,6 +58,12 @@ class Caller:
     @property
     def actor(self) -> Actor:
         return Actor(f"{self.platform}:{self.user_id}", self.display_name, self.role)
+
+    def actor_in(self, workspace: Workspace) -> Actor:
+        """Admins are who the platform says, plus members of the workspace's admin roles."""
+        if self.role is not Role.ADMIN and self.chat_roles & workspace.admin_roles:
+            return replace(self.actor, role=Role.ADMIN)
+        return self.actor
 
 
 class Dispatcher:
@@ -114,19 +123,40 @@ class Dispatcher:
 
     async def _run(self, caller: Caller, name: str, raw: str | dict[str, Any], progress: Progress) -> Reply:
         command = self.resolve(name)
-        actor = caller.actor
-        if not actor.role.allows(command.role):
+        context = await self.context(caller, progress)
+        if not context.actor.role.allows(command.role):
             raise Forbidden(
                 f"/{command.name} is for workspace admins only; ask an admin of this chat to run it."
             )
         args = parse_args(command, raw) if isinstance(raw, str) else validate(command, raw)
-        workspace = await self.services.workspaces.open(
-            caller.workspace_id, caller.platform, caller.workspace_title, actor
-        )
-        context = Context(
-            self.services, actor, workspace, self.registry, caller.channel_id, progress, caller.private
-        )
         return await command.handler(context, args)
+
+    async def context(self, caller: Caller, progress: Progress | None = None) -> Context:
+        """Open the caller's workspace (the shared one for a linked chat) and say who acts."""
+        workspace = await self.services.workspaces.open(
+            caller.workspace_id, caller.platform, caller.workspace_title, caller.actor
+        )
+        return Context(
+            self.services,
+            caller.actor_in(workspace),
+            workspace,
+            self.registry,
+            caller.channel_id,
+            progress or NullProgress(),
+            caller.private,
+        )
+
+    async def complete(self, caller: Caller, name: str, option: str, typed: str) -> list[Suggestion]:
+        """Autocomplete suggestions for one argument; nothing (never an error) when unknown."""
+        command = self.registry.get(name)
+        found = [o for o in command.options() if o.name == option] if command else []
+        if not found or not found[0].complete:
+            return []
+        try:
+            return await suggest(await self.context(caller), found[0].complete, typed)
+        except CoreError as exc:
+            log.info("no suggestions for /%s %s: %s", name, option, exc)
+            return []
 
     def resolve(self, name: str) -> Command:
         command = self.registry.get(name)
