@@ -21,20 +21,20 @@ from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.ipblock import BlockPolicy, IpBlocker
 from adapters.redis.keys import Keys
-from adapters.redis.lease import RedisLease, instance_id
 from adapters.redis.post_counts import RedisPostCounter
 from adapters.redis.posts import RedisPostStore
 from adapters.redis.profiles import RedisProfileStore
+from adapters.redis.queue import RedisPublishQueue
 from adapters.redis.scripts import ScriptRunner
 from adapters.redis.usage import RedisUsageStore
 from adapters.redis.workspaces import RedisWorkspaceStore
-from adapters.scheduler.aps import ApsJobScheduler, build_jobstore, sync_client_for
-from adapters.scheduler.service import SchedulerService
+from adapters.scheduler.aps import ArmNotices
 from adapters.security.crypto import TokenCipher
 from adapters.security.oauth_state import JwtOAuthStates
 from adapters.social.registry import PublisherContext, load_plugins
 from adapters.timeparse import DateparserTimes
 from bot.logs import remember_secret
+from bot.pipeline import Pipeline, build_pipeline
 from bot.settings import Settings
 from core.accounts import AccountService
 from core.commands import build_registry
@@ -70,13 +70,13 @@ class Studio:
     closers: list[object] = field(default_factory=list)
     ip_blocker: IpBlocker | None = None
     http: httpx.AsyncClient | None = None
-    scheduler: SchedulerService | None = None
+    pipeline: Pipeline | None = None
 
-    async def start_scheduler(self) -> None:
-        """Join the leader election (first round awaited, so a leader has recovered the queue
-        — published what is due, reported what was missed — before commands are read)."""
-        if self.scheduler is not None:
-            await self.scheduler.start()
+    async def start_scheduler(self, drain_timeout: float = 0.0) -> None:
+        """Join the leader election (first round awaited, so a leader has reconciled the queue
+        before commands are read) and start consuming the publish queue."""
+        if self.pipeline is not None:
+            await self.pipeline.start(drain_timeout)
 
     def add_sender(self, sender: ChannelSender) -> None:
         """A chat front end that started after the studio delivers its platform's team notices."""
@@ -84,8 +84,8 @@ class Studio:
             self.services.notifier.add_sender(sender)
 
     async def close(self) -> None:
-        if self.scheduler is not None:
-            await self.scheduler.stop()
+        if self.pipeline is not None:
+            await self.pipeline.stop()
         if isinstance(self.services.notifier, RoutingNotifier):
             await self.services.notifier.aclose()
         await self.services.generation.aclose()
@@ -125,24 +125,18 @@ async def build_studio(
         scripts=handle.scripts,
     )
     services.channels = channel_store
-    jobs = ApsJobScheduler(
-        build_jobstore(keys, sync_client_for(settings.redis_url, handle.embedded)), handle.client, keys
-    )
     store = RedisPostStore(handle.client, keys)
+    queue = RedisPublishQueue(handle.client, keys)
+    jobs, finish_pipeline = build_pipeline(
+        settings, handle.client, store, queue, services.clock, handle.embedded
+    )
     runner = build_runner(settings, services, store, publisher or services.publishing.publisher, jobs)
     services.posts = PostLifecycle(runner, accounts or services.accounts, DateparserTimes())
     services.publishing.ledger = services.posts  # /publish keeps its posts in the same store
     studio = Studio(settings, handle, services, Dispatcher(services, build_registry()))
     studio.ip_blocker = IpBlocker(handle.client, keys, block_policy(settings))
     studio.http = client if http is None else None  # a client handed in is closed by its owner
-    if settings.scheduler_enabled:
-        lease = RedisLease(handle.client, keys, instance_id(), settings.scheduler_lease_seconds)
-        studio.scheduler = SchedulerService(
-            lease,
-            jobs,
-            services.posts,
-            housekeeping=housekeeping(settings, services.accounts, services.posts),
-        )
+    studio.pipeline = finish_pipeline(runner, housekeeping(settings, services.accounts, services.posts))
     return studio
 
 
@@ -182,7 +176,7 @@ def build_runner(
     services: Services,
     store: RedisPostStore,
     publisher: PostPublisher,
-    jobs: ApsJobScheduler,
+    jobs: ArmNotices,
 ) -> PublishRunner:
     retry = RetryPolicy(
         settings.publish_max_attempts, settings.publish_retry_base, settings.publish_retry_max
@@ -197,6 +191,7 @@ def build_runner(
         grace=timedelta(seconds=settings.schedule_misfire_grace),
         retry=retry,
         concurrency=settings.publish_concurrency,
+        stuck_after=timedelta(seconds=settings.publish_stuck_after),
     )
 
 

@@ -77,6 +77,9 @@ def parser() -> argparse.ArgumentParser:
     console.add_argument("--user", default="console")
     console.add_argument("--workspace", default="console")
     console.add_argument("--role", choices=[r.value for r in Role], default=Role.ADMIN.value)
+    sub.add_parser(
+        "worker", help="publish queued posts (and take part in the scheduler election); no chat front end"
+    )
     sub.add_parser("doctor", help="check configuration, Redis and the AI provider")
     commands = sub.add_parser("commands", help="print the command registry")
     commands.add_argument("--json", action="store_true")
@@ -95,12 +98,20 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# A console publishes what was due while no studio ran before it reads the first command.
+CONSOLE_DRAIN_SECONDS = 60.0
+
+
 async def serve(studio: Studio, args: argparse.Namespace) -> None:
-    await studio.start_scheduler()
     if args.command == "console":
+        await studio.start_scheduler(drain_timeout=CONSOLE_DRAIN_SECONDS)
         identity = ConsoleIdentity(args.user, args.workspace, Role(args.role))
         await run_console(studio, identity)
+    elif args.command == "worker":
+        await studio.start_scheduler()
+        await wait_for_stop()
     else:
+        await studio.start_scheduler()
         await run_services(studio)
 
 
