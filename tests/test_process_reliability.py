@@ -111,11 +111,11 @@ def test_kill_9_while_publishing_100_posts_then_restart_publishes_each_exactly_o
     assert len(published) == 100 and set(published.values()) == {1}, published
     statuses = post_statuses(redis_db, prefix, list(published))
     assert set(statuses) == {PostStatus.PUBLISHED}
-    assert redis.Redis.from_url(redis_db).get(f"{prefix}:scheduler:leader") is None  # released on SIGTERM
+    assert redis.Redis.from_url(redis_db).get(f"{prefix}:{{pipeline}}:leader") is None  # released on SIGTERM
 
 
 def leader_pid(redis_url: str, prefix: str) -> int | None:
-    holder = redis.Redis.from_url(redis_url).get(f"{prefix}:scheduler:leader")
+    holder = redis.Redis.from_url(redis_url).get(f"{prefix}:{{pipeline}}:leader")
     return int(holder.decode().split(":")[1]) if holder else None
 
 
