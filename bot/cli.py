@@ -104,6 +104,8 @@ CONSOLE_DRAIN_SECONDS = 60.0
 
 async def serve(studio: Studio, args: argparse.Namespace) -> None:
     if args.command == "console":
+        if studio.pipeline is not None:
+            studio.pipeline.finish_on_stop = CONSOLE_DRAIN_SECONDS
         await studio.start_scheduler(drain_timeout=CONSOLE_DRAIN_SECONDS)
         identity = ConsoleIdentity(args.user, args.workspace, Role(args.role))
         await run_console(studio, identity)

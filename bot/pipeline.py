@@ -20,6 +20,7 @@ from adapters.scheduler.aps import ApsTimer, ArmNotices, SyncEnqueue, build_jobs
 from adapters.scheduler.consumer import PublishConsumer
 from adapters.scheduler.service import LeaderService
 from bot.settings import Settings
+from core.errors import CoreError
 from core.ports import Clock
 from core.scheduling import PublishRunner
 
@@ -30,6 +31,9 @@ HAND_OVER_TIMEOUT = 10.0  # the scheduler thread waits this long for the loop (m
 class Pipeline:
     consumer: PublishConsumer
     leader: LeaderService | None
+    # A console sets this: on stop it first publishes what is due by then (a post it was just
+    # asked to publish now goes out before the process ends), waiting at most this long.
+    finish_on_stop: float = 0.0
 
     async def start(self, drain_timeout: float = 0.0) -> None:
         """Join the election (first round awaited) and start consuming. `drain_timeout`: also
@@ -42,6 +46,10 @@ class Pipeline:
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
         """Stop the timer first (nothing new is queued), let posts in flight finish, release."""
+        if self.finish_on_stop and self.leader is not None and self.leader.leading:
+            with contextlib.suppress(CoreError):
+                await self.leader.hand_over_due()
+            await self.consumer.drain(self.finish_on_stop)
         if self.leader is not None:
             await self.leader.stop()
         await self.consumer.stop(drain_timeout)

@@ -159,6 +159,7 @@ class PublishRunner:
         # Longer than any live publish call may take: a claim this old has no process on it.
         self.stuck_after = stuck_after
         self._rng = rng or random.Random()
+        self.busy: set[str] = set()  # posts this process has claimed and not yet settled
 
     async def run(self, workspace_id: str, post_id: str) -> bool:
         """Entry point of a queue entry. True when the entry is settled (acknowledge it); False
@@ -180,7 +181,9 @@ class PublishRunner:
             log.warning("queue entry for unknown post %s of %s ignored", post_id, workspace_id)
             return True
         if post.status is PostStatus.PUBLISHING:
-            return await self.recover(post)
+            # A duplicate entry of a post this process is publishing right now is settled by
+            # the entry that claimed it.
+            return True if post.id in self.busy else await self.recover(post)
         if post.status is not PostStatus.SCHEDULED:
             return True  # cancelled, already published: a stale entry is harmless
         if post.is_series:
@@ -207,6 +210,13 @@ class PublishRunner:
         if not await self.store.transition(claimed, OPEN, event, claim=True):
             return  # another instance (or a duplicate entry) claimed it first
         await self._send(claimed)
+
+    async def _send(self, claimed: Post) -> None:
+        self.busy.add(claimed.id)
+        try:
+            await self._call_platform(claimed)
+        finally:
+            self.busy.discard(claimed.id)
 
     async def recover(self, post: Post) -> bool:
         """A post left PUBLISHING. A claim younger than the stuck age may still be worked on by
@@ -240,7 +250,7 @@ class PublishRunner:
             await self._send(fresh)
         return True
 
-    async def _send(self, claimed: Post) -> None:
+    async def _call_platform(self, claimed: Post) -> None:
         # Last check before the platform: a claim taken over while this process was frozen
         # must not call the platform again.
         if not await self.store.holds(claimed):

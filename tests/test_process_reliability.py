@@ -89,8 +89,9 @@ def test_kill_9_while_publishing_100_posts_then_restart_publishes_each_exactly_o
 ) -> None:
     prefix = f"k9{secrets.token_hex(2)}"
     env = studio_env(
-        redis_db, prefix, tmp_path / "data", PUBLISH_CONCURRENCY="5", SCHEDULER_LEASE_SECONDS="3"
-    )
+        redis_db, prefix, tmp_path / "data", PUBLISH_CONCURRENCY="5", SCHEDULER_LEASE_SECONDS="3",
+        PUBLISH_VISIBILITY_TIMEOUT="1", PUBLISH_STUCK_AFTER="2",
+    )  # fmt: skip
     seed_draft(redis_db, prefix)
     first = start_studio(platform.url, env, mode="console", log=tmp_path / "first.log")
     assert first.stdin is not None
@@ -104,6 +105,9 @@ def test_kill_9_while_publishing_100_posts_then_restart_publishes_each_exactly_o
 
     second = start_studio(platform.url, env, mode="run", log=tmp_path / "second.log")
     wait_for(lambda: len(platform.stats()["published"]) == 100, 40, "all 100 posts to be published")
+    ids = list(platform.stats()["published"])
+    # Claims the killed process left are recovered once older than the stuck age (2 s).
+    wait_for(lambda: set(post_statuses(redis_db, prefix, ids)) == {PostStatus.PUBLISHED}, 20, "recovery")
     time.sleep(1)  # anything extra (a double) would arrive now
     second.send_signal(signal.SIGTERM)
     assert second.wait(20) == 0

@@ -40,11 +40,17 @@ class RedisLease:
         self._acquire = client.register_script(load_script("lease.lua"))
         self._release = client.register_script(load_script("lease_release.lua"))
 
-    @translate_errors
     async def hold(self) -> int:
-        """Acquire or renew; the epoch we lead under, or 0 when another instance leads. Also
-        re-acquires after Redis lost the key (a restarted Redis), under a new epoch."""
-        return int(await self._acquire(keys=[self.key, self.epoch_key], args=[self.holder, self._ttl_ms]))
+        """Acquire or renew; the epoch we lead under, or 0 when another instance leads."""
+        epoch, _ = await self.take()
+        return epoch
+
+    @translate_errors
+    async def take(self) -> tuple[int, bool]:
+        """(epoch, taken just now). Also re-acquires after Redis lost the key (a restarted
+        Redis), which counts as a new lead even if the reset counter gave the same epoch."""
+        epoch, fresh = await self._acquire(keys=[self.key, self.epoch_key], args=[self.holder, self._ttl_ms])
+        return int(epoch), bool(fresh)
 
     @translate_errors
     async def release(self) -> None:

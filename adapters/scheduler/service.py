@@ -95,14 +95,14 @@ class LeaderService:
 
     async def _round(self) -> None:
         try:
-            epoch = await self.lease.hold()
+            epoch, fresh = await self.lease.take()
         except CoreError as exc:  # Redis away: after the lease time someone else may lead
             log.warning("scheduler lease: store unavailable (%s); retrying", exc)
             return
         except Exception:
             log.exception("scheduler lease renewal error")
             return
-        if epoch == self.epoch:
+        if epoch == self.epoch and not fresh:
             return
         if self.leading:
             log.warning("scheduler lease lost (epoch %d, now %d); standing by", self.epoch, epoch)
@@ -172,6 +172,18 @@ class LeaderService:
         await self.timer.add(add)
         await self.hand_over(due + stuck)
         return Reconciliation(len(orphans), len(add), len(due), len(stuck))
+
+    async def hand_over_due(self) -> int:
+        """Queue every scheduled post due by now (a console stepping down at end of input)."""
+        now = self.clock.now()
+        due = [
+            (workspace_id, post_id)
+            for workspace_id in await self.store.workspaces()
+            for post_id, at in await self.store.scheduled(workspace_id)
+            if at <= now
+        ]
+        await self.hand_over(due)
+        return len(due)
 
     async def _stuck(self, workspace_id: str) -> list[tuple[str, str]]:
         current = self.clock.now()
