@@ -23,24 +23,10 @@ from adapters.redis.keys import Keys
 from adapters.redis.posts import RedisPostStore
 from core.drafts import Draft
 from core.posts import Post, PostEvent, PostStatus
-from tests.conftest import TEST_REDIS_URL
 from tests.fakes.procs import PlatformProcess, console, start_studio, studio_env, wait_for
 
 pytestmark = pytest.mark.redis
 WORKSPACE = "console:console"
-
-
-@pytest.fixture
-def redis_db() -> Iterator[str]:
-    client = redis.Redis.from_url(TEST_REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"these tests need the real Redis at {TEST_REDIS_URL}: {exc}")
-    client.flushdb()
-    yield TEST_REDIS_URL
-    client.flushdb()
-    client.close()
 
 
 @pytest.fixture
