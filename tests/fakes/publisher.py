@@ -23,9 +23,15 @@ HANG = os.environ.get("FAKE_PUBLISHER_HANG", "")
 MARK = os.environ.get("FAKE_PUBLISHER_MARK", "")
 
 
+def _first_at(stage: str) -> bool:
+    if stage != HANG or not MARK or Path(MARK).exists():
+        return False
+    Path(MARK).write_text(stage)  # a few bytes, once per drill
+    return True
+
+
 async def _hang_at(stage: str) -> None:
-    if stage == HANG and MARK and not Path(MARK).exists():
-        Path(MARK).write_text(stage)
+    if _first_at(stage):
         await asyncio.Event().wait()
 
 
