@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
-from adapters.redis.posts import load_script
+from adapters.redis.scripts import register_script
 
 
 def instance_id() -> str:
@@ -37,8 +37,8 @@ class RedisLease:
         self.ttl_seconds = ttl_seconds
         self._ttl_ms = int(ttl_seconds * 1000)
         self._redis = client
-        self._acquire = client.register_script(load_script("lease.lua"))
-        self._release = client.register_script(load_script("lease_release.lua"))
+        self._acquire = register_script(client, "lease.lua")
+        self._release = register_script(client, "lease_release.lua")
 
     async def hold(self) -> int:
         """Acquire or renew; the epoch we lead under, or 0 when another instance leads."""

@@ -14,13 +14,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
+from adapters.redis.scripts import register_script
 from core.drafts import MediaRef
 from core.errors import NotFound
 from core.posts import Post, PostEvent, PostStatus
@@ -31,10 +31,6 @@ PRUNE_MAX = 10_000  # per workspace per run; the next run (an hour later) takes 
 POST_FIELDS = tuple(f.name for f in fields(Post) if f.name not in ("history", "epoch"))
 TIMES = ("due_at", "created_at", "claimed_at")
 SEPARATOR = "\t"
-
-
-def load_script(name: str) -> str:
-    return (resources.files("adapters.redis") / "lua" / name).read_text()
 
 
 def encode_post(post: Post) -> str:
@@ -100,8 +96,8 @@ class RedisPostStore:
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self._redis = client
         self._keys = keys
-        self._transition = client.register_script(load_script("post_transition.lua"))
-        self._prune = client.register_script(load_script("post_prune.lua"))
+        self._transition = register_script(client, "post_transition.lua")
+        self._prune = register_script(client, "post_prune.lua")
         self.workspaces_key = keys.common("posts", "workspaces")
 
     def _post_key(self, workspace_id: str, post_id: str) -> str:

@@ -19,7 +19,7 @@ from redis.exceptions import ResponseError
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
-from adapters.redis.posts import load_script
+from adapters.redis.scripts import register_script
 
 GROUP = "publishers"
 ARM_MAXLEN = 100_000  # a leader that fell this far behind reconciles in full when it next leads
@@ -58,7 +58,7 @@ class RedisPublishQueue:
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self._redis = client
         self.names = StreamNames(keys)
-        self._enqueue = client.register_script(load_script("enqueue.lua"))
+        self._enqueue = register_script(client, "enqueue.lua")
 
     @translate_errors
     async def ensure_group(self) -> None:

@@ -40,8 +40,8 @@ from apscheduler.triggers.date import DateTrigger
 
 from adapters.redis.errors import UNAVAILABLE
 from adapters.redis.keys import Keys
-from adapters.redis.posts import load_script
 from adapters.redis.queue import RedisPublishQueue, StreamNames
+from adapters.redis.scripts import load_script
 from core.errors import StoreUnavailable
 from core.posts import Post
 from core.when import Recurrence

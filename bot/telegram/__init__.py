@@ -51,12 +51,11 @@ class TelegramService:
         if self.web_runner is not None:
             await self.web_runner.cleanup()
         await self.runner.stop()
-        await self.frontend.store.settle()
 
 
 def build_telegram(studio: Studio, *, clock: Callable[[], float] = time.monotonic) -> TelegramService:
     settings = studio.settings
-    store = RedisTelegramStore(studio.redis.client, Keys(settings.redis_key_prefix), studio.redis.scripts)
+    store = RedisTelegramStore(studio.redis.client, Keys(settings.redis_key_prefix))
     webhook = settings.telegram_webhook_url
     app, frontend = build_application(settings, studio.dispatcher, store, clock=clock, polling=not webhook)
     secret = settings.resolved_webhook_secret() if webhook else ""
