@@ -302,3 +302,18 @@ def test_jobstore_choice_follows_redis_url() -> None:
 
     embedded = sync_client_for(None, Embedded())
     assert embedded is not None and embedded.connection_pool.connection_kwargs["path"] == "/tmp/x.sock"
+
+
+async def test_a_due_post_whose_job_an_ex_leader_consumed_is_repaired_by_the_periodic_reconciliation(
+    real_redis: aioredis.Redis,
+) -> None:
+    publisher = FakePublisher()
+    a = Instance(real_redis, "a", publisher, stuck=0.3)
+    await a.start()
+    try:
+        # What a stalled ex-leader leaves: SCHEDULED and due, its job fired and removed, its
+        # fenced XADD refused — no job, no queue entry, no arm notice.
+        await scheduled(a.store, "p1", datetime.now(UTC) - timedelta(seconds=1))
+        await until(lambda: publisher.published == ["p1"], timeout=5)
+    finally:
+        await a.stop()

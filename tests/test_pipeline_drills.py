@@ -93,12 +93,12 @@ def test_kill_9_at_each_stage_of_a_platform_call_then_restart_publishes_exactly_
     if stage == "mid":
         platform.control(delay=2.0)  # the platform is still working on it when the process dies
     first = start_studio(platform.url, {**env, **hang}, log=tmp_path / "first.log")
-    wait_for(lambda: leader_pid(redis_db, prefix) == first.pid, 30, "the first process to lead")
+    wait_for(lambda: leader_pid(redis_db, prefix) == first.pid, 60, "the first process to lead")
     [post_id] = schedule_posts(redis_db, prefix, 1)
     if stage == "mid":
-        wait_for(lambda: platform.stats()["requests"] >= 1, 20, "the platform call to start")
+        wait_for(lambda: platform.stats()["requests"] >= 1, 60, "the platform call to start")
     else:
-        wait_for(mark.exists, 20, f"the publisher to reach stage {stage!r}")
+        wait_for(mark.exists, 60, f"the publisher to reach stage {stage!r}")
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     platform.control(delay=0.05)

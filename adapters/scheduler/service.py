@@ -222,15 +222,20 @@ class LeaderService:
         await self.timer.remove(remove)
 
     async def _stuck_loop(self) -> None:
+        """Every stuck age, the take-over reconciliation again. It must stay: a claim taken
+        outside the queue (/publish now) has no entry XAUTOCLAIM could bring back, and while a
+        stalled or frozen ex-leader's scheduler thread still runs it can fire (and remove) jobs
+        from the shared store after its lease lapsed — its fenced XADD is refused, so those posts
+        stay SCHEDULED without a job until this repair queues them. It never decides when."""
         while True:
             await asyncio.sleep(self.stuck_after)
             try:
-                stuck: list[tuple[str, str]] = []
-                for workspace_id in await self.store.workspaces():
-                    stuck += await self._stuck(workspace_id)
-                await self.hand_over(stuck)
+                repaired = await self.reconcile()
             except CoreError as exc:
-                log.warning("stuck-claim scan skipped: %s", exc)
+                log.warning("periodic reconciliation skipped: %s", exc)
+                continue
+            if repaired != Reconciliation():
+                log.warning("periodic reconciliation repaired: %s", repaired)
 
     async def _chores_loop(self) -> None:
         """Hourly chores for the leader only (warning about expiring accounts, pruning)."""
