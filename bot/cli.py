@@ -10,7 +10,6 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Protocol
 
@@ -25,6 +24,7 @@ from bot.http import create_app, start_http, stop_http
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 from bot.telegram import TelegramService, build_telegram
+from bot.version import installed_version
 from core.commands import build_registry
 from core.errors import ConfigurationError, CoreError
 from core.workspaces import Role
@@ -70,13 +70,6 @@ def write_crash_report(data_dir: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(traceback.format_exc())
     return path
-
-
-def installed_version() -> str:
-    try:
-        return version("content-studio")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -174,8 +167,7 @@ def prepare_telegram(studio: Studio, app: web.Application) -> TelegramService | 
         blocker = studio.ip_blocker
 
         async def strike(ip: str) -> None:
-            if blocker is not None:
-                await blocker.strike(ip, "telegram webhook without the secret")
+            await blocker.strike(ip, "telegram webhook without the secret")
 
         service.mount(app, on_rejected=strike)
     return service

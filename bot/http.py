@@ -1,5 +1,6 @@
-"""The studio's HTTP server (aiohttp): health, OAuth callbacks, and an IP block list in front of
-everything. `create_app` builds it; `start_http`/`stop_http` run it beside the chat front ends.
+"""The studio's HTTP server (aiohttp): health, OAuth callbacks, its OpenAPI document, and an IP
+block list in front of everything. `create_app` builds it; `start_http`/`stop_http` run it beside
+the chat front ends.
 
 Other routes (the Telegram webhook) reject a bad request with `await add_strike(request, why)`."""
 
@@ -7,16 +8,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.bootstrap import Studio
+from bot.openapi import openapi_document
+from bot.version import installed_version
 from core.errors import CoreError, InvalidOAuthState, StoreUnavailable
 
 log = logging.getLogger(__name__)
 STUDIO = web.AppKey("studio", Studio)
-PLATFORMS = ("facebook", "tiktok")
 
 
 def client_ip(request: web.Request) -> str:
@@ -30,8 +33,6 @@ def client_ip(request: web.Request) -> str:
 async def add_strike(request: web.Request, reason: str) -> None:
     """Count a failed verification against the caller's IP (bans it past the threshold)."""
     blocker = request.app[STUDIO].ip_blocker
-    if blocker is None:
-        return
     ip = client_ip(request)
     if await blocker.strike(ip, reason):
         log.warning("banned %s after repeated failed requests (last: %s)", ip, reason)
@@ -41,7 +42,7 @@ async def add_strike(request: web.Request, reason: str) -> None:
 async def block_list(request: web.Request, handler: Handler) -> web.StreamResponse:
     blocker = request.app[STUDIO].ip_blocker
     try:
-        banned = blocker is not None and await blocker.banned(client_ip(request))
+        banned = await blocker.banned(client_ip(request))
     except StoreUnavailable:
         return web.Response(status=503, text="The studio's store is unavailable; try again soon.\n")
     if banned:
@@ -58,10 +59,17 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "redis": "ok"})
 
 
-async def oauth_callback(request: web.Request) -> web.Response:
-    platform = request.match_info["platform"]
-    if platform not in PLATFORMS:
-        raise web.HTTPNotFound(text="Unknown platform.\n")
+def oauth_callback(platform: str) -> Handler:
+    """The callback route of one platform that connects by OAuth (its path comes from the
+    platform registry, so a plug-in's route exists exactly when it is installed and configured)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        return await complete_oauth(request, platform)
+
+    return handle
+
+
+async def complete_oauth(request: web.Request, platform: str) -> web.Response:
     query = request.query
     if query.get("error"):
         # The person declined on the platform's page: not an attack, nothing to store.
@@ -86,8 +94,22 @@ def create_app(studio: Studio) -> web.Application:
     app = web.Application(middlewares=[block_list], client_max_size=1024 * 1024)
     app[STUDIO] = studio
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/oauth/{platform}/callback", oauth_callback)
+    app.router.add_get("/openapi.json", openapi)
+    for platform in studio.services.platforms.with_oauth():
+        app.router.add_get(platform.callback_path, oauth_callback(platform.name))
     return app
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(describe(request.app[STUDIO]))
+
+
+def describe(studio: Studio) -> dict[str, object]:
+    """This server's OpenAPI document (the Telegram webhook route is added by its front end)."""
+    settings = studio.settings
+    webhook = urlsplit(settings.telegram_webhook_url).path if settings.telegram_webhook_url else ""
+    platforms = [platform.name for platform in studio.services.platforms.with_oauth()]
+    return openapi_document(installed_version(), platforms, webhook)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,13 +63,13 @@ def build_pipeline(
     queue: RedisPublishQueue,
     clock: Clock,
     embedded: Any,
-) -> tuple[ArmNotices, Any]:
+) -> tuple[ArmNotices, Callable[[PublishRunner, Callable[[], Awaitable[None]]], Pipeline]]:
     """The `JobScheduler` for the core now, and a function finishing the pipeline once the
     runner (which needs that scheduler) exists."""
     keys = Keys(settings.redis_key_prefix)
     holder = instance_id()
 
-    def finish(runner: PublishRunner, housekeeping: Any) -> Pipeline:
+    def finish(runner: PublishRunner, housekeeping: Callable[[], Awaitable[None]]) -> Pipeline:
         consumer = PublishConsumer(
             queue,
             runner,

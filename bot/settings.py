@@ -360,9 +360,6 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
 
-    def tiktok_poll_delays_seconds(self) -> tuple[float, ...]:
-        return tuple(float(part) for part in self.tiktok_poll_delays.split(","))
-
     def old_secret_keys(self) -> list[str]:
         raw = self.secret_keys_old.get_secret_value() if self.secret_keys_old else ""
         return [part.strip() for part in raw.split(",") if part.strip()]

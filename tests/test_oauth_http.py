@@ -62,6 +62,9 @@ async def env(settings: Settings, real_redis: aioredis.Redis) -> AsyncIterator[E
         update={
             "facebook_app_id": "APPID",
             "facebook_app_secret": SecretStr("APPSECRET-xyz"),
+            # TikTok connects by link too, so its callback route is served (one per OAuth platform).
+            "tiktok_client_key": "CLIENTKEY",
+            "tiktok_client_secret": SecretStr("CLIENTSECRET-xyz"),
             "ip_block_strikes": 5,
             "public_base_url": "https://studio.example.com",
         }
@@ -235,3 +238,26 @@ async def test_an_unreachable_store_answers_503_not_a_traceback(settings: Settin
             await stop_http(server)
             await down.aclose()
     assert response.status_code == 503 and "unavailable" in response.text
+
+
+@pytest.mark.redis
+async def test_openapi_document_is_served_and_names_every_route(env: Env) -> None:
+    response = await env.web.get("/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.") and document["info"]["title"]
+    served = {route.resource.canonical for route in create_app(env.studio).router.routes() if route.resource}
+    assert served <= set(document["paths"]), served - set(document["paths"])
+    assert {"/oauth/facebook/callback", "/oauth/tiktok/callback"} <= set(document["paths"])
+
+
+async def test_openapi_names_the_webhook_path_in_webhook_mode(studio: Studio) -> None:
+    from dataclasses import replace
+
+    from bot.http import describe
+
+    hooked = replace(
+        studio,
+        settings=studio.settings.model_copy(update={"telegram_webhook_url": "https://x.example/tg/abc"}),
+    )
+    assert "post" in describe(hooked)["paths"]["/tg/abc"]  # type: ignore[index]

@@ -83,7 +83,7 @@ class Session:
         """(kind, platform) of the usage events recorded in the console workspace, oldest first."""
         actor = ConsoleIdentity().caller().actor
         ws = await self.studio.services.workspaces.open(WS, "console", "console", actor)
-        entries = await self.studio.services.limits.activity(ws, None, 50)
+        entries = await self.studio.services.usage.activity(ws, None, 50)
         return [(e.kind, e.platform) for e in sorted(entries, key=lambda e: e.at)]
 
 

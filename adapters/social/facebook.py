@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
-from adapters.social.registry import PlatformPlugin, PublisherContext
-from core.accounts import NewAccount, OAuthRequest, Tokens
+from adapters.social.registry import PublisherContext
 from core.errors import BadInput, PublishRejected, TokenExpired
 from core.media import MB
+from core.platforms import ManualConnect, NewAccount, OAuthRequest, Platform, Tokens
 from core.posts import AccountInfo, Capabilities, Credentials, Post, Preflight, PublishResult
 
 PLATFORM = "facebook"
@@ -259,19 +260,37 @@ class FacebookOAuth:
         ]
 
 
-def create(context: PublisherContext) -> PlatformPlugin:
-    s = context.settings
+def read_tokens(credential: str, secret: str, now: datetime) -> tuple[str, Tokens]:
+    """`/connect facebook <page_id> <page_token>`: the page id names the account."""
+    if not credential.isdigit() or not secret:
+        raise BadInput(f"Usage: {MANUAL_USAGE} (the page id is a number).")
+    return credential, Tokens(secret)
+
+
+MANUAL_USAGE = "/connect facebook <page_id> <page_token>"
+
+
+def create(context: PublisherContext) -> Platform:
+    s = context.config
     graph = Graph(
-        context.http, s.facebook_graph_api_url, s.facebook_api_version, s.publish_retry_after_seconds
+        context.http, s["facebook_graph_api_url"], s["facebook_api_version"], s["publish_retry_after_seconds"]
     )
-    publisher = FacebookPublisher(graph, capabilities(s.facebook_max_photo_mb, s.facebook_max_video_mb))
+    publisher = FacebookPublisher(graph, capabilities(s["facebook_max_photo_mb"], s["facebook_max_video_mb"]))
     oauth = None
-    if s.facebook_app_id and s.facebook_app_secret:
+    if s["facebook_app_id"] and s["facebook_app_secret"]:
         oauth = FacebookOAuth(
             graph,
-            s.facebook_dialog_url,
-            s.facebook_app_id,
-            s.facebook_app_secret.get_secret_value(),
-            f"{s.public_base_url}/oauth/facebook/callback",
+            s["facebook_dialog_url"],
+            s["facebook_app_id"],
+            s["facebook_app_secret"].get_secret_value(),
+            context.public_url(f"/oauth/{PLATFORM}/callback"),
         )
-    return PlatformPlugin(publisher, oauth)
+    return Platform(
+        PLATFORM,
+        publisher,
+        ManualConnect(MANUAL_USAGE, read_tokens, "page id", "page token"),
+        noun="page",
+        oauth=oauth,
+        oauth_settings="FACEBOOK_APP_ID, FACEBOOK_APP_SECRET",
+        options=frozenset({"link"}),
+    )

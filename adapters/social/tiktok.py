@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 
 import httpx
 
-from adapters.social.registry import PlatformPlugin, PublisherContext
-from core.accounts import AccountService, NewAccount, OAuthRequest, Tokens
+from adapters.social.registry import PublisherContext
 from core.errors import BadInput, ConfigurationError, PublishRejected, TokenExpired
 from core.media import MB
+from core.platforms import ManualConnect, NewAccount, OAuthRequest, Platform, Tokens, TokenWriter
 from core.ports import Clock
 from core.posts import (
     PRIVACY_ALIASES,
@@ -186,7 +186,7 @@ class TikTokTokens:
         client_key: str,
         client_secret: str,
         clock: Clock,
-        accounts: Callable[[], AccountService | None],
+        accounts: TokenWriter,
     ) -> None:
         self._api = api
         self._client_key, self._client_secret = client_key, client_secret
@@ -212,9 +212,7 @@ class TikTokTokens:
                 {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token},
                 credentials.remote_id,
             )
-            accounts = self._accounts()
-            if accounts is not None:
-                await accounts.replace_tokens(credentials.workspace_id, credentials.account_id, tokens)
+            await self._accounts.replace_tokens(credentials.workspace_id, credentials.account_id, tokens)
         return Credentials(
             credentials.workspace_id,
             credentials.account_id,
@@ -515,26 +513,51 @@ class TikTokOAuth:
         return [NewAccount(PLATFORM, AccountInfo(info.username, info.nickname or info.username), tokens)]
 
 
-def create(context: PublisherContext) -> PlatformPlugin:
-    s = context.settings
-    if not MIN_CHUNK <= s.tiktok_chunk_mb * MB <= MAX_CHUNK:
+ACCESS_LIFETIME = timedelta(hours=24)  # documented: access 24 h, refresh 365 days
+REFRESH_LIFETIME = timedelta(days=365)
+MANUAL_USAGE = "/connect tiktok <access_token> [refresh_token]"
+
+
+def poll_delays(raw: str) -> tuple[float, ...]:
+    """`TIKTOK_POLL_DELAYS` ("2,4,8"; its shape is checked by the setting's pattern)."""
+    return tuple(float(part) for part in raw.split(","))
+
+
+def read_tokens(credential: str, secret: str, now: datetime) -> tuple[str, Tokens]:
+    """`/connect tiktok <access_token> [refresh_token]`: TikTok's answer names the creator."""
+    refresh_expiry = now + REFRESH_LIFETIME if secret else None
+    return "", Tokens(credential, secret, now + ACCESS_LIFETIME, refresh_expiry)
+
+
+def create(context: PublisherContext) -> Platform:
+    s = context.config
+    if not MIN_CHUNK <= s["tiktok_chunk_mb"] * MB <= MAX_CHUNK:
         raise ConfigurationError("TikTok chunks must be 5-64 MB.", setting="TIKTOK_CHUNK_MB")
-    api = TikTokApi(context.http, s.tiktok_api_url, s.publish_retry_after_seconds, s.tiktok_daily_post_cap)
-    secret = s.tiktok_client_secret.get_secret_value() if s.tiktok_client_secret else ""
-    tokens = TikTokTokens(api, s.tiktok_client_key, secret, context.clock, lambda: context.accounts)
+    api = TikTokApi(
+        context.http, s["tiktok_api_url"], s["publish_retry_after_seconds"], s["tiktok_daily_post_cap"]
+    )
+    secret = s["tiktok_client_secret"].get_secret_value() if s["tiktok_client_secret"] else ""
+    tokens = TikTokTokens(api, s["tiktok_client_key"], secret, context.clock, context.tokens)
     publisher = TikTokPublisher(
         api,
         tokens,
-        capabilities(s.tiktok_max_photo_mb, s.tiktok_max_video_mb),
-        chunk_size=s.tiktok_chunk_mb * MB,
-        poll_delays=s.tiktok_poll_delays_seconds(),
-        poll_timeout=s.tiktok_poll_timeout_seconds,
+        capabilities(s["tiktok_max_photo_mb"], s["tiktok_max_video_mb"]),
+        chunk_size=s["tiktok_chunk_mb"] * MB,
+        poll_delays=poll_delays(s["tiktok_poll_delays"]),
+        poll_timeout=s["tiktok_poll_timeout_seconds"],
         sleep=context.sleep,
         clock=context.clock,
     )
     oauth = None
     if tokens.configured():
-        oauth = TikTokOAuth(
-            api, tokens, s.tiktok_auth_url, s.tiktok_client_key, f"{s.public_base_url}/oauth/tiktok/callback"
-        )
-    return PlatformPlugin(publisher, oauth)
+        redirect = context.public_url(f"/oauth/{PLATFORM}/callback")
+        oauth = TikTokOAuth(api, tokens, s["tiktok_auth_url"], s["tiktok_client_key"], redirect)
+    return Platform(
+        PLATFORM,
+        publisher,
+        ManualConnect(MANUAL_USAGE, read_tokens, "access token", "refresh token"),
+        oauth=oauth,
+        oauth_settings="TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET",
+        options=frozenset({"privacy", "inbox"}),
+        daily_post_cap=s["tiktok_daily_post_cap"],
+    )

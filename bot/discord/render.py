@@ -7,6 +7,7 @@ import io
 import discord
 
 from core.reply import Button, Reply
+from core.text import split_text as split
 
 MESSAGE_LIMIT = 2000
 CUSTOM_ID_PREFIX = "cs:"
@@ -14,19 +15,8 @@ CUSTOM_ID_LIMIT = 100
 
 
 def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split at line breaks, then spaces, never inside a word unless a word alone is too long."""
-    chunks: list[str] = []
-    rest = text or "(empty)"
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = rest.rfind(" ", 0, limit)
-        if cut <= 0:
-            cut = limit
-        chunks.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n ")
-    chunks.append(rest)
-    return chunks
+    """Chunks of at most `limit` characters (the shared splitter, Discord's limit)."""
+    return split(text, limit)
 
 
 def custom_id(button: Button) -> str | None:

@@ -13,8 +13,6 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from adapters.redis.keys import Keys
-from adapters.redis.telegram import RedisTelegramStore
 from bot.bootstrap import Studio
 from bot.telegram.app import TelegramRunner, build_application
 from bot.telegram.frontend import TelegramFrontEnd
@@ -55,9 +53,10 @@ class TelegramService:
 
 def build_telegram(studio: Studio, *, clock: Callable[[], float] = time.monotonic) -> TelegramService:
     settings = studio.settings
-    store = RedisTelegramStore(studio.redis.client, Keys(settings.redis_key_prefix))
     webhook = settings.telegram_webhook_url
-    app, frontend = build_application(settings, studio.dispatcher, store, clock=clock, polling=not webhook)
+    app, frontend = build_application(
+        settings, studio.dispatcher, studio.telegram_store, clock=clock, polling=not webhook
+    )
     secret = settings.resolved_webhook_secret() if webhook else ""
     runner = TelegramRunner(app, settings, studio.dispatcher.registry, secret)
     sender = TelegramChannelSender(app.bot, frontend.delivery)

@@ -16,7 +16,7 @@ from bot.telegram.delivery import Delivery, Target
 from core.commands.dispatch import Caller
 from core.commands.parsing import split_command
 from core.errors import BadInput, CoreError
-from core.media import MB, Upload, attach_to_draft, check_upload
+from core.media import MB, Upload, check_upload
 from core.reply import Reply
 from core.services import Services
 
@@ -100,7 +100,9 @@ class MediaIntake:
         check_upload(self._services.media.limits, file.mime_type, file.size or 1)
         data = await self._download(bot, file)
         upload = Upload(file.filename, file.mime_type, data)
-        draft = await attach_to_draft(self._services, caller.workspace_id, caller.actor, draft_id, upload)
+        draft = await self._services.attachments.attach_upload(
+            caller.workspace_id, caller.actor, draft_id, upload
+        )
         count = len(draft.media)
         return Reply(
             f"Attached the {file.kind} ({len(data) / MB:.1f} MB) to draft {draft.id}; "

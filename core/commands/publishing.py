@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from pydantic import Field, JsonValue
 
-from core.accounts import PLATFORM_NOUN, Account, Health, Tokens
+from core.accounts import Account, Health
 from core.commands.registry import Args, Command, Context, NoArgs
 from core.errors import BadInput
 from core.posts import PRIVACY_ALIASES
@@ -15,18 +13,18 @@ from core.reply import Button, Reply
 from core.workspaces import Role, require_admin
 
 GROUP = "Accounts & publishing"
-TIKTOK_ACCESS_LIFETIME = timedelta(hours=24)  # documented: access 24 h, refresh 365 days
-TIKTOK_REFRESH_LIFETIME = timedelta(days=365)
 OPTION: dict[str, JsonValue] = {"option": True}
 
 
 class ConnectArgs(Args):
-    platform: str = Field(description="facebook or tiktok", max_length=20)
+    platform: str = Field(description="an installed platform, e.g. facebook or tiktok", max_length=20)
     credential: str | None = Field(
         None, description="facebook: page id; tiktok: access token (private chats only)", max_length=4096
     )
     secret: str | None = Field(
-        None, description="facebook: page token; tiktok: refresh token (private chats only)", max_length=4096
+        None,
+        description="facebook: page token; tiktok: refresh token (private chats only)",
+        max_length=4096,
     )
     page: str | None = Field(
         None,
@@ -96,47 +94,37 @@ async def connect(ctx: Context, args: ConnectArgs) -> Reply:
             ephemeral=True,
             delete_source=True,
         )
-    account = await _connect_manual(ctx, platform, args.credential, args.secret or "")
+    account = await accounts.connect_typed(
+        ctx.workspace, ctx.actor, platform, args.credential, args.secret or ""
+    )
     return Reply(
         f"Connected {account.name} ({account.id}). Publish with /publish <draft> {account.id}.",
         ephemeral=True,
     )
 
 
-async def _connect_manual(ctx: Context, platform: str, credential: str, secret: str) -> Account:
-    now = ctx.services.clock.now()
-    if platform == "facebook":
-        if not credential.isdigit() or not secret:
-            raise BadInput("Usage: /connect facebook <page_id> <page_token> (the page id is a number).")
-        tokens = Tokens(secret)
-        return await ctx.services.accounts.connect_manual(
-            ctx.workspace, ctx.actor, platform, credential, tokens
-        )
-    refresh_expiry = now + TIKTOK_REFRESH_LIFETIME if secret else None
-    tokens = Tokens(credential, secret, now + TIKTOK_ACCESS_LIFETIME, refresh_expiry)
-    return await ctx.services.accounts.connect_manual(ctx.workspace, ctx.actor, platform, "", tokens)
-
-
 async def list_accounts(ctx: Context, args: NoArgs) -> Reply:
     accounts = await ctx.services.accounts.all(ctx.workspace)
     if not accounts:
         return Reply(
-            "No accounts are connected. An admin connects one with /connect facebook or /connect tiktok."
+            f"No accounts are connected. An admin connects one with {ctx.services.platforms.connect_hint()}."
         )
     now = ctx.services.clock.now()
     lines = ["Connected accounts:"]
     for account in accounts:
         health = account.health(now)
-        detail = _health_detail(account, health)
-        can = ", ".join(ctx.services.publishing.publisher.capabilities(account.platform).supports())
+        detail = _health_detail(ctx, account, health)
+        platform = ctx.services.platforms.find(account.platform)
+        can = ", ".join(platform.capabilities.supports()) if platform else "nothing: plug-in not installed"
         lines.append(f"- {account.id} {account.name}: {health.value}{detail} (posts {can})")
     return Reply("\n".join(lines))
 
 
-def _health_detail(account: Account, health: Health) -> str:
-    noun = PLATFORM_NOUN.get(account.platform, "account")
+def _health_detail(ctx: Context, account: Account, health: Health) -> str:
+    platforms = ctx.services.platforms
     if health is Health.UNHEALTHY:
-        return f" — reconnect the {noun} with /connect {account.platform}"
+        noun, command = platforms.noun(account.platform), platforms.reconnect(account.platform)
+        return f" — reconnect the {noun} with {command}"
     ends = account.refresh_expires_at or account.access_expires_at
     if health is Health.EXPIRING and ends is not None:
         return f" — token expires {ends:%Y-%m-%d %H:%M %Z}; reconnect soon"
@@ -160,9 +148,9 @@ async def disconnect(ctx: Context, args: AccountArgs) -> Reply:
 async def attach(ctx: Context, args: AttachArgs) -> Reply:
     if ctx.workspace.platform != "console":
         raise BadInput("Attach a file by sending it in this chat with the caption /attach <draft>.")
-    await ctx.services.drafts.get(ctx.workspace.id, args.draft)
-    media = await ctx.services.media.accept_path(ctx.workspace.id, args.path)
-    draft = await ctx.services.drafts.attach_media(ctx.workspace.id, args.draft, media)
+    draft, media = await ctx.services.attachments.attach_path(
+        ctx.workspace.id, ctx.actor, args.draft, args.path
+    )
     seconds = f", {media.duration_sec:.0f} s" if media.duration_sec else ""
     return Reply(
         f"Attached a {media.kind} ({media.size / (1024 * 1024):.1f} MB{seconds}) to draft {draft.id}; "
@@ -191,7 +179,7 @@ async def choose_target(ctx: Context, draft_id: str, verb: str) -> Reply:
     if not accounts:
         return Reply(
             f"Draft {draft.id} is ready, but no account is connected yet. "
-            "A workspace admin connects one with /connect facebook or /connect tiktok."
+            f"A workspace admin connects one with {ctx.services.platforms.connect_hint()}."
         )
     buttons = tuple(Button(f"{a.platform}: {a.name}", f"/{verb} {draft.id} {a.id}") for a in accounts)
     return Reply(

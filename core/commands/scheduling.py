@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field
 
 from core.commands.registry import Args, Command, Context, NoArgs
-from core.errors import BadInput, ConfigurationError
-from core.lifecycle import PostLifecycle
-from core.notifications import Channel, ChannelStore
+from core.errors import BadInput
+from core.notifications import Channel
+from core.platforms import Platforms
 from core.posts import Post, PostStatus
 from core.reply import Button, Reply
 from core.scheduling import post_buttons
@@ -18,16 +17,13 @@ from core.when import EXAMPLES, Recurrence, describe_time
 from core.workspaces import Role, Workspace, require_admin
 
 GROUP = "Scheduling"
-TARGET = re.compile(r"^(facebook|tiktok)(:[\w-]+)?$", re.IGNORECASE)
 POST_ID = Field(description="post id (see /queue)", min_length=1, max_length=32)
 WHEN = Field(description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": True})
 
 
 class ScheduleArgs(Args):
     draft: str = Field(description="draft id (see /drafts)", min_length=1, max_length=32)
-    platforms: str = Field(
-        "", description="facebook, tiktok or account ids like facebook:123 (comma-separated)"
-    )
+    platforms: str = Field("", description="platforms or account ids like facebook:123 (comma-separated)")
     # Optional so the draft card's Schedule button (draft id only) gets quick choices, not an error.
     when: str = Field("", description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": True})
 
@@ -53,23 +49,15 @@ class NotifyArgs(Args):
     action: Literal["here", "off", "list"] = Field("list", description="here, off or list")
 
 
-def lifecycle(ctx: Context) -> PostLifecycle:
-    if ctx.services.posts is None:
-        raise ConfigurationError("Scheduling is not set up in this studio.", setting="REDIS_URL")
-    return ctx.services.posts
-
-
-def split_targets(platforms: str, when: str) -> tuple[list[str], str]:
+def split_targets(known: Platforms, platforms: str, when: str) -> tuple[list[str], str]:
     """`facebook,tiktok in 2h` and `facebook tiktok in 2h` both work: leading words of `when`
     that name a platform or account belong to the targets."""
     targets = [t for t in platforms.split(",") if t]
     words = when.split()
-    while words and all(TARGET.match(w) for w in words[0].split(",") if w):
+    while words and all(known.is_target(w) for w in words[0].split(",") if w):
         targets += [w for w in words.pop(0).split(",") if w]
-    if not targets or not all(TARGET.match(t) for t in targets):
-        raise BadInput(
-            f"{platforms!r} is not a platform: use facebook, tiktok or an account id like facebook:123."
-        )
+    if not targets or not all(known.is_target(t) for t in targets):
+        raise BadInput(f"{platforms!r} is not a platform: use {known.targets_hint()}.")
     return targets, " ".join(words)
 
 
@@ -94,13 +82,14 @@ def card(post: Post, zone_name: str | None = None) -> str:
 
 async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
     named = [t for t in args.platforms.replace(",", " ").split() if t]
-    if not args.when.strip() and all(TARGET.match(t) for t in named):
+    known = ctx.services.platforms
+    if not args.when.strip() and all(known.is_target(t) for t in named):
         return await suggest_times(ctx, args.draft.lower(), named)
-    targets, when_text = split_targets(args.platforms, args.when)
+    targets, when_text = split_targets(known, args.platforms, args.when)
     draft = await ctx.services.drafts.get(ctx.workspace.id, args.draft.lower())
     rule = Recurrence.parse(when_text)
     now = ctx.services.clock.now()
-    service = lifecycle(ctx)
+    service = ctx.services.posts
     due = None if rule else service.parse_when(when_text, ctx.workspace.zone, now)
     posts = await service.schedule(ctx.workspace, ctx.actor, draft, targets, due, rule)
     first_due = describe_time(posts[0].due_at or now, ctx.workspace.zone)
@@ -118,7 +107,7 @@ async def suggest_times(ctx: Context, draft_id: str, named: list[str]) -> Reply:
     if not targets:
         return Reply(
             f"Draft {draft.id} is ready, but no account is connected yet. "
-            "A workspace admin connects one with /connect facebook or /connect tiktok."
+            f"A workspace admin connects one with {ctx.services.platforms.connect_hint()}."
         )
     buttons = tuple(
         Button(f"{target} · {label}", f"/schedule {draft.id} {target} {when}")
@@ -145,7 +134,7 @@ def _buttons(posts: list[Post]) -> tuple[Button, ...]:
 
 
 async def queue(ctx: Context, args: NoArgs) -> Reply:
-    posts = await lifecycle(ctx).queue(ctx.workspace)
+    posts = await ctx.services.posts.queue(ctx.workspace)
     upcoming = [p for p in posts if p.status is PostStatus.SCHEDULED]
     attention = [
         p for p in posts if p.status in (PostStatus.FAILED, PostStatus.MISSED, PostStatus.PUBLISHING)
@@ -168,7 +157,7 @@ def _line(post: Post, workspace: Workspace) -> str:
 
 
 async def status(ctx: Context, args: PostArgs) -> Reply:
-    post = await lifecycle(ctx).get(ctx.workspace, args.post)
+    post = await ctx.services.posts.get(ctx.workspace, args.post)
     history = [
         f"  {e.at.astimezone(ctx.workspace.zone):%Y-%m-%d %H:%M:%S} {e.status.value}: {e.detail} ({e.actor})"
         for e in post.history[-10:]
@@ -178,7 +167,7 @@ async def status(ctx: Context, args: PostArgs) -> Reply:
 
 
 async def cancel(ctx: Context, args: CancelArgs) -> Reply:
-    service = lifecycle(ctx)
+    service = ctx.services.posts
     post = await service.get(ctx.workspace, args.post)
     if not args.yes:
         what = "the whole series" if post.recurrence else "it"
@@ -192,7 +181,7 @@ async def cancel(ctx: Context, args: CancelArgs) -> Reply:
 
 
 async def reschedule(ctx: Context, args: RescheduleArgs) -> Reply:
-    service = lifecycle(ctx)
+    service = ctx.services.posts
     due = service.parse_when(args.when, ctx.workspace.zone, ctx.services.clock.now())
     post = await service.reschedule(ctx.workspace, ctx.actor, args.post, due)
     return Reply(
@@ -201,21 +190,15 @@ async def reschedule(ctx: Context, args: RescheduleArgs) -> Reply:
 
 
 async def retry(ctx: Context, args: PostArgs) -> Reply:
-    post = await lifecycle(ctx).retry(ctx.workspace, ctx.actor, args.post)
+    post = await ctx.services.posts.retry(ctx.workspace, ctx.actor, args.post)
     return Reply(
         f"Publishing post {post.id} to {post.account_id} now. I'll tell the team how it went.",
         post_buttons(post),
     )
 
 
-def channels(ctx: Context) -> ChannelStore:
-    if ctx.services.channels is None:
-        raise ConfigurationError("Team notifications are not set up in this studio.", setting="REDIS_URL")
-    return ctx.services.channels
-
-
 async def notify(ctx: Context, args: NotifyArgs) -> Reply:
-    store = channels(ctx)
+    store = ctx.services.channels
     here = Channel(ctx.workspace.platform, ctx.channel_id or ctx.workspace.id.partition(":")[2])
     if args.action == "list":
         found = await store.list(ctx.workspace.id)

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.posts import Post, PublishResult
+from core.platforms import ManualConnect, Platform, Platforms, access_token_only
+from core.posts import AccountInfo, Capabilities, Credentials, Post, Preflight, PublishResult
 from core.when import Recurrence
 
 Outcome = PublishResult | BaseException
@@ -40,6 +41,34 @@ class FakePublisher:
         if isinstance(self.reconcile_outcome, BaseException):
             raise self.reconcile_outcome
         return self.reconcile_outcome
+
+
+class NamedPlatform:
+    """A `PlatformPublisher` that only has a name (for tests that need a platform to exist)."""
+
+    def __init__(self, name: str) -> None:
+        self.platform = name
+        self.capabilities = Capabilities(name, True, True, True, True, 5000)
+
+    async def validate(self, post: Post, credentials: Credentials) -> None:
+        return None
+
+    async def preflight(self, post: Post, credentials: Credentials) -> Preflight:
+        return Preflight()
+
+    async def publish(self, post: Post, credentials: Credentials) -> PublishResult:
+        raise AssertionError("a named-only platform never publishes")
+
+    async def reconcile(self, post: Post, credentials: Credentials) -> PublishResult | None:
+        return None
+
+    async def verify(self, credentials: Credentials) -> AccountInfo:
+        return AccountInfo(credentials.remote_id, credentials.remote_id)
+
+
+def named_platforms(*names: str) -> Platforms:
+    connect = ManualConnect("/connect x <token>", access_token_only)
+    return Platforms(Platform(name, NamedPlatform(name), connect) for name in names)
 
 
 class FakeJobs:

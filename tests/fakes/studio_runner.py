@@ -30,7 +30,7 @@ async def main(platform_url: str, argv: list[str]) -> int:
     publisher = HttpTestPublisher(platform_url)
     probe = asyncio.create_task(loop_lag_probe(os.environ.get("LOOP_PROBE_FILE", "")))
     studio = await build_studio(
-        settings, senders=[ConsoleSender(sys.stdout)], publisher=publisher, accounts=PermissiveAccounts()
+        settings, senders=[ConsoleSender(sys.stdout)], publisher=publisher, accounts=PermissiveAccounts
     )
     try:
         await serve(studio, args)
