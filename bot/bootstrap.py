@@ -15,7 +15,8 @@ import redis.asyncio as aioredis
 from adapters.ai.catalog import Configure, ProviderCatalog
 from adapters.charts.activity import MatplotlibChartRenderer
 from adapters.media.local import LocalMediaStore
-from adapters.redis.accounts import RedisAccountStore
+from adapters.redis.abuse import RedisAbuseStore
+from adapters.redis.accounts import RedisAccountStore, Reencrypted
 from adapters.redis.channels import RedisChannelStore
 from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.drafts import RedisDraftStore
@@ -30,12 +31,13 @@ from adapters.redis.usage import RedisUsageStore
 from adapters.redis.workspaces import RedisWorkspaceStore
 from adapters.scheduler.aps import ArmNotices
 from adapters.security.crypto import TokenCipher
-from adapters.security.oauth_state import JwtOAuthStates
+from adapters.security.oauth_state import JwtLinkCodes, JwtOAuthStates
 from adapters.social.registry import PublisherContext, load_platforms
 from adapters.timeparse import DateparserTimes
 from bot.logs import remember_secret
 from bot.pipeline import Pipeline, build_pipeline
 from bot.settings import Settings
+from core.abuse import AbuseGuard, AbuseRules
 from core.accounts import AccountService
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
@@ -54,6 +56,7 @@ from core.posts import PostPublisher
 from core.publishing import DispatchingPublisher, PublishingService
 from core.scheduling import PublishRunner, RetryPolicy
 from core.services import Services
+from core.urls import Resolver, SystemResolver
 from core.usage import UsageGate
 from core.workspaces import WorkspaceService
 
@@ -108,6 +111,7 @@ async def build_studio(
     publisher: PostPublisher | None = None,
     senders: Iterable[ChannelSender] = (),
     accounts: ResolverFactory | None = None,
+    links: Resolver | None = None,
 ) -> Studio:
     """`notifier` given (tests): used as is. Otherwise team notices are routed to the channels
     set with /notify through `senders` (one per chat platform). `publisher` and `accounts` (a
@@ -123,7 +127,7 @@ async def build_studio(
     queue = RedisPublishQueue(handle.client, keys)
     jobs, finish_pipeline = build_pipeline(settings, handle.client, store, queue, clock, handle.embedded)
     wiring = Wiring(settings, handle, keys, notifier, clock, client, sleep)
-    services = wiring.services(jobs, store, channels, publisher, accounts)
+    services = wiring.services(jobs, store, channels, publisher, accounts, links)
     pipeline = finish_pipeline(
         services.posts.runner, housekeeping(settings, services.accounts, services.posts)
     )
@@ -158,11 +162,13 @@ class Wiring:
         channels: RedisChannelStore,
         post_publisher: PostPublisher | None,
         resolver: ResolverFactory | None,
+        links: Resolver | None = None,
     ) -> Services:
         settings, client, keys = self.settings, self.handle.client, self.keys
         store = self.account_store()
         platforms = self.platforms(store)
-        states = JwtOAuthStates(client, keys, settings.resolved_secret_key(), self.clock)
+        secret = settings.resolved_secret_key()
+        states = JwtOAuthStates(client, keys, secret, self.clock)
         accounts = AccountService(store, states, platforms, self.notifier, self.clock)
         publisher = DispatchingPublisher(platforms, accounts)
         usage = build_usage(settings, client, keys, self.notifier, self.clock)
@@ -179,7 +185,7 @@ class Wiring:
         posts = PostLifecycle(runner, resolver(platforms) if resolver else accounts, DateparserTimes())
         media = MediaService(LocalMediaStore(settings.data_dir / "media"), MediaLimits())
         return Services(
-            workspaces=WorkspaceService(RedisWorkspaceStore(client, keys), settings.default_timezone),
+            workspaces=build_workspaces(settings, client, keys, secret, self.clock),
             notifier=self.notifier,
             clock=self.clock,
             usage=usage,
@@ -200,6 +206,8 @@ class Wiring:
             generation=build_generation(settings, RedisProfileStore(client, keys), drafts, usage, self.clock),
             posts=posts,
             channels=channels,
+            abuse=AbuseGuard(RedisAbuseStore(client, keys), abuse_rules(settings), self.clock),
+            resolver=links or SystemResolver(),
         )
 
     def account_store(self) -> RedisAccountStore:
@@ -239,12 +247,20 @@ def block_policy(settings: Settings) -> BlockPolicy:
     )
 
 
+def build_workspaces(
+    settings: Settings, client: aioredis.Redis, keys: Keys, secret: str, clock: Clock
+) -> WorkspaceService:
+    store = RedisWorkspaceStore(client, keys)
+    codes = JwtLinkCodes(client, keys, secret, clock)
+    return WorkspaceService(store, settings.default_timezone, links=store, codes=codes)
+
+
 def build_notifier(
     settings: Settings, channels: RedisChannelStore, senders: Iterable[ChannelSender]
 ) -> RoutingNotifier:
     by_platform = {sender.platform: sender for sender in senders}
     # Chat platforms are throttled even when their sender joins later (front ends start after the studio).
-    intervals = {platform: settings.notify_interval for platform in ("tg", "dc")}
+    intervals = {platform: settings.notify_interval for platform in ("tg", "dc", "dcwh")}
     return RoutingNotifier(channels, by_platform, min_interval=intervals)
 
 
@@ -272,6 +288,10 @@ def build_runner(
         concurrency=settings.publish_concurrency,
         stuck_after=timedelta(seconds=settings.publish_stuck_after),
     )
+
+
+def abuse_rules(settings: Settings) -> AbuseRules:
+    return AbuseRules(settings.abuse_strikes, settings.abuse_window_seconds, settings.abuse_cooldown_seconds)
 
 
 def limit_defaults(settings: Settings) -> LimitDefaults:
@@ -332,3 +352,15 @@ def provider_configurer(settings: Settings, env: Mapping[str, str]) -> Configure
         )
 
     return configure
+
+
+async def reencrypt_tokens(settings: Settings) -> Reencrypted:
+    """`content-studio rotate-key`: every stored token under the current SECRET_KEY, read with it
+    or any of SECRET_KEYS_OLD."""
+    handle = await open_redis(settings.redis_url, settings.data_dir)
+    try:
+        cipher = TokenCipher(settings.resolved_secret_key(), settings.old_secret_keys())
+        store = RedisAccountStore(handle.client, Keys(settings.redis_key_prefix), cipher)
+        return await store.reencrypt_all()
+    finally:
+        await handle.close()

@@ -33,6 +33,33 @@ def openapi_document(version: str, oauth_platforms: list[str], webhook_path: str
                 },
             )
         },
+        "/readyz": {
+            "get": operation(
+                "Readiness: not shutting down, and Redis answers within a second",
+                {
+                    "200": {"description": "ready", "content": JSON_STATUS},
+                    "503": {"description": "draining, or Redis unavailable", "content": JSON_STATUS},
+                },
+            )
+        },
+        "/metrics": {
+            "get": operation(
+                "Counters in Prometheus text format (requests, blocks, timeouts, connections)",
+                {
+                    "200": {"description": "metrics", "content": {"text/plain; version=0.0.4": {}}},
+                    "401": {"description": "METRICS_TOKEN is set and the bearer token is wrong"},
+                },
+                security=[{}, {"metricsToken": []}],
+            )
+        },
+        "/favicon.ico": {
+            "get": operation(
+                "Answered empty, so browsers never collect strikes", {"204": {"description": "nothing"}}
+            )
+        },
+        "/robots.txt": {
+            "get": operation("Keeps crawlers away", {"200": {"description": "Disallow: /", "content": TEXT}})
+        },
         "/openapi.json": {
             "get": operation(
                 "This document",
@@ -53,6 +80,7 @@ def openapi_document(version: str, oauth_platforms: list[str], webhook_path: str
             "else happens in the chat; this server has no API for people.",
         },
         "paths": paths,
+        "components": {"securitySchemes": {"metricsToken": {"type": "http", "scheme": "bearer"}}},
     }
 
 

@@ -6,12 +6,13 @@ Tokens only pass through here; the store encrypts them at rest and the OAuth por
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from core.errors import BadInput, ConfigurationError, NotFound
+from core.errors import BadInput, ConfigurationError, InvalidOAuthState, NotFound
 from core.platforms import NewAccount, OAuthClient, OAuthRequest, Platforms, Tokens
 from core.ports import Clock, Notifier
 from core.posts import Credentials
@@ -23,6 +24,9 @@ __all__ = ["Account", "AccountService", "AccountStore", "NewAccount", "OAuthClie
 log = logging.getLogger(__name__)
 
 EXPIRING_WITHIN = timedelta(days=7)
+MAX_OAUTH_VALUE = 2048
+# The signed state is a JWT: three base64url parts. Anything else is refused before it is verified.
+OAUTH_STATE = re.compile(r"^[A-Za-z0-9_-]{1,1000}\.[A-Za-z0-9_-]{1,1000}\.[A-Za-z0-9_-]{1,1000}$", re.ASCII)
 
 
 class Health(StrEnum):
@@ -121,10 +125,13 @@ class AccountService:
         return found.oauth.authorization_url(state)
 
     async def complete_oauth(self, platform: str, code: str, state: str) -> list[Account]:
-        """The OAuth callback: verify (and burn) the state, exchange the code, store, confirm."""
+        """The OAuth callback: check the whole request, then verify (and burn) the state,
+        exchange the code, store, confirm. Nothing malformed ever burns a state."""
+        if not OAUTH_STATE.match(state):
+            raise InvalidOAuthState("This connect link is not valid (malformed); run /connect again.")
+        if not code or len(code) > MAX_OAUTH_VALUE or not code.isprintable():
+            raise BadInput("The platform sent no usable authorization code; nothing was connected.")
         request = await self.states.consume(state, platform)
-        if not code or len(code) > 2048:
-            raise BadInput("The platform sent no authorization code.")
         client = self.platforms.get(request.platform).oauth
         if client is None:
             raise ConfigurationError(

@@ -291,7 +291,7 @@ class UsageService:
         await self.record(workspace, actor, UsageEvent("rate_limited", detail=REFUSALS[admission.outcome]))
         raise self._refusal(admission, workspace, now, periods)
 
-    async def record(self, workspace: Workspace, actor: Actor, event: UsageEvent) -> None:
+    async def record(self, workspace: Workspace, actor: Actor, event: UsageEvent) -> bool:
         now = self.clock.now()
         periods = periods_for(now, workspace)
         try:
@@ -299,9 +299,10 @@ class UsageService:
         except StoreUnavailable as exc:
             # The work itself already happened; losing one usage entry beats failing the reply.
             log.warning("usage store unavailable; %s event not recorded: %s", event.kind, exc.detail)
-            return
+            return False
         for notice in _loudest(notices):
             await self.notifier.notify(workspace.id, self._notice_text(notice, workspace, periods))
+        return True
 
     def _admit_request(
         self, workspace: Workspace, actor: Actor, now: datetime, periods: Periods

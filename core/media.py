@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from core.drafts import Draft, DraftStore, MediaRef
-from core.errors import BadInput, Forbidden
+from core.drafts import Draft, DraftStore, MediaRef, require_author_or_admin
+from core.errors import BadInput
 from core.posts import Capabilities
 from core.workspaces import Actor
 
@@ -227,11 +227,8 @@ class DraftMedia:
         return await self.drafts.attach_media(workspace_id, draft.id, media), media
 
     async def _own_draft(self, workspace_id: str, actor: Actor, draft_id: str) -> Draft:
-        draft = await self.drafts.get(workspace_id, draft_id)
-        if draft.author_id != actor.user_id and not actor.is_admin:
-            raise Forbidden(
-                f"Draft {draft.id} was written by someone else; only its author or an admin can change it."
-            )
+        draft = await self.drafts.get(workspace_id, draft_id.strip().lower())
+        require_author_or_admin(draft, actor, "attach files to it")
         return draft
 
 

@@ -224,12 +224,14 @@ class PublishingService:
         lines = [f"Ready to publish draft {request.draft_id}:"]
         buttons: list[Button] = []
         missing = False
+        choices: set[str] = set()
         for account, post in zip(accounts, posts, strict=True):
             flight = Preflight() if self.dry_run else await self.publisher.preflight(post)
             lines.append(f"- {account.name} ({account.id}): {describe(post)}")
             lines += [f"  {note}" for note in flight.notes]
             if flight.choice_option and flight.choice_option not in post.options:
                 missing = True
+                choices.add(f"{post.platform} {flight.choice_option}")
                 lines.append(f"  Choose --{flight.choice_option}: {', '.join(flight.choices)}")
                 buttons += [Button(c, command(request, {flight.choice_option: c})) for c in flight.choices]
             if flight.consent:
@@ -239,7 +241,9 @@ class PublishingService:
             lines.append(f"Send {confirm} to publish.")
             buttons.append(Button("Publish now", confirm))
         return Reply(
-            "\n".join(lines), tuple(b for b in buttons if len(b.command.encode()) <= MAX_BUTTON_BYTES)
+            "\n".join(lines),
+            tuple(b for b in buttons if len(b.command.encode()) <= MAX_BUTTON_BYTES),
+            choice="Choose " + ", ".join(sorted(choices)) if missing else "",
         )
 
     async def _check_choices(self, post: Post) -> None:

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from core.abuse import AbuseGuard
 from core.accounts import AccountService
 from core.drafts import DraftStore
 from core.generation.service import GenerationService
@@ -15,6 +16,7 @@ from core.notifications import ChannelStore
 from core.platforms import Platforms
 from core.ports import Clock, Notifier
 from core.publishing import PublishingService
+from core.urls import Resolver, SystemResolver
 from core.workspaces import WorkspaceService
 
 
@@ -33,3 +35,5 @@ class Services:
     generation: GenerationService
     posts: PostLifecycle
     channels: ChannelStore
+    abuse: AbuseGuard  # blocks and automatic pauses of chat members
+    resolver: Resolver = field(default_factory=SystemResolver)  # checks links people post

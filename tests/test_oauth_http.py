@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from ipaddress import ip_network
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -213,14 +214,18 @@ async def test_expired_nonce_key_disappears_with_the_link(env: Env, real_redis: 
 
 @pytest.mark.redis
 async def test_behind_a_trusted_proxy_the_forwarded_client_is_banned_not_the_proxy(env: Env) -> None:
-    env.studio.settings.http_trust_forwarded_for = True
-    attacker = {"X-Forwarded-For": "203.0.113.9, 10.0.0.1"}
+    env.studio.settings.trusted_proxies = (ip_network("127.0.0.0/8"), ip_network("10.0.0.0/8"))
+    # The client wrote 1.2.3.4; our proxies (10.0.0.1, then the peer 127.0.0.1) appended the rest.
+    attacker = {"X-Forwarded-For": "1.2.3.4, 203.0.113.9, 10.0.0.1"}
     for _ in range(5):
         response = await env.web.get("/oauth/facebook/callback", params={"state": "x"}, headers=attacker)
         assert response.status_code == 400
     assert (await env.web.get("/healthz", headers=attacker)).status_code == 403
+    blocker = env.studio.ip_blocker
+    assert blocker is not None and await blocker.banned("203.0.113.9")
+    assert not await blocker.banned("1.2.3.4") and not await blocker.banned("127.0.0.1")
     assert (await env.web.get("/healthz", headers={"X-Forwarded-For": "198.51.100.7"})).status_code == 200
-    env.studio.settings.http_trust_forwarded_for = False
+    env.studio.settings.trusted_proxies = ()
     assert (await env.web.get("/healthz", headers=attacker)).status_code == 200  # header ignored now
 
 

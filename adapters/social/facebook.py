@@ -185,15 +185,15 @@ class FacebookPublisher:
         token = {"access_token": credentials.access_token}
         if post.remote_id:
             body = await self._graph.call("GET", post.remote_id, what, params={"fields": "id", **token})
-            return (
-                PublishResult(str(body["id"]), f"https://www.facebook.com/{body['id']}")
-                if body.get("id")
-                else None
-            )
+            found = body.get("id")
+            return PublishResult(str(found), f"https://www.facebook.com/{found}") if _is_id(found) else None
         params = {"fields": "id,message,created_time", "limit": "25", **token}
         body = await self._graph.call("GET", f"{credentials.remote_id}/feed", what, params=params)
-        for item in body.get("data", []):
-            if isinstance(item, dict) and item.get("message", "").strip() == post.text.strip():
+        items = body.get("data")
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict) or not _is_id(item.get("id")):
+                continue
+            if str(item.get("message") or "").strip() == post.text.strip():
                 return PublishResult(str(item["id"]), f"https://www.facebook.com/{item['id']}")
         return None
 
@@ -243,21 +243,47 @@ class FacebookOAuth:
             "GET",
             "oauth/access_token",
             "login",
-            params={**app, "grant_type": "fb_exchange_token", "fb_exchange_token": short["access_token"]},
+            params={**app, "grant_type": "fb_exchange_token", "fb_exchange_token": _token(short)},
         )
         pages = await self._graph.call(
             "GET",
             "me/accounts",
             "login",
-            params={"fields": "id,name,access_token", "access_token": long["access_token"]},
+            params={"fields": "id,name,access_token", "access_token": _token(long)},
         )
-        granted = [p for p in pages.get("data", []) if isinstance(p, dict) and p.get("access_token")]
+        listed = pages.get("data")
+        granted = [p for p in listed if _is_page(p)] if isinstance(listed, list) else []
         if request.page_id:
-            granted = [p for p in granted if str(p.get("id")) == request.page_id]
+            granted = [p for p in granted if str(p["id"]) == request.page_id]
         return [
-            NewAccount(PLATFORM, AccountInfo(str(p["id"]), str(p.get("name", ""))), Tokens(p["access_token"]))
+            NewAccount(
+                PLATFORM, AccountInfo(str(p["id"]), str(p.get("name") or "")), Tokens(p["access_token"])
+            )
             for p in granted
         ]
+
+
+def _token(body: dict[str, Any]) -> str:
+    """The access token of a login step, checked: Facebook answering 200 without one is refused."""
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise BadInput(
+            "Facebook answered the login without an access token; nothing was connected. Try again."
+        )
+    return token
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and bool(str(value).strip())
+
+
+def _is_page(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("id"), str | int)
+        and isinstance(entry.get("access_token"), str)
+        and bool(entry["access_token"])
+    )
 
 
 def read_tokens(credential: str, secret: str, now: datetime) -> tuple[str, Tokens]:

@@ -160,12 +160,25 @@ class TikTokApi:
         return CreatorInfo(
             nickname=str(data.get("creator_nickname", "")),
             username=str(data.get("creator_username", "")),
-            privacy_options=tuple(str(o) for o in data.get("privacy_level_options", [])),
-            max_duration=float(data.get("max_video_post_duration_sec") or 0),
+            privacy_options=_strings(data.get("privacy_level_options")),
+            max_duration=_number(data.get("max_video_post_duration_sec"), 0),
             comment_disabled=bool(data.get("comment_disabled", False)),
             duet_disabled=bool(data.get("duet_disabled", False)),
             stitch_disabled=bool(data.get("stitch_disabled", False)),
         )
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    """A list of strings from TikTok, or nothing: a string is not a list of options."""
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def _number(value: Any, default: float) -> float:
+    """A duration TikTok sends as a number; anything else (missing, text, negative, absurd) is
+    the documented default rather than a crash or an overflowing date."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10**9:
+        return default
+    return float(value)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -239,8 +252,8 @@ class TikTokTokens:
         return Tokens(
             access_token=str(payload["access_token"]),
             refresh_token=str(payload.get("refresh_token", "")),
-            access_expires_at=now + timedelta(seconds=int(payload.get("expires_in", 86400))),
-            refresh_expires_at=now + timedelta(seconds=int(payload.get("refresh_expires_in", 31536000))),
+            access_expires_at=now + timedelta(seconds=_number(payload.get("expires_in"), 86400)),
+            refresh_expires_at=now + timedelta(seconds=_number(payload.get("refresh_expires_in"), 31536000)),
         )
 
 

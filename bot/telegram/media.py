@@ -13,6 +13,7 @@ from telegram.error import TelegramError
 
 from adapters.redis.telegram import RedisTelegramStore
 from bot.telegram.delivery import Delivery, Target
+from core.abuse import UserBlocked
 from core.commands.dispatch import Caller
 from core.commands.parsing import split_command
 from core.errors import BadInput, CoreError
@@ -62,10 +63,16 @@ class MediaIntake:
     async def handle(self, bot: Bot, message: Message, caller: Caller) -> None:
         target = Target(message.chat_id, message.message_id)
         try:
+            if self._services.abuse is not None:
+                await self._services.abuse.check(caller.workspace_id, caller.actor)
             draft_id = await self._target_draft(bot, message, caller)
             if draft_id is None:
                 return
             reply = await self._attach(bot, message, caller, draft_id)
+        except UserBlocked as exc:
+            if not exc.first:
+                return
+            reply = Reply(str(exc))
         except CoreError as exc:
             reply = Reply(exc.user_message(is_admin=caller.actor.is_admin))
         await self._delivery.send(bot, target, reply)

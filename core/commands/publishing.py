@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import Field, JsonValue
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, JsonValue
 
 from core.accounts import Account, Health
 from core.commands.registry import Args, Command, Context, NoArgs
 from core.errors import BadInput
+from core.generation.commands import DRAFT
+from core.media import Upload
 from core.posts import PRIVACY_ALIASES
-from core.publishing import PublishRequest
+from core.publishing import PublishRequest, check_options
 from core.reply import Button, Reply
+from core.urls import check_public_url, check_url_shape
 from core.workspaces import Role, require_admin
 
 GROUP = "Accounts & publishing"
@@ -35,26 +40,32 @@ class ConnectArgs(Args):
 
 
 class AccountArgs(Args):
-    account: str = Field(description="an account id from /accounts, e.g. facebook:123", max_length=120)
+    account: str = Field(
+        description="an account id from /accounts, e.g. facebook:123",
+        max_length=120,
+        json_schema_extra={"complete": "account"},
+    )
     yes: bool = Field(False, description="confirm", json_schema_extra=OPTION)
 
 
 class AttachArgs(Args):
-    draft: str = Field(description="draft id", max_length=40)
+    draft: str = Field(description="draft id", max_length=40, json_schema_extra=DRAFT)
     path: str = Field(
-        description="path of a photo or video on this machine",
+        "",
+        description="path of a photo or video on this machine (console)",
         max_length=1024,
         json_schema_extra={"rest": True},
     )
+    file: Upload | None = Field(None, description="the photo or video to attach", json_schema_extra=OPTION)
 
 
 class PublishArgs(Args):
-    draft: str = Field(description="draft id", max_length=40)
+    draft: str = Field(description="draft id", max_length=40, json_schema_extra=DRAFT)
     targets: str = Field(
         "",
         description="facebook, tiktok or account ids from /accounts (none: choose from a list)",
         max_length=500,
-        json_schema_extra={"rest": True},
+        json_schema_extra={"rest": True, "complete": "account"},
     )
     privacy: str | None = Field(
         None,
@@ -62,7 +73,7 @@ class PublishArgs(Args):
         max_length=40,
         json_schema_extra=OPTION,
     )
-    link: str | None = Field(
+    link: Annotated[str, AfterValidator(check_url_shape)] | None = Field(
         None,
         description="Facebook: a link to attach (https://...)",
         max_length=2000,
@@ -86,6 +97,7 @@ async def connect(ctx: Context, args: ConnectArgs) -> Reply:
             f"Open this link within 10 minutes to connect {platform} (it works once):\n{url}",
             (Button(f"Connect {platform}", f"/connect {platform}"),),
             ephemeral=True,
+            private_only=True,  # the link works once: whoever sees it first can use or burn it
         )
     if ctx.workspace.platform != "console" and not ctx.private:
         return Reply(
@@ -146,11 +158,16 @@ async def disconnect(ctx: Context, args: AccountArgs) -> Reply:
 
 
 async def attach(ctx: Context, args: AttachArgs) -> Reply:
-    if ctx.workspace.platform != "console":
+    if args.file is not None:
+        attachments = ctx.services.attachments
+        draft = await attachments.attach_upload(ctx.workspace.id, ctx.actor, args.draft, args.file)
+        media = draft.media[-1]
+    elif ctx.workspace.platform != "console" or not args.path:
         raise BadInput("Attach a file by sending it in this chat with the caption /attach <draft>.")
-    draft, media = await ctx.services.attachments.attach_path(
-        ctx.workspace.id, ctx.actor, args.draft, args.path
-    )
+    else:
+        draft, media = await ctx.services.attachments.attach_path(
+            ctx.workspace.id, ctx.actor, args.draft, args.path
+        )
     seconds = f", {media.duration_sec:.0f} s" if media.duration_sec else ""
     return Reply(
         f"Attached a {media.kind} ({media.size / (1024 * 1024):.1f} MB{seconds}) to draft {draft.id}; "
@@ -166,9 +183,14 @@ async def publish(ctx: Context, args: PublishArgs) -> Reply:
         options["privacy"] = _privacy(args.privacy)
     if args.inbox:
         options["inbox"] = "true"
+    targets = tuple(args.targets.lower().split())
     if args.link:
-        options["link"] = args.link
-    request = PublishRequest(args.draft.lower(), tuple(args.targets.lower().split()), options, args.yes)
+        # A link no target takes is refused before its host is looked up (a network call).
+        known = {t.split(":", 1)[0] for t in targets} & set(ctx.services.platforms.names)
+        if known:
+            check_options({"link": args.link}, known, ctx.services.platforms)
+        options["link"] = await check_public_url(args.link, ctx.services.resolver)
+    request = PublishRequest(args.draft.lower(), targets, options, args.yes)
     return await ctx.services.publishing.publish_now(ctx.workspace, ctx.actor, request, ctx.progress)
 
 
@@ -231,6 +253,7 @@ COMMANDS = [
         publish,
         PublishArgs,
         group=GROUP,
+        slow=True,
         examples=("/publish ab12 facebook", "/publish ab12 tiktok --privacy private"),
     ),
 ]

@@ -6,9 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from core.commands.linking import chat_channel
 from core.commands.registry import Args, Command, Context, NoArgs
 from core.errors import BadInput
-from core.notifications import Channel
+from core.notifications import ChannelStore, webhook_channel
 from core.platforms import Platforms
 from core.posts import Post, PostStatus
 from core.reply import Button, Reply
@@ -17,13 +18,25 @@ from core.when import EXAMPLES, Recurrence, describe_time
 from core.workspaces import Role, Workspace, require_admin
 
 GROUP = "Scheduling"
-POST_ID = Field(description="post id (see /queue)", min_length=1, max_length=32)
+POST_ID = Field(
+    description="post id (see /queue)", min_length=1, max_length=32, json_schema_extra={"complete": "post"}
+)
 WHEN = Field(description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": True})
 
 
 class ScheduleArgs(Args):
-    draft: str = Field(description="draft id (see /drafts)", min_length=1, max_length=32)
-    platforms: str = Field("", description="platforms or account ids like facebook:123 (comma-separated)")
+    draft: str = Field(
+        description="draft id (see /drafts)",
+        min_length=1,
+        max_length=32,
+        json_schema_extra={"complete": "draft"},
+    )
+    platforms: str = Field(
+        "",
+        description="platforms or account ids like facebook:123 (comma-separated)",
+        max_length=500,
+        json_schema_extra={"complete": "account"},
+    )
     # Optional so the draft card's Schedule button (draft id only) gets quick choices, not an error.
     when: str = Field("", description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": True})
 
@@ -46,7 +59,12 @@ class RescheduleArgs(Args):
 
 
 class NotifyArgs(Args):
-    action: Literal["here", "off", "list"] = Field("list", description="here, off or list")
+    action: Literal["here", "off", "list", "webhook"] = Field(
+        "list", description="here, off, list, or webhook (a Discord webhook URL)"
+    )
+    url: str | None = Field(
+        None, description="webhook: the Discord webhook URL (with off: stop using it)", max_length=300
+    )
 
 
 def split_targets(known: Platforms, platforms: str, when: str) -> tuple[list[str], str]:
@@ -97,7 +115,8 @@ async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
         head = f"Scheduled draft {draft.id} {rule.describe()} ({ctx.workspace.timezone}); first {first_due}."
     else:
         head = f"Scheduled draft {draft.id} for {first_due}."
-    return Reply("\n\n".join([head, *(card(p, ctx.workspace.timezone) for p in posts)]), _buttons(posts))
+    text = "\n\n".join([head, *(card(p, ctx.workspace.timezone) for p in posts)])
+    return Reply(text, _buttons(posts), card=True)
 
 
 async def suggest_times(ctx: Context, draft_id: str, named: list[str]) -> Reply:
@@ -163,7 +182,7 @@ async def status(ctx: Context, args: PostArgs) -> Reply:
         for e in post.history[-10:]
     ]
     text = card(post, ctx.workspace.timezone) + "\nHistory:\n" + "\n".join(history)
-    return Reply(text, post_buttons(post))
+    return Reply(text, post_buttons(post), card=True)
 
 
 async def cancel(ctx: Context, args: CancelArgs) -> Reply:
@@ -199,7 +218,7 @@ async def retry(ctx: Context, args: PostArgs) -> Reply:
 
 async def notify(ctx: Context, args: NotifyArgs) -> Reply:
     store = ctx.services.channels
-    here = Channel(ctx.workspace.platform, ctx.channel_id or ctx.workspace.id.partition(":")[2])
+    here = chat_channel(ctx)
     if args.action == "list":
         found = await store.list(ctx.workspace.id)
         if not found:
@@ -207,8 +226,10 @@ async def notify(ctx: Context, args: NotifyArgs) -> Reply:
                 "No notification channel is set; notices go to this workspace's own chat. "
                 "An admin sends /notify here in a channel to use it."
             )
-        return Reply("Team notifications go to:\n" + "\n".join(f"  {c.describe()}" for c in found))
+        return Reply("Team notifications go to:\n" + "\n".join(f"  {c.shown()}" for c in found))
     require_admin(ctx.actor, "change where team notifications go")
+    if args.action == "webhook" or args.url:
+        return await notify_webhook(ctx, store, args)
     if args.action == "here":
         await store.add(ctx.workspace.id, here)
         return Reply(
@@ -221,6 +242,28 @@ async def notify(ctx: Context, args: NotifyArgs) -> Reply:
             f"This channel ({here.describe()}) was not a notification channel. /notify list shows them."
         )
     return Reply(f"This channel ({here.describe()}) no longer receives team notifications.")
+
+
+async def notify_webhook(ctx: Context, store: ChannelStore, args: NotifyArgs) -> Reply:
+    """A Discord webhook URL carries its own secret token: the reply is private and the
+    message with the URL is deleted where the platform allows."""
+    channel = webhook_channel(args.url or "")
+    if args.action == "off":
+        removed = await store.remove(ctx.workspace.id, channel)
+        text = (
+            "That webhook no longer receives team notifications."
+            if removed
+            else ("That webhook was not a notification target. /notify list shows them.")
+        )
+        return Reply(text, ephemeral=True, delete_source=True)
+    if args.action != "webhook":
+        raise BadInput("Usage: /notify webhook <url>, or /notify off <url>.")
+    await store.add(ctx.workspace.id, channel)
+    return Reply(
+        f"The Discord webhook {channel.shown()} now receives team notifications.",
+        ephemeral=True,
+        delete_source=True,
+    )
 
 
 COMMANDS = [

@@ -94,3 +94,15 @@ class FakeJobs:
             if candidate.weekday() in rule.days and candidate > local:
                 return candidate.astimezone(ZoneInfo("UTC"))
         raise AssertionError("no occurrence")
+
+
+class StaticResolver:
+    """The `core.urls.Resolver` port from a table: tests never depend on DNS."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+
+    async def addresses(self, host: str) -> list[str]:
+        if host not in self.table:
+            raise OSError(f"{host} does not resolve")
+        return self.table[host]
