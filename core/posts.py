@@ -52,6 +52,12 @@ class Post:
     series_id: str = ""
     timezone: str = "UTC"  # the workspace timezone when scheduled: times in messages use it
     created_at: datetime | None = None
+    # Added by the publish pipeline (defaulted). `claimed_at`: when the current claim was taken —
+    # recovery asks the platform only about what happened after it (e.g. a Facebook lookup
+    # bounded by it). `epoch`: the claim's fencing token, raised by every claim; a write carrying
+    # an older epoch is refused, so a process frozen past its claim cannot overwrite a result.
+    claimed_at: datetime | None = None
+    epoch: int = 0
 
     @property
     def platform(self) -> str:
@@ -85,7 +91,9 @@ class PostPublisher(Protocol):
 
     async def reconcile(self, post: Post) -> PublishResult | None:
         """After a crash while `post` was PUBLISHING: what the platform already has (TikTok:
-        status by publish_id; Facebook: look for the post), or None if it never arrived."""
+        status by the stored `remote_id` handle; Facebook: look for posts created after
+        `post.claimed_at`), or None if it never arrived. `post` is the recovering claim: its
+        `epoch` is already the new one, its `claimed_at` still the crashed attempt's."""
         ...
 
     def capabilities(self, platform: str) -> Capabilities:

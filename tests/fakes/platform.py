@@ -24,6 +24,7 @@ class FakePlatform:
         self.done_at: dict[str, float] = {}  # when its answer was sent
         self.fail_next: list[dict[str, Any]] = []
         self.requests = 0
+        self.senders: Counter[str] = Counter()  # posts published per sending process (pid)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -47,6 +48,7 @@ class FakePlatform:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.published[ref] += 1
+        self.senders[str(body.get("by", ""))] += 1
         self.done_at.setdefault(ref, time.time())
         return web.json_response({"id": f"remote-{ref}", "url": f"https://fake.example/p/{ref}"})
 
@@ -65,6 +67,7 @@ class FakePlatform:
                 "received_at": self.received_at,
                 "done_at": self.done_at,
                 "requests": self.requests,
+                "senders": dict(self.senders),
             }
         )
 
@@ -75,6 +78,7 @@ class FakePlatform:
             self.published.clear()
             self.received_at.clear()
             self.done_at.clear()
+            self.senders.clear()
             self.requests = 0
         if "delay" in body:
             self.delay = float(body["delay"])
