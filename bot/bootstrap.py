@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import httpx
@@ -119,7 +119,7 @@ async def build_studio(
     workspace's connected accounts. Every piece is built once, in dependency order."""
     handle = redis or await open_redis(settings.redis_url, settings.data_dir)
     keys = Keys(settings.redis_key_prefix)
-    channels = RedisChannelStore(handle.client, keys)
+    channels = RedisChannelStore(handle.client, keys, token_cipher(settings))
     notifier = notifier or build_notifier(settings, channels, senders)
     client = http or httpx.AsyncClient(timeout=HTTP_TIMEOUT)
     clock = clock or SystemClock()
@@ -211,10 +211,7 @@ class Wiring:
         )
 
     def account_store(self) -> RedisAccountStore:
-        settings = self.settings
-        secret = settings.resolved_secret_key()
-        cipher = TokenCipher(secret, settings.old_secret_keys(), on_plaintext=remember_secret)
-        return RedisAccountStore(self.handle.client, self.keys, cipher)
+        return RedisAccountStore(self.handle.client, self.keys, token_cipher(self.settings))
 
     def platforms(self, tokens: TokenWriter) -> Platforms:
         """The installed platform plug-ins, each given the settings as a mapping (adapters never
@@ -290,6 +287,12 @@ def build_runner(
     )
 
 
+def token_cipher(settings: Settings) -> TokenCipher:
+    """Tokens and webhook secrets at rest; every plaintext is handed to the log redactor."""
+    secret = settings.resolved_secret_key()
+    return TokenCipher(secret, settings.old_secret_keys(), on_plaintext=remember_secret)
+
+
 def abuse_rules(settings: Settings) -> AbuseRules:
     return AbuseRules(settings.abuse_strikes, settings.abuse_window_seconds, settings.abuse_cooldown_seconds)
 
@@ -360,7 +363,9 @@ async def reencrypt_tokens(settings: Settings) -> Reencrypted:
     handle = await open_redis(settings.redis_url, settings.data_dir)
     try:
         cipher = TokenCipher(settings.resolved_secret_key(), settings.old_secret_keys())
-        store = RedisAccountStore(handle.client, Keys(settings.redis_key_prefix), cipher)
-        return await store.reencrypt_all()
+        keys = Keys(settings.redis_key_prefix)
+        found = await RedisAccountStore(handle.client, keys, cipher).reencrypt_all()
+        hooks, lost = await RedisChannelStore(handle.client, keys, cipher).reencrypt_all()
+        return replace(found, rotated=found.rotated + hooks, unreadable=found.unreadable + lost)
     finally:
         await handle.close()

@@ -7,6 +7,7 @@ import redis.asyncio as aioredis
 
 from adapters.redis.channels import RedisChannelStore
 from adapters.redis.keys import Keys
+from adapters.security.crypto import TokenCipher
 from core.notifications import LAST_SEEN_KEPT, Channel, RoutingNotifier
 from core.reply import Button
 
@@ -30,7 +31,7 @@ class RecordingSender:
 
 @pytest.fixture
 def store(any_redis: aioredis.Redis) -> RedisChannelStore:
-    return RedisChannelStore(any_redis, Keys("t"))
+    return RedisChannelStore(any_redis, Keys("t"), TokenCipher("k" * 40, []))
 
 
 async def test_notices_go_to_every_configured_channel(store: RedisChannelStore) -> None:
@@ -114,3 +115,22 @@ async def test_channel_store_add_remove_list(store: RedisChannelStore) -> None:
     assert await store.remove("w", Channel("tg", "-100:5"))
     assert not await store.remove("w", Channel("tg", "-100:5"))
     assert await store.list("other") == []
+
+
+async def test_a_webhook_token_is_encrypted_at_rest_and_read_back(
+    store: RedisChannelStore, any_redis: aioredis.Redis
+) -> None:
+    token = "T" * 68
+    hook = Channel("dcwh", f"123456789012345678/{token}")
+    await store.add("dc:1", hook)
+    await store.add("dc:1", Channel("dc", "777"))
+    stored: list[bytes] = []
+    for key in await any_redis.keys("t:*"):
+        if await any_redis.type(key) == b"hash":
+            stored += [v for pair in (await any_redis.hgetall(key)).items() for v in pair]
+        else:
+            stored += list(await any_redis.smembers(key))
+    assert stored and all(token.encode() not in value for value in stored)
+    assert sorted(c.describe() for c in await store.list("dc:1")) == ["dc:777", f"dcwh:{hook.channel_id}"]
+    assert await store.remove("dc:1", hook) is True
+    assert [c.describe() for c in await store.list("dc:1")] == ["dc:777"]

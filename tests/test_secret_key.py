@@ -15,11 +15,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from adapters.redis.accounts import RedisAccountStore
+from adapters.redis.channels import RedisChannelStore
 from adapters.redis.keys import Keys
 from adapters.security.crypto import TokenCipher
 from bot.cli import main
 from bot.settings import ConfigError, Settings, load_settings
 from core.accounts import Account, Tokens
+from core.notifications import Channel
 from tests.conftest import TEST_REDIS_URL, process_env
 from tests.test_console import CLI
 
@@ -140,10 +142,12 @@ async def test_rotate_key_re_encrypts_every_token_so_the_old_key_can_go(
     await save(real_redis, OLD, "w2", "2", Tokens("act.access-two", refresh_token="rft.refresh-two"))
     await save(real_redis, NEW, "w2", "3", Tokens("EAA-already-new"))
     await real_redis.set("cs:{ws:w1}:account:facebook:1:warned:2026-11-25", "1")  # not a hash: skipped
+    hook = Channel("dcwh", "123456789012345678/" + "T" * 68)  # a Discord webhook's token is a secret too
+    await RedisChannelStore(real_redis, Keys("cs"), TokenCipher(OLD)).add("w1", hook)
 
     done = rotate(tmp_path, SECRET_KEY=NEW, SECRET_KEYS_OLD=OLD)
     assert done.returncode == 0, done.stderr
-    assert "Re-encrypted 3 token(s)" in done.stdout and "1 already were (3 account(s) read)" in done.stdout
+    assert "Re-encrypted 4 token(s)" in done.stdout and "1 already were (3 account(s) read)" in done.stdout
     assert "SECRET_KEYS_OLD can be removed" in done.stdout
 
     new_only = RedisAccountStore(real_redis, Keys("cs"), TokenCipher(NEW))
@@ -151,6 +155,7 @@ async def test_rotate_key_re_encrypts_every_token_so_the_old_key_can_go(
     two = await new_only.credentials("w2", "facebook:2")
     assert (two.access_token, two.refresh_token) == ("act.access-two", "rft.refresh-two")
     assert (await new_only.credentials("w2", "facebook:3")).access_token == "EAA-already-new"
+    assert await RedisChannelStore(real_redis, Keys("cs"), TokenCipher(NEW)).list("w1") == [hook]
 
     again = rotate(tmp_path, SECRET_KEY=NEW)
     assert again.returncode == 0 and "Re-encrypted 0 token(s)" in again.stdout
