@@ -10,20 +10,29 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.drafts import Draft
-from core.errors import BadInput, CoreError, NotFound
-from core.posts import Post, PostEvent, PostStatus, PublishResult
-from core.scheduling import ENDED, OPEN, SYSTEM, AccountResolver, PostStore, PublishRunner, new_post_id
+from core.errors import BadInput, CoreError, NotFound, OutcomeUnknown
+from core.posts import Post, PostEvent, PostStatus, PublishAttempt, PublishResult
+from core.scheduling import (
+    ENDED,
+    OPEN,
+    SYSTEM,
+    AccountResolver,
+    PostStore,
+    PublishRunner,
+    new_post_id,
+)
 
 __all__ = ["AccountResolver", "PermissiveAccounts", "PostLifecycle", "RecoveryReport"]
 from core.usage import EventKind, UsageEvent
 from core.when import NaturalTimes, Recurrence, parse_when
-from core.workspaces import Actor, Workspace
+from core.workspaces import Actor, Workspace, require_admin
 
 log = logging.getLogger(__name__)
 PLATFORMS = ("facebook", "tiktok")
 # Longer than any publish call may take (HTTP timeouts are far shorter): a post PUBLISHING for
 # this long has no process working on it.
 STUCK_AFTER = timedelta(minutes=5)
+UNKNOWN = frozenset({PostStatus.UNKNOWN})
 
 
 class PermissiveAccounts:
@@ -153,6 +162,11 @@ class PostLifecycle:
     async def retry(self, workspace: Workspace, actor: Actor, post_id: str) -> Post:
         """Publish a failed or missed post now (the 'Retry' / 'Publish now' buttons)."""
         post = await self.get(workspace, post_id)
+        if post.status is PostStatus.UNKNOWN:
+            raise BadInput(
+                f"Post {post.id} may already be on {post.platform}: /check {post.id} asks again, and an "
+                f"admin can /republish {post.id} or /markpublished {post.id} after looking at the account."
+            )
         if post.status not in ENDED:
             raise BadInput(
                 f"Post {post.id} is {post.status.value}; only failed or missed posts can be retried."
@@ -161,22 +175,81 @@ class PostLifecycle:
             post, actor, self.runner.clock.now(), f"publish now requested by {actor.display_name}"
         )
 
-    async def _requeue(self, post: Post, actor: Actor, due_at: datetime, detail: str) -> Post:
+    async def _requeue(
+        self,
+        post: Post,
+        actor: Actor,
+        due_at: datetime,
+        detail: str,
+        allowed: frozenset[PostStatus] = OPEN | ENDED,
+    ) -> Post:
         queued = replace(post, status=PostStatus.SCHEDULED, due_at=due_at, attempts=0, error="")
         event = PostEvent(self.runner.clock.now(), actor.user_id, PostStatus.SCHEDULED, detail)
-        if not await self.store.transition(queued, OPEN | ENDED, event):
+        if not await self.store.transition(queued, allowed, event):
             raise BadInput(
                 f"Post {post.id} changed meanwhile (it may be publishing now); see /status {post.id}."
             )
         await self.runner.jobs.arm(queued)
         return queued
 
+    # --- posts whose outcome is unknown: a person decides ------------------------------------
+
+    async def _unknown(self, workspace: Workspace, post_id: str) -> Post:
+        post = await self.get(workspace, post_id)
+        if post.status is not PostStatus.UNKNOWN:
+            raise BadInput(
+                f"Post {post.id} is {post.status.value}; only a post whose outcome is unknown "
+                "is checked, published again or marked this way."
+            )
+        return post
+
+    async def check(self, workspace: Workspace, actor: Actor, post_id: str) -> tuple[Post, str]:
+        """ "Check again": ask the platform once more. Found → published; a handle the platform
+        is still working on → publishing resumes it; otherwise the post stays unknown."""
+        post = await self._unknown(workspace, post_id)
+        runner = self.runner
+        try:
+            found = await runner.publisher.reconcile(post, runner.attempt(post))
+        except CoreError as exc:
+            return post, f"{post.platform} could not tell: {exc}"
+        if found is not None:
+            how = f"found on {post.platform} by {actor.display_name}'s check"
+            await runner.record_published(post, found, how, allowed=UNKNOWN)
+            return await self.get(workspace, post.id), f"Found it: post {post.id} is published."
+        if post.remote_id:
+            detail = f"{post.platform} is still working on it; resumed by {actor.display_name}'s check"
+            queued = await self._requeue(post, actor, runner.clock.now(), detail, UNKNOWN)
+            return queued, f"{post.platform} is still working on post {post.id}; following it up now."
+        return post, (
+            f"{post.platform} shows no post created since this attempt that matches it. If the account "
+            f"does not show it either, an admin can /republish {post.id}."
+        )
+
+    async def republish(self, workspace: Workspace, actor: Actor, post_id: str) -> Post:
+        """ "Publish again": a person looked at the account and decided it is not there."""
+        require_admin(actor, "publish a post again whose outcome is unknown")
+        post = await self._unknown(workspace, post_id)
+        fresh = replace(post, remote_id="", sent_at=None)
+        detail = f"publish again confirmed by {actor.display_name}"
+        return await self._requeue(fresh, actor, self.runner.clock.now(), detail, UNKNOWN)
+
+    async def mark_published(self, workspace: Workspace, actor: Actor, post_id: str, url: str) -> Post:
+        """ "Mark as published": a person saw the post on the account."""
+        require_admin(actor, "mark a post as published")
+        post = await self._unknown(workspace, post_id)
+        if url and (not url.startswith(("https://", "http://")) or len(url) > 2000 or " " in url):
+            raise BadInput(f"{url!r} is not a link to the post; give its https:// address or none.")
+        result = PublishResult(post.remote_id or "marked", url or post.url)
+        how = f"marked as published by {actor.display_name}"
+        await self.runner.record_published(post, result, how, allowed=UNKNOWN)
+        return await self.get(workspace, post.id)
+
     # --- /publish (the PostLedger port of core.publishing) -------------------------------------
 
     async def opened(self, post: Post, actor: Actor) -> Post:
         """Store an immediate post already claimed, before the platform is called."""
         now = self.runner.clock.now()
-        claimed = replace(post, id=new_post_id(), due_at=now, created_at=now, attempts=1)
+        claimed = replace(post, id=new_post_id(), due_at=now, created_at=now, attempts=1, claimed_at=now)
         event = PostEvent(now, actor.user_id, PostStatus.PUBLISHING, f"published now by {actor.display_name}")
         await self.store.create(claimed, event)
         return claimed
@@ -186,6 +259,12 @@ class PostLifecycle:
 
     async def failed(self, post: Post, reason: str) -> None:
         await self.runner.fail(post, reason)
+
+    def attempt(self, post: Post) -> PublishAttempt:
+        return self.runner.attempt(post)
+
+    async def unknown(self, post: Post, reason: str) -> None:
+        await self.runner.mark_unknown(post, reason)
 
     async def queue(self, workspace: Workspace) -> list[Post]:
         return await self.store.list_workspace(workspace.id)
@@ -227,26 +306,39 @@ class PostLifecycle:
         return counts[0], counts[1], counts[2]
 
     async def _reconcile(self, post: Post) -> int:
+        """0: found published; 1: publishing again (or resuming its handle); 2: unknown."""
         runner = self.runner
+        if not post.remote_id and post.sent_at is None:
+            # The create request never left before the crash: publishing again is safe.
+            return await self._publish_again(post, "not sent before the restart; publishing again")
         try:
-            found = await runner.publisher.reconcile(post)
-        except Exception as exc:
-            reason = (
-                f"the studio stopped while publishing and could not check {post.platform} ({exc}); "
-                "check the platform before /retry"
+            found = await runner.publisher.reconcile(post, runner.attempt(post))
+        except OutcomeUnknown as exc:
+            await runner.mark_unknown(post, f"the studio stopped while publishing; {exc.reason}")
+            return 2
+        except Exception as exc:  # the platform cannot be asked right now
+            if post.remote_id:  # publishing resumes the handle and asks again, with retries
+                return await self._publish_again(post, f"could not ask {post.platform} ({exc}); resuming")
+            await runner.mark_unknown(
+                post, f"the studio stopped while publishing and {post.platform} could not be asked ({exc})"
             )
-            await runner.fail(post, reason)
             return 2
         if found is not None:
             await runner.record_published(post, found, "found published after a restart")
             return 0
-        again = replace(post, status=PostStatus.SCHEDULED, due_at=runner.clock.now())
-        event = PostEvent(
-            runner.clock.now(),
-            SYSTEM,
-            PostStatus.SCHEDULED,
-            "not on the platform after a restart; publishing again",
+        if post.remote_id:
+            return await self._publish_again(post, f"resuming {post.platform}'s handle after a restart")
+        await runner.mark_unknown(
+            post,
+            f"the studio stopped after the request may have reached {post.platform}, "
+            "which shows no matching post created since",
         )
+        return 2
+
+    async def _publish_again(self, post: Post, detail: str) -> int:
+        runner = self.runner
+        again = replace(post, status=PostStatus.SCHEDULED, due_at=runner.clock.now(), sent_at=None)
+        event = PostEvent(runner.clock.now(), SYSTEM, PostStatus.SCHEDULED, detail)
         if await self.store.transition(again, {PostStatus.PUBLISHING}, event):
             await runner.jobs.arm(again)
         return 1

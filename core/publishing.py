@@ -15,10 +15,27 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.accounts import PLATFORM_NOUN, Account, AccountService, Health
 from core.drafts import Draft, DraftStore
-from core.errors import BadInput, CoreError, PublishRejected, RateLimited, TokenExpired, format_wait
+from core.errors import (
+    BadInput,
+    CoreError,
+    OutcomeUnknown,
+    PublishRejected,
+    RateLimited,
+    TokenExpired,
+    format_wait,
+)
 from core.media import check_for_platform
 from core.ports import Clock, Progress
-from core.posts import Capabilities, PlatformPublisher, Post, PostPublisher, Preflight, PublishResult
+from core.posts import (
+    Capabilities,
+    PlatformPublisher,
+    Post,
+    PostPublisher,
+    Preflight,
+    PublishAttempt,
+    PublishResult,
+    UnrecordedAttempt,
+)
 from core.reply import Button, Reply
 from core.usage import UsageEvent, UsageGate
 from core.workspaces import Actor, Workspace
@@ -62,19 +79,19 @@ class DispatchingPublisher:
         result: Preflight = await self._call(post, "preflight")
         return result
 
-    async def publish(self, post: Post) -> PublishResult:
-        result: PublishResult = await self._call(post, "publish")
+    async def publish(self, post: Post, attempt: PublishAttempt) -> PublishResult:
+        result: PublishResult = await self._call(post, "publish", attempt)
         return result
 
-    async def reconcile(self, post: Post) -> PublishResult | None:
-        result: PublishResult | None = await self._call(post, "reconcile")
+    async def reconcile(self, post: Post, attempt: PublishAttempt) -> PublishResult | None:
+        result: PublishResult | None = await self._call(post, "reconcile", attempt)
         return result
 
-    async def _call(self, post: Post, method: str) -> Any:
+    async def _call(self, post: Post, method: str, *extra: Any) -> Any:
         adapter = self.adapter(post.platform)
         credentials = await self._accounts.credentials(post.workspace_id, post.account_id)
         try:
-            return await getattr(adapter, method)(post, credentials)
+            return await getattr(adapter, method)(post, credentials, *extra)
         except TokenExpired as exc:
             await self._accounts.mark_unhealthy(post.workspace_id, post.account_id, str(exc))
             raise
@@ -129,6 +146,14 @@ class PostLedger(Protocol):
     async def published(self, post: Post, result: PublishResult) -> None: ...
 
     async def failed(self, post: Post, reason: str) -> None: ...
+
+    def attempt(self, post: Post) -> PublishAttempt:
+        """Where the adapter reports the platform's handle, stored as soon as it exists."""
+        ...
+
+    async def unknown(self, post: Post, reason: str) -> None:
+        """The platform may have the post and cannot say: the team decides."""
+        ...
 
 
 @dataclass
@@ -261,9 +286,19 @@ class PublishingService:
         if self.ledger is not None:
             post = await self.ledger.opened(post, actor)
         status = [Button(f"Status {post.id}", f"/status {post.id}")] if self.ledger is not None else []
+        attempt = self.ledger.attempt(post) if self.ledger is not None else UnrecordedAttempt(post)
         try:
-            result = await self.publisher.publish(post)
+            result = await self.publisher.publish(post, attempt)
+        except OutcomeUnknown as exc:
+            if self.ledger is not None:
+                await self.ledger.unknown(attempt.post, exc.reason)
+            return (
+                f"{post.account_id}: not known whether it was published ({exc.reason}). Nothing will "
+                f"be re-posted on a guess: check the account, then /check {post.id}.",
+                status,
+            )
         except CoreError as exc:
+            post = attempt.post
             await self._record_failure(workspace, actor, post, str(exc))
             retry = [Button(f"Retry {post.id}", f"/retry {post.id}")] if self.ledger is not None else []
             return f"{post.account_id}: not published. {explain_failure(post, exc, actor)}", status + retry
@@ -276,7 +311,7 @@ class PublishingService:
                 f"{post.account_id}: something went wrong on our side (error id {error_id}); the post may "
                 "or may not have gone out. Check the account before trying again."
             ), status
-        await self._record_success(workspace, actor, post, result)
+        await self._record_success(workspace, actor, attempt.post, result)
         where = f" {result.url}" if result.url else ""
         return f"{post.account_id}: published, post id {result.remote_id}.{where}", status
 

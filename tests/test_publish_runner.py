@@ -7,12 +7,21 @@ import redis.asyncio as aioredis
 
 from adapters.redis.keys import Keys
 from adapters.redis.posts import RedisPostStore
-from core.errors import NotFound, PublishRejected, RateLimited, StoreUnavailable, TokenExpired
+from core.errors import (
+    BadInput,
+    Forbidden,
+    NotFound,
+    OutcomeUnknown,
+    PublishRejected,
+    RateLimited,
+    StoreUnavailable,
+    TokenExpired,
+)
 from core.lifecycle import PostLifecycle
 from core.posts import Post, PostEvent, PostStatus, PublishResult
 from core.scheduling import PublishRunner, RetryPolicy
 from core.usage import OpenUsageGate
-from core.workspaces import Role
+from core.workspaces import Actor, Role, Workspace
 from tests.conftest import FakeClock
 from tests.fakes.core_fakes import FakeJobs, FakePublisher
 
@@ -203,19 +212,21 @@ async def test_unexpected_errors_do_not_escape_the_job(fake_redis: aioredis.Redi
 # --- recovery ----------------------------------------------------------------------------------
 
 
-async def claimed(rig: Rig) -> None:
+async def claimed(rig: Rig, *, sent: bool = True, handle: str = "") -> None:
+    """p1 left PUBLISHING by a crash: after the request started leaving (`sent`), with or
+    without the platform's handle stored."""
     post = await rig.add()
+    post.claimed_at, post.sent_at, post.remote_id = T0, (T0 if sent else None), handle
     await rig.store.transition(
         post, {PostStatus.SCHEDULED}, PostEvent(T0, "scheduler", PostStatus.PUBLISHING)
     )
 
 
+UNKNOWN_CARD = ("/check p1", "/republish p1", "/markpublished p1", "/status p1")
+
+
 async def test_recovery_finds_a_post_the_platform_already_has(fake_redis: aioredis.Redis) -> None:
-    rig = Rig(
-        fake_redis,
-        FakePublisher(),
-    )
-    rig.publisher.reconcile_outcome = PublishResult("r9", "https://fb.example/r9")
+    rig = Rig(fake_redis, FakePublisher(reconcile=PublishResult("r9", "https://fb.example/r9")))
     await claimed(rig)
     report = await rig.lifecycle.recover()
     post = await rig.status()
@@ -223,22 +234,114 @@ async def test_recovery_finds_a_post_the_platform_already_has(fake_redis: aiored
     assert rig.publisher.published == []  # never twice
 
 
-async def test_recovery_republishes_a_post_that_never_arrived(rig: Rig) -> None:
-    await claimed(rig)
+async def test_recovery_republishes_a_post_whose_request_never_left(rig: Rig) -> None:
+    await claimed(rig, sent=False)
     report = await rig.lifecycle.recover()
     assert report.republished == 1
-    post = await rig.status()  # not on the platform: sent again, exactly once, during recovery
+    post = await rig.status()  # never sent: sent now, exactly once, during recovery, without asking
     assert post.status is PostStatus.PUBLISHED and rig.publisher.published == ["p1"]
-    assert [e.detail for e in post.history][2] == "not on the platform after a restart; publishing again"
+    assert rig.publisher.reconciled == []
+    assert [e.detail for e in post.history][2] == "not sent before the restart; publishing again"
 
 
-async def test_recovery_fails_loudly_when_the_platform_cannot_be_checked(fake_redis: aioredis.Redis) -> None:
+async def test_recovery_of_a_maybe_sent_post_the_platform_does_not_show_is_unknown_not_reposted(
+    rig: Rig,
+) -> None:
+    await claimed(rig)  # sent, no handle, and the platform's lookup finds nothing
+    report = await rig.lifecycle.recover()
+    post = await rig.status()
+    assert report.unverified == 1 and post.status is PostStatus.UNKNOWN
+    assert rig.publisher.published == [] and rig.jobs.armed == {}
+    [(_, text, buttons)] = rig.notifier.sent
+    assert "not known whether it was published" in text and buttons == UNKNOWN_CARD
+
+
+async def test_recovery_resumes_a_stored_handle_instead_of_posting_again(rig: Rig) -> None:
+    await claimed(rig, handle="v_pub_1")  # the platform has not finished it yet (reconcile: None)
+    handed: list[str] = []
+    rig.publisher.on_publish = lambda post: handed.append(post.remote_id)
+    report = await rig.lifecycle.recover()  # re-queued due now, so published during recovery
+    assert report.republished == 1
+    assert handed == ["v_pub_1"]  # the adapter gets the handle to resume, not a blank post
+    assert (await rig.status()).status is PostStatus.PUBLISHED
+
+
+async def test_recovery_when_the_platform_cannot_be_checked_is_unknown_with_the_team_told(
+    fake_redis: aioredis.Redis,
+) -> None:
     rig = Rig(fake_redis, FakePublisher(reconcile=OSError("graph down")))
     await claimed(rig)
     report = await rig.lifecycle.recover()
     post = await rig.status()
-    assert report.unverified == 1 and post.status is PostStatus.FAILED
-    assert "check the platform before /retry" in rig.notifier.sent[0][1]
+    assert report.unverified == 1 and post.status is PostStatus.UNKNOWN
+    assert "could not be asked (graph down)" in rig.notifier.sent[0][1]
+    assert rig.notifier.sent[0][2] == UNKNOWN_CARD
+
+
+async def test_an_outcome_the_platform_cannot_tell_becomes_unknown_and_is_never_retried(
+    fake_redis: aioredis.Redis,
+) -> None:
+    rig = Rig(fake_redis, FakePublisher(OutcomeUnknown("facebook", "Facebook did not answer (ReadTimeout)")))
+    await rig.add()
+    await rig.runner.run("console:w1", "p1")
+    post = await rig.status()
+    assert post.status is PostStatus.UNKNOWN and "ReadTimeout" in post.error
+    assert rig.jobs.armed == {} and rig.publisher.published == ["p1"]
+    assert rig.notifier.sent[0][2] == UNKNOWN_CARD
+
+
+ADMIN = Actor("console:admin", "Ada", Role.ADMIN)
+MEMBER = Actor("console:u1", "Max", Role.MEMBER)
+WS = Workspace("console:w1", "console", "W", "UTC")
+
+
+async def unknown_post(rig: Rig, handle: str = "") -> None:
+    await claimed(rig, handle=handle)
+    await rig.lifecycle.recover()
+    assert (await rig.status()).status is PostStatus.UNKNOWN
+    rig.notifier.sent.clear()
+
+
+async def test_check_again_publishes_what_the_platform_now_shows(rig: Rig) -> None:
+    await unknown_post(rig)
+    post, answer = await rig.lifecycle.check(WS, MEMBER, "p1")
+    assert post.status is PostStatus.UNKNOWN and "/republish p1" in answer  # still nothing
+    rig.publisher.reconcile_outcome = PublishResult("r7", "https://fb.example/r7")
+    post, answer = await rig.lifecycle.check(WS, MEMBER, "p1")
+    assert post.status is PostStatus.PUBLISHED and post.url == "https://fb.example/r7"
+    assert "Found it" in answer and rig.publisher.published == []
+    assert "✅ Post p1 published" in rig.notifier.sent[0][1]
+
+
+async def test_publish_again_needs_an_admin_and_posts_afresh(rig: Rig) -> None:
+    await unknown_post(rig)
+    with pytest.raises(Forbidden):
+        await rig.lifecycle.republish(WS, MEMBER, "p1")
+    queued = await rig.lifecycle.republish(WS, ADMIN, "p1")
+    assert queued.status is PostStatus.SCHEDULED and queued.remote_id == "" and queued.sent_at is None
+    await rig.runner.run("console:w1", "p1")
+    assert (await rig.status()).status is PostStatus.PUBLISHED and rig.publisher.published == ["p1"]
+    with pytest.raises(BadInput, match="only a post whose outcome is unknown"):
+        await rig.lifecycle.republish(WS, ADMIN, "p1")  # never a second time by accident
+
+
+async def test_mark_as_published_records_the_link_a_person_saw(rig: Rig) -> None:
+    await unknown_post(rig)
+    with pytest.raises(Forbidden):
+        await rig.lifecycle.mark_published(WS, MEMBER, "p1", "")
+    with pytest.raises(BadInput, match="not a link"):
+        await rig.lifecycle.mark_published(WS, ADMIN, "p1", "javascript:alert(1)")
+    assert (await rig.status()).status is PostStatus.UNKNOWN  # a bad link changes nothing
+    post = await rig.lifecycle.mark_published(WS, ADMIN, "p1", "https://www.facebook.com/9_1")
+    assert post.status is PostStatus.PUBLISHED and post.url == "https://www.facebook.com/9_1"
+    assert "marked as published by Ada" in post.history[-1].detail
+    assert rig.publisher.published == []
+
+
+async def test_retry_refuses_an_unknown_post_and_points_at_the_safe_commands(rig: Rig) -> None:
+    await unknown_post(rig)
+    with pytest.raises(BadInput, match="/check p1"):
+        await rig.lifecycle.retry(WS, ADMIN, "p1")
 
 
 async def test_recovery_skips_posts_this_process_is_publishing(rig: Rig) -> None:
@@ -310,7 +413,7 @@ async def test_the_sweep_runs_lost_jobs_and_settles_posts_stuck_publishing(
 ) -> None:
     rig = Rig(fake_redis, FakePublisher(reconcile=PublishResult("r5", "https://fb.example/r5")))
     await rig.add("lost", due=T0 - timedelta(seconds=30))
-    await claimed(rig)  # p1 claimed at T0
+    await claimed(rig)  # p1 claimed (and sent) at T0
     rig.clock.advance(minutes=1)
     assert await rig.lifecycle.sweep(timedelta(seconds=5)) == 1
     assert (await rig.status("lost")).status is PostStatus.PUBLISHED

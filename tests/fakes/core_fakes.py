@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.posts import Post, PublishResult
+from core.posts import Post, Preflight, PublishAttempt, PublishResult
 from core.when import Recurrence
 
 Outcome = PublishResult | BaseException
@@ -23,7 +23,7 @@ class FakePublisher:
         self.validated: list[str] = []
         self.on_publish: Callable[[Post], None] | None = None
 
-    async def publish(self, post: Post) -> PublishResult:
+    async def publish(self, post: Post, attempt: PublishAttempt) -> PublishResult:
         self.published.append(post.id)
         if self.on_publish:
             self.on_publish(post)
@@ -35,7 +35,10 @@ class FakePublisher:
     async def validate(self, post: Post) -> None:
         self.validated.append(post.id)
 
-    async def reconcile(self, post: Post) -> PublishResult | None:
+    async def preflight(self, post: Post) -> Preflight:
+        return Preflight()
+
+    async def reconcile(self, post: Post, attempt: PublishAttempt) -> PublishResult | None:
         self.reconciled.append(post.id)
         if isinstance(self.reconcile_outcome, BaseException):
             raise self.reconcile_outcome

@@ -10,7 +10,7 @@ from __future__ import annotations
 import aiohttp
 
 from core.errors import PublishRejected
-from core.posts import Post, PublishResult
+from core.posts import Post, Preflight, PublishAttempt, PublishResult
 
 
 class HttpTestPublisher:
@@ -26,7 +26,8 @@ class HttpTestPublisher:
             )
         return self._session
 
-    async def publish(self, post: Post) -> PublishResult:
+    async def publish(self, post: Post, attempt: PublishAttempt) -> PublishResult:
+        await attempt.sending()
         try:
             async with self._client().post(
                 f"{self._base}/posts", json={"ref": post.id, "text": post.text}
@@ -41,12 +42,16 @@ class HttpTestPublisher:
             raise PublishRejected(post.platform, f"HTTP {status}", retryable=True, retry_after=retry_after)
         if status >= 400:
             raise PublishRejected(post.platform, str(data.get("error", f"HTTP {status}")))
+        await attempt.handle(data["id"])
         return PublishResult(data["id"], data["url"])
 
     async def validate(self, post: Post) -> None:
         return None  # the fake platform takes any text
 
-    async def reconcile(self, post: Post) -> PublishResult | None:
+    async def preflight(self, post: Post) -> Preflight:
+        return Preflight()
+
+    async def reconcile(self, post: Post, attempt: PublishAttempt) -> PublishResult | None:
         async with self._client().get(f"{self._base}/posts", params={"ref": post.id}) as resp:
             resp.raise_for_status()
             found = (await resp.json())["data"]
