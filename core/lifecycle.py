@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from core.drafts import Draft
 from core.errors import BadInput, CoreError, NotFound, OutcomeUnknown
-from core.posts import Post, PostEvent, PostStatus, PublishAttempt, PublishResult
+from core.posts import Post, PostEvent, PostStatus, Preflight, PublishAttempt, PublishResult
 from core.scheduling import (
     ENDED,
     OPEN,
@@ -84,24 +84,48 @@ class PostLifecycle:
         targets: list[str],
         due_at: datetime | None,
         rule: Recurrence | None = None,
+        options: dict[str, str] | None = None,
     ) -> list[Post]:
-        accounts = [await self.accounts.resolve(workspace.id, t) for t in targets]
+        """`options` (TikTok: the chosen privacy level, consent) are stored with every post."""
+        accounts = await self._resolve(workspace, targets)
         now = self.runner.clock.now()
         if rule is not None:
             due_at = self.runner.jobs.next_fire(rule, workspace.zone, now)
         posts = [
-            self._new_post(workspace, actor, draft, a, due_at, rule, now) for a in dict.fromkeys(accounts)
+            self._new_post(workspace, actor, draft, a, due_at, rule, now, options or {}) for a in accounts
         ]
         for post in posts:  # refuse now what the platform would refuse at the due time
             await self.runner.publisher.validate(post)
         for post in posts:
             what = f"series {post.recurrence}" if rule else f"scheduled for {due_at:%Y-%m-%d %H:%M} UTC"
+            agreed = " (agreed to the platform's terms)" if post.options.get("consent") == "yes" else ""
             await self.store.create(
-                post, PostEvent(now, actor.user_id, PostStatus.SCHEDULED, f"{what} by {actor.display_name}")
+                post,
+                PostEvent(
+                    now, actor.user_id, PostStatus.SCHEDULED, f"{what} by {actor.display_name}{agreed}"
+                ),
             )
             await self.runner.jobs.arm(post)
             await self._usage(workspace, actor, "scheduled", post)
         return posts
+
+    async def preflight(
+        self, workspace: Workspace, actor: Actor, draft: Draft, targets: list[str], options: dict[str, str]
+    ) -> list[tuple[Post, Preflight]]:
+        """Before /schedule stores anything: what each target's platform needs the poster to
+        see and choose (TikTok: the creator, a privacy level from the creator's options, consent)."""
+        now = self.runner.clock.now()
+        posts = [
+            self._new_post(workspace, actor, draft, a, None, None, now, options)
+            for a in await self._resolve(workspace, targets)
+        ]
+        for post in posts:  # a privacy level the creator does not offer is refused right here
+            await self.runner.publisher.validate(post)
+        return [(post, await self.runner.publisher.preflight(post)) for post in posts]
+
+    async def _resolve(self, workspace: Workspace, targets: list[str]) -> list[str]:
+        accounts = [await self.accounts.resolve(workspace.id, t) for t in targets]
+        return list(dict.fromkeys(accounts))
 
     def _new_post(
         self,
@@ -112,6 +136,7 @@ class PostLifecycle:
         due: datetime | None,
         rule: Recurrence | None,
         now: datetime,
+        options: dict[str, str],
     ) -> Post:
         return Post(
             id=new_post_id(),
@@ -120,6 +145,7 @@ class PostLifecycle:
             account_id=account,
             author_id=actor.user_id,
             text=draft.text,
+            options=dict(options),
             media=list(draft.media),
             due_at=due,
             recurrence=rule.describe() if rule else "",

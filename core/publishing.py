@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -252,10 +252,10 @@ class PublishingService:
             flight = Preflight() if self.dry_run else await self.publisher.preflight(post)
             lines.append(f"- {account.name} ({account.id}): {describe(post)}")
             lines += [f"  {note}" for note in flight.notes]
-            if flight.choice_option and flight.choice_option not in post.options:
-                missing = True
-                lines.append(f"  Choose --{flight.choice_option}: {', '.join(flight.choices)}")
-                buttons += [Button(c, command(request, {flight.choice_option: c})) for c in flight.choices]
+            ask, choices = missing_choice(flight, post.options, lambda extra: command(request, extra))
+            missing = missing or bool(ask)
+            lines += ask
+            buttons += choices
             if flight.consent:
                 lines.append(f"  {flight.consent}")
         if not missing:
@@ -337,6 +337,18 @@ class PublishingService:
         if not self.dry_run:
             return reply
         return Reply(f"{DRY_RUN_BANNER}\n{reply.text}", reply.buttons, reply.attachment, reply.ephemeral)
+
+
+def missing_choice(
+    flight: Preflight, options: Mapping[str, str], again: Callable[[dict[str, str]], str]
+) -> tuple[list[str], list[Button]]:
+    """What asks for the platform's required choice (TikTok's privacy level, from the creator's
+    own options, never preselected) when it was not made: a line, and one button per option
+    whose command is `again` with it added. /publish and /schedule both ask through here."""
+    if not flight.choice_option or flight.choice_option in options:
+        return [], []
+    line = f"  Choose --{flight.choice_option}: {', '.join(flight.choices)}"
+    return [line], [Button(c, again({flight.choice_option: c})) for c in flight.choices]
 
 
 def explain_failure(post: Post, exc: CoreError, actor: Actor) -> str:
