@@ -24,7 +24,7 @@ from core.drafts import Draft
 from core.errors import BadInput, NotFound
 from core.workspaces import Role
 from tests.conftest import FakeClock, RecordingNotifier
-from tests.test_tiktok_adapter import FakeTikTok, StreamingTransport
+from tests.test_tiktok_adapter import CREATOR, FakeTikTok, StreamingTransport, ok
 
 WS = "console:console"
 
@@ -483,3 +483,74 @@ async def test_scheduling_validates_against_the_platform_and_keeps_the_media(
     assert "long" not in queue  # the refused draft was not queued
     assert refused.strip() == "The text is 70000 characters; facebook takes at most 63206."
     assert [m.kind for m in post.media] == ["photo"]
+
+
+async def test_schedule_to_tiktok_asks_privacy_then_consent_and_publishes_at_the_due_time_with_it(
+    settings: Settings, fake_redis: aioredis.Redis, tmp_path: Path
+) -> None:
+    fake = FakeTikTok()
+    settings = settings.model_copy(update={"tiktok_api_url": "https://tiktok.test"})
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00" * 2000)
+    async with httpx.AsyncClient(transport=StreamingTransport(fake)) as http:
+        s = await open_session(settings, fake_redis, http, tmp_path)
+        await s.say("/connect tiktok act.ACCESS rft.REFRESH")
+        await s.say(f"/attach d1 {video}")
+        quick = await s.say("/schedule d1")  # the draft card's Schedule button
+        assert "[tiktok:annbakes · in 1 hour] /schedule d1 tiktok:annbakes in 1h" in quick
+        ask = await s.say("/schedule d1 tiktok:annbakes in 1h")
+        assert "Posting as Ann Bakes (@annbakes)" in ask and "there is no default" in ask
+        assert "[followers] /schedule d1 tiktok:annbakes in 1h --privacy followers" in ask
+        assert "[private] /schedule d1 tiktok:annbakes in 1h --privacy private" in ask
+        assert "public" not in ask.split("Choose", 1)[1] and "--consent" not in ask
+        consent = await s.say("/schedule d1 tiktok:annbakes in 1h --privacy followers")
+        assert "Music Usage Confirmation" in consent
+        agree = "/schedule d1 tiktok:annbakes in 1h --privacy followers --consent yes"
+        assert f"[I agree — schedule] {agree}" in consent
+        refused = await s.say("/schedule d1 tiktok in 1h --privacy public --consent yes")
+        assert "does not offer privacy 'public'" in refused and "followers, private" in refused
+        assert "Nothing is scheduled" in await s.say("/queue")  # asking stored nothing
+        done = await s.say(agree)
+        assert "Scheduled draft d1 for" in done and "· tiktok:annbakes · scheduled" in done
+        [post] = await s.studio.services.posts.queue(await workspace(s))
+        assert post.options == {"privacy": "followers", "consent": "yes"}
+        assert "agreed to the platform's terms" in post.history[0].detail
+        assert not [p for p in fake.paths() if p.endswith("/init/")]
+        before = len(fake.calls)
+        s.studio.services.clock.advance(hours=1)  # type: ignore[attr-defined]
+        assert await s.studio.services.posts.publish_due() == 1
+    due_calls = fake.paths()[before:]
+    assert due_calls[:2] == ["/v2/post/publish/creator_info/query/", "/v2/post/publish/video/init/"]
+    assert fake.body("/v2/post/publish/video/init/")["post_info"]["privacy_level"] == "FOLLOWER_OF_CREATOR"
+    published = await s.studio.services.posts.get(await workspace(s), post.id)
+    assert published.status.value == "published" and published.remote_id == "7301"
+
+
+async def test_a_scheduled_tiktok_post_whose_privacy_is_no_longer_offered_fails_and_the_team_is_told(
+    settings: Settings, fake_redis: aioredis.Redis, tmp_path: Path
+) -> None:
+    fake = FakeTikTok()
+    settings = settings.model_copy(update={"tiktok_api_url": "https://tiktok.test"})
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00" * 2000)
+    async with httpx.AsyncClient(transport=StreamingTransport(fake)) as http:
+        s = await open_session(settings, fake_redis, http, tmp_path)
+        await s.say("/connect tiktok act.ACCESS rft.REFRESH")
+        await s.say(f"/attach d1 {video}")
+        await s.say("/schedule d1 tiktok in 1h --privacy followers --consent yes")
+        fake.answer(
+            "/v2/post/publish/creator_info/query/",
+            ok({**CREATOR, "privacy_level_options": ["SELF_ONLY"]}),  # the creator changed it
+        )
+        s.studio.services.clock.advance(hours=1)  # type: ignore[attr-defined]
+        await s.studio.services.posts.publish_due()
+    assert not [p for p in fake.paths() if p.endswith("/init/")]
+    [post] = await s.studio.services.posts.queue(await workspace(s))
+    assert post.status.value == "failed" and "does not offer privacy 'followers'" in post.error
+    told = [text for _, text in s.notifier.sent if "failed" in text]
+    assert told and "the creator offers now: private" in told[0]
+
+
+async def workspace(s: Session) -> Any:
+    actor = ConsoleIdentity().caller().actor
+    return await s.studio.services.workspaces.open(WS, "console", "console", actor)
