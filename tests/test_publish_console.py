@@ -4,6 +4,7 @@ server over real HTTP, a 190 answer, tokens unreadable in the real Redis; plus T
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from bot.settings import Settings
 from core.commands.dispatch import Caller
 from core.drafts import Draft
 from core.errors import BadInput, NotFound
+from core.posts import PostStatus
 from core.workspaces import Role
 from tests.conftest import FakeClock, RecordingNotifier
 from tests.test_tiktok_adapter import CREATOR, FakeTikTok, StreamingTransport, ok
@@ -36,14 +38,21 @@ class GraphServer:
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     feed_error: dict[str, Any] | None = None
     url: str = ""
+    feed: list[dict[str, str]] = field(default_factory=list)  # what GET /{page}/feed lists
+    drop_posts: bool = False  # read a POST, then drop the connection without answering
 
     async def handle(self, request: web.Request) -> web.Response:
         raw = dict(await request.post()) if request.method == "POST" else dict(request.query)
         form = {k: v.file.read() if isinstance(v, web.FileField) else v for k, v in raw.items()}
         self.requests.append((request.method, request.path, form))
         page = request.match_info["page"]
+        if request.method == "GET" and request.match_info.get("edge") == "feed":
+            return web.json_response({"data": self.feed})
         if request.method == "GET":
             return web.json_response({"id": page, "name": "Test Page"})
+        if self.drop_posts:
+            assert request.transport is not None
+            request.transport.abort()  # the request arrived; its answer never leaves
         if self.feed_error is not None:
             return web.json_response({"error": self.feed_error}, status=400)
         return web.json_response({"id": f"{page}_456", "post_id": f"{page}_456"})
@@ -81,9 +90,7 @@ class Session:
 
     async def events(self) -> list[tuple[str, str]]:
         """(kind, platform) of the usage events recorded in the console workspace, oldest first."""
-        actor = ConsoleIdentity().caller().actor
-        ws = await self.studio.services.workspaces.open(WS, "console", "console", actor)
-        entries = await self.studio.services.limits.activity(ws, None, 50)
+        entries = await self.studio.services.limits.activity(await workspace(self), None, 50)
         return [(e.kind, e.platform) for e in sorted(entries, key=lambda e: e.at)]
 
 
@@ -554,3 +561,40 @@ async def test_a_scheduled_tiktok_post_whose_privacy_is_no_longer_offered_fails_
 async def workspace(s: Session) -> Any:
     actor = ConsoleIdentity().caller().actor
     return await s.studio.services.workspaces.open(WS, "console", "console", actor)
+
+
+async def test_a_dropped_facebook_answer_for_a_text_an_earlier_post_used_is_unknown_never_that_post(
+    session: Session, graph: GraphServer
+) -> None:
+    s = session
+    await s.say("/connect facebook 123 TOKEN")
+    first = await s.say("/publish d1 facebook --yes")  # yesterday's run: the same text, 123_456
+    assert "post id 123_456" in first
+    graph.drop_posts = True
+    graph.feed = [  # newest first; both carry this draft's text
+        {"id": "123_456", "message": "Fresh bread today", "created_time": "2026-11-25T12:00:00+0000"},
+        {"id": "123_400", "message": "Fresh bread today", "created_time": "2026-11-24T12:00:00+0000"},
+    ]
+    out = await s.say("/publish d1 facebook --yes")
+    assert "not known whether it was published" in out and "123_456" not in out
+    [post_id] = re.findall(r"/check (\w+)", out)
+    ws = await workspace(s)
+    post = await s.studio.services.posts.get(ws, post_id)
+    assert post.status is PostStatus.UNKNOWN and post.remote_id == "" and post.url == ""
+    assert [r[:2] for r in graph.requests[-2:]] == [("POST", "/v26.0/123/feed"), ("GET", "/v26.0/123/feed")]
+    [(_, card)] = [n for n in s.notifier.sent if post_id in n[1]]
+    assert "Check again, Publish again, or Mark as published" in card
+    again = await s.say(f"/check {post_id}")  # nothing new: stays unknown, with the card's buttons
+    assert (
+        "shows no post created since this attempt" in again
+        and f"[Publish again] /republish {post_id}" in again
+    )
+    assert (await s.studio.services.posts.get(ws, post_id)).status is PostStatus.UNKNOWN
+    graph.feed.insert(
+        0, {"id": "123_789", "message": "Fresh bread today", "created_time": "2026-11-25T12:00:01+0000"}
+    )
+    found = await s.say(f"/check {post_id}")
+    assert "Found it" in found
+    done = await s.studio.services.posts.get(ws, post_id)
+    assert (done.status, done.remote_id) == (PostStatus.PUBLISHED, "123_789")
+    assert len(graph.posts()) == 2  # posted once per /publish, never again on a guess
