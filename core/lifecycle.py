@@ -325,7 +325,7 @@ class PostLifecycle:
             post = await self._load(workspace_id, post_id)
             if post is None or post.status is not PostStatus.PUBLISHING:
                 continue
-            claimed_at = post.history[-1].at if post.history else now
+            claimed_at = post.claimed_at or (post.history[-1].at if post.history else now)
             if older_than is not None and now - claimed_at < older_than:
                 continue
             counts[await self._reconcile(post)] += 1

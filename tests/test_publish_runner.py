@@ -313,6 +313,20 @@ async def test_check_again_publishes_what_the_platform_now_shows(rig: Rig) -> No
     assert "✅ Post p1 published" in rig.notifier.sent[0][1]
 
 
+async def test_check_again_resumes_a_handle_still_processing_and_says_when_it_cannot_ask(
+    rig: Rig,
+) -> None:
+    await claimed(rig, handle="v_pub_1")
+    await rig.runner.mark_unknown(await rig.status(), "TikTok still processing after 5 attempts")
+    rig.publisher.reconcile_outcome = OutcomeUnknown("tiktok", "TikTok did not answer (ReadTimeout)")
+    post, answer = await rig.lifecycle.check(WS, MEMBER, "p1")
+    assert post.status is PostStatus.UNKNOWN and "could not tell" in answer and "ReadTimeout" in answer
+    rig.publisher.reconcile_outcome = None  # TikTok answers: still processing
+    post, answer = await rig.lifecycle.check(WS, MEMBER, "p1")
+    assert post.status is PostStatus.SCHEDULED and post.remote_id == "v_pub_1"
+    assert "following it up" in answer and rig.jobs.armed == {"p1": T0}
+
+
 async def test_publish_again_needs_an_admin_and_posts_afresh(rig: Rig) -> None:
     await unknown_post(rig)
     with pytest.raises(Forbidden):
