@@ -10,14 +10,17 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Protocol
 
+import httpx
 from aiohttp import web
 
 from bot.bootstrap import Studio, build_studio
 from bot.console import Console, ConsoleIdentity, ConsoleSender
 from bot.doctor import run_checks
+from bot.firstrun import first_run_message
 from bot.http import create_app, start_http, stop_http
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
@@ -69,8 +72,16 @@ def write_crash_report(data_dir: Path) -> Path:
     return path
 
 
+def installed_version() -> str:
+    try:
+        return version("content-studio")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="content-studio", description="Chat-native AI content studio.")
+    root.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = root.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start every configured front end and the background services")
     console = sub.add_parser("console", help="talk to the studio in this terminal")
@@ -106,7 +117,16 @@ async def serve(studio: Studio, args: argparse.Namespace) -> None:
 
 async def run_console(studio: Studio, identity: ConsoleIdentity) -> None:
     console = Console(studio.dispatcher, identity, studio.settings.data_dir / "exports", sys.stdout)
+    if sys.stdin.isatty():  # a person at the keyboard, maybe for the first time; scripts get no banner
+        await greet_newcomer(studio.settings)
     await console.run(sys.stdin, interactive=sys.stdin.isatty())
+
+
+async def greet_newcomer(settings: Settings) -> None:
+    async with httpx.AsyncClient() as http:
+        message = await first_run_message(settings, http)
+    if message:
+        print(message, flush=True)
 
 
 class ChatFront(Protocol):

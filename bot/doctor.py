@@ -42,17 +42,30 @@ async def check_redis(settings: Settings) -> Check:
             "set REDIS_URL to a reachable redis://, rediss:// or unix:// URL",
         )
     try:
-        return Check("redis", True, f"{handle.description} ({await _server_version(handle)})")
+        version, policy = await _server_facts(handle)
     finally:
         await handle.close()
+    detail = f"{handle.description} ({version})"
+    if policy not in ("noeviction", None):
+        # The job store and the post ledger must never lose a key: an evicted job is a post that
+        # silently never goes out.
+        return Check(
+            "redis",
+            False,
+            f"{detail}: maxmemory-policy is {policy}, so Redis may evict scheduled posts",
+            "set maxmemory-policy to noeviction (docs/DEPLOYMENT.md)",
+        )
+    return Check("redis", True, detail)
 
 
-async def _server_version(handle: RedisHandle) -> str:
+async def _server_facts(handle: RedisHandle) -> tuple[str, str | None]:
+    """The server's version and eviction policy; INFO works where CONFIG GET is often disabled
+    (managed Redis)."""
     try:
-        info = await handle.client.info("server")
+        info = await handle.client.info()
     except ResponseError:  # fakeredis (memory://) has no INFO
-        return "in-memory fake"
-    return f"Redis {info.get('redis_version', '?')}"
+        return "in-memory fake", None
+    return f"Redis {info.get('redis_version', '?')}", info.get("maxmemory_policy")
 
 
 async def check_scheduler(settings: Settings) -> Check:

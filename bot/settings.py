@@ -37,12 +37,20 @@ class Settings(BaseSettings):
         "openai", min_length=1, description="openai, anthropic, mistral or an installed plug-in"
     )
     ai_model: str = Field("gpt-4o-mini", min_length=1, description="model name passed to the provider")
-    openai_api_key: SecretStr | None = None
-    openai_base_url: str = "https://api.openai.com/v1"
-    anthropic_api_key: SecretStr | None = None
-    anthropic_base_url: str = "https://api.anthropic.com"
-    mistral_api_key: SecretStr | None = None
-    mistral_base_url: str = "https://api.mistral.ai"
+    openai_api_key: SecretStr | None = Field(None, description="OpenAI (or compatible server) API key")
+    openai_base_url: str = Field(
+        "https://api.openai.com/v1",
+        description="includes /v1; point at Ollama, vLLM or LM Studio for a local model",
+    )
+    anthropic_api_key: SecretStr | None = Field(None, description="Anthropic API key (AI_PROVIDER=anthropic)")
+    anthropic_base_url: str = Field(
+        "https://api.anthropic.com", description="Anthropic API base, without /v1"
+    )
+    mistral_api_key: SecretStr | None = Field(None, description="Mistral API key (AI_PROVIDER=mistral)")
+    mistral_base_url: str = Field("https://api.mistral.ai", description="Mistral API base, without /v1")
+    ollama_url: str = Field(
+        "http://localhost:11434", description="where the console's first run looks for a local Ollama server"
+    )
     # --- AI generation (issue 3) ---
     ai_timeout: float = Field(60.0, gt=0, le=600, description="seconds one provider request may take")
     ai_max_retries: int = Field(2, ge=0, le=10, description="retries on timeouts, 429 and 5xx")
@@ -58,8 +66,13 @@ class Settings(BaseSettings):
     )
 
     # Chat front ends
-    telegram_bot_token: SecretStr | None = None
-    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_bot_token: SecretStr | None = Field(
+        None, description="token from @BotFather; starts the Telegram front end"
+    )
+    telegram_api_base_url: str = Field(
+        "https://api.telegram.org/bot",
+        description="Bot API base ending in /bot (a local Bot API server or compatible)",
+    )
     # Telegram front end (bot/telegram)
     telegram_local_mode: bool = Field(
         False, description="TELEGRAM_API_BASE_URL is a local Bot API server (files up to 2000 MB)"
@@ -91,14 +104,23 @@ class Settings(BaseSettings):
     telegram_rate_limit_retries: int = Field(
         2, ge=0, le=10, description="retries after Telegram answers RetryAfter (flood wait)"
     )
-    discord_bot_token: SecretStr | None = None
+    discord_bot_token: SecretStr | None = Field(
+        None, description="bot token from the Discord developer portal; starts the Discord front end"
+    )
     discord_dev_guild_id: int | None = Field(None, description="sync slash commands to this guild instantly")
-    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_api_base_url: str = Field(
+        "https://discord.com/api/v10",
+        description="Discord REST base including the version (a rate-limit proxy may stand here)",
+    )
 
     # Social platforms
-    facebook_graph_api_url: str = "https://graph.facebook.com"
-    facebook_api_version: str = Field("v26.0", pattern=r"^v\d+\.\d+$")
-    tiktok_api_url: str = "https://open.tiktokapis.com"
+    facebook_graph_api_url: str = Field("https://graph.facebook.com", description="Graph API host")
+    facebook_api_version: str = Field(
+        "v26.0",
+        pattern=r"^v\d+\.\d+$",
+        description="Graph API version (versions expire about two years after release)",
+    )
+    tiktok_api_url: str = Field("https://open.tiktokapis.com", description="TikTok Open API host")
 
     # Rate limits, budgets and usage tracking
     rate_limit_generations_per_hour: int = Field(
@@ -129,8 +151,12 @@ class Settings(BaseSettings):
         300, gt=0, description="wait suggested after a throttling answer that gave no Retry-After"
     )
     facebook_app_id: str = Field("", description="Facebook app id for /connect facebook links (OAuth)")
-    facebook_app_secret: SecretStr | None = None
-    facebook_dialog_url: str = "https://www.facebook.com"
+    facebook_app_secret: SecretStr | None = Field(
+        None, description="Facebook app secret for the OAuth code exchange"
+    )
+    facebook_dialog_url: str = Field(
+        "https://www.facebook.com", description="host of Facebook's OAuth dialog"
+    )
     facebook_max_photo_mb: int = Field(10, ge=1, description="largest photo sent to a Page")
     facebook_max_video_mb: int = Field(
         1024, ge=1, description="largest video sent in one (non-resumable) upload"
@@ -138,32 +164,49 @@ class Settings(BaseSettings):
     tiktok_client_key: str = Field(
         "", description="TikTok app client key for /connect tiktok links and refresh"
     )
-    tiktok_client_secret: SecretStr | None = None
-    tiktok_auth_url: str = "https://www.tiktok.com"
+    tiktok_client_secret: SecretStr | None = Field(
+        None, description="TikTok app client secret for the OAuth code exchange and refresh"
+    )
+    tiktok_auth_url: str = Field("https://www.tiktok.com", description="host of TikTok's OAuth page")
     tiktok_chunk_mb: int = Field(10, ge=5, le=64, description="FILE_UPLOAD chunk size, 5-64 MB")
-    tiktok_max_video_mb: int = Field(4096, ge=1)
-    tiktok_max_photo_mb: int = Field(20, ge=1)
+    tiktok_max_video_mb: int = Field(4096, ge=1, description="largest video uploaded to TikTok")
+    tiktok_max_photo_mb: int = Field(20, ge=1, description="largest photo sent to TikTok")
     tiktok_daily_post_cap: int = Field(
         15, ge=1, description="posts per TikTok account per UTC day (TikTok's cap is undocumented)"
     )
-    tiktok_poll_delays: str = Field("2,4,8,15,30", pattern=r"^\d+(\.\d+)?(,\d+(\.\d+)?)*$")
-    tiktok_poll_timeout_seconds: float = Field(600, gt=0)
+    tiktok_poll_delays: str = Field(
+        "2,4,8,15,30",
+        pattern=r"^\d+(\.\d+)?(,\d+(\.\d+)?)*$",
+        description="seconds between publish-status polls, comma-separated; the last repeats",
+    )
+    tiktok_poll_timeout_seconds: float = Field(
+        600, gt=0, description="how long a TikTok publish is polled before it counts as failed"
+    )
     secret_keys_old: SecretStr | None = Field(
         None, description="comma-separated previous SECRET_KEYs whose encrypted tokens must still open"
     )
     ip_block_strikes: int = Field(5, ge=1, description="failed verifications from one IP before a ban")
-    ip_block_window_seconds: int = Field(600, ge=1)
-    ip_block_ban_seconds: int = Field(3600, ge=1)
+    ip_block_window_seconds: int = Field(
+        600, ge=1, description="window in which IP_BLOCK_STRIKES strikes ban an address"
+    )
+    ip_block_ban_seconds: int = Field(3600, ge=1, description="how long a banned address gets 403")
     http_trust_forwarded_for: bool = Field(False, description="take the client IP from X-Forwarded-For")
 
     # Studio
-    default_timezone: str = "UTC"
+    default_timezone: str = Field(
+        "UTC", description="IANA timezone of new workspaces (each can set its own with /timezone)"
+    )
     secret_key: SecretStr | None = Field(
         None, description="at least 32 random characters; generated under DATA_DIR when unset"
     )
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(8080, ge=1, le=65535)
-    public_base_url: str = "http://127.0.0.1:8080"
+    http_host: str = Field(
+        "127.0.0.1", description="address the HTTP server (OAuth callbacks, webhook, health) listens on"
+    )
+    http_port: int = Field(8080, ge=1, le=65535, description="port of the HTTP server")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="how the world reaches the HTTP server; OAuth redirect URIs are built from it",
+    )
     # Scheduling and publishing (issue 6)
     schedule_misfire_grace: int = Field(
         3600, ge=0, le=7 * 86400, description="seconds a post may be late (studio down) and still go out"
@@ -186,7 +229,9 @@ class Settings(BaseSettings):
     )
     notify_interval: float = Field(3.0, ge=0, le=60, description="seconds between notices to one chat")
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR"
+    )
 
     @field_validator("rate_limit_admin_generations_per_hour", mode="before")
     @classmethod

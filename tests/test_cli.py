@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from bot.cli import main
 from bot.settings import Settings
+from tests.conftest import free_port
 from tests.test_console import CLI, console_env
 
 
@@ -119,3 +121,26 @@ def _settings(tmp_path: Path, **values: object) -> Settings:
 
 def test_main_module_entry_point_is_installed() -> None:
     assert os.path.exists(os.path.join(os.path.dirname(sys.executable), "content-studio"))
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(("policy", "ok"), [("noeviction", True), ("allkeys-lru", False)])
+async def test_doctor_fails_a_redis_that_may_evict_scheduled_posts(
+    tmp_path: Path, policy: str, ok: bool
+) -> None:
+    from bot.doctor import check_redis
+    from tests.test_process_reliability import start_throwaway_redis
+
+    port = free_port()
+    server = start_throwaway_redis(port)  # the policy is server-wide: never the shared Redis
+    try:
+        redis.Redis(port=port).config_set("maxmemory-policy", policy)
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, redis_url=f"redis://127.0.0.1:{port}/0", data_dir=tmp_path, secret_key="x" * 40
+        )
+        check = await check_redis(settings)
+    finally:
+        server.terminate()
+        server.wait(5)
+    assert check.ok is ok
+    assert ("noeviction" in check.line()) is not ok

@@ -8,7 +8,7 @@ import pytest
 from matplotlib import image as mpimg
 from PIL import Image
 
-from adapters.charts.activity import draw_daily_bars
+from adapters.charts.activity import daily_bars_figure, draw_daily_bars
 from bot.bootstrap import Studio
 from core.commands.usage import find_member, money, parse_limit
 from core.errors import BadInput
@@ -85,6 +85,21 @@ def test_chart_draws_bars_of_different_colours() -> None:
     with Image.open(io.BytesIO(busy)) as picture:
         colours = {c for _, c in picture.convert("RGB").getcolors(maxcolors=100_000) or []}
     assert (0x4C, 0x72, 0xB0) in colours and (0x55, 0xA8, 0x68) in colours
+
+
+def test_an_empty_period_has_a_zero_baseline_and_whole_number_ticks() -> None:
+    axes = daily_bars_figure("t", ["2026-11-24", "2026-11-25"], {"generated": [0, 0]}).axes[0]
+    bottom, top = axes.get_ylim()
+    ticks = [t for t in axes.get_yticks() if bottom <= t <= top]
+    assert bottom == 0 and top >= 1
+    assert ticks and all(t >= 0 and float(t).is_integer() for t in ticks)
+
+
+def test_busy_chart_axis_fits_the_tallest_bar_in_whole_numbers() -> None:
+    axes = daily_bars_figure("t", ["2026-11-24"], {"generated": [7], "failed": [2]}).axes[0]
+    bottom, top = axes.get_ylim()
+    assert bottom == 0 and top >= 7
+    assert all(float(t).is_integer() for t in axes.get_yticks())
 
 
 async def test_stats_is_for_admins_and_validates_the_period(studio: Studio) -> None:

@@ -21,6 +21,12 @@ class MatplotlibChartRenderer:
 
 
 def draw_daily_bars(title: str, days: list[str], series: dict[str, list[int]]) -> bytes:
+    buffer = io.BytesIO()
+    daily_bars_figure(title, days, series).savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def daily_bars_figure(title: str, days: list[str], series: dict[str, list[int]]) -> Figure:
     figure = Figure(figsize=(max(6.0, len(days) * 0.35), 3.6), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -31,10 +37,12 @@ def draw_daily_bars(title: str, days: list[str], series: dict[str, list[int]]) -
     axes.set_xticks(range(len(days)), [day[5:] for day in days], rotation=60, fontsize=7)
     axes.set_title(title)
     axes.set_ylabel("events")
+    # Counts are whole and never negative: an empty period keeps a zero baseline and a 0..1 axis
+    # instead of matplotlib's default -0.05..0.05, which reads as negative fractions of an event.
+    highest = max((max(values, default=0) for values in series.values()), default=0)
+    axes.set_ylim(0, max(1, highest) * 1.1)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     if series:
         axes.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return figure
