@@ -4,12 +4,13 @@
 
 Measures decisions per second at 1 and 50 concurrent callers for:
   - ours: `UsageService.admit_generation` (the whole gate /generate calls: budgets + sliding-window
-    log in one EVALSHA), built as production builds it: `open_redis` → `RedisHandle.scripts` (the
-    multiplexed connection, adapters/redis/mux.py) → `RedisUsageStore`,
+    log in one EVALSHA), built as production builds it: `open_redis` → its redis-py asyncio client
+    (hiredis parser, pooled connections) → `RedisUsageStore`,
   - limits' async moving window (exact) and sliding-window counter (approximate), `async+redis://`
     storage (coredis, the `limits[async-redis]` extra),
   - a plain redis-py PING loop (one round trip per call: the floor the issue defines),
-  - PING through our multiplexed connection (the same transport as ours, without the script),
+  - PING through the studio's client from `open_redis` (the same transport as ours, without the
+    script: what the Lua work and the gate's Python add on top of it),
 each repeated, medians reported; then the exactness run (200 tasks, limit 100) and the round trips
 per decision. Writes docs/benchmarks.md. The database is flushed before and after: use a spare one.
 """
@@ -38,8 +39,6 @@ sys.path.insert(0, str(ROOT))
 
 from adapters.redis.connection import RedisHandle, open_redis  # noqa: E402
 from adapters.redis.keys import Keys  # noqa: E402
-from adapters.redis.mux import Multiplexer  # noqa: E402
-from adapters.redis.scripts import MuxScriptRunner  # noqa: E402
 from adapters.redis.usage import RedisUsageStore  # noqa: E402
 from bench.docs import cpu_model, write_section  # noqa: E402
 from core.errors import RateLimited  # noqa: E402
@@ -50,6 +49,7 @@ from core.workspaces import Actor, Role, Workspace  # noqa: E402
 URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 OPS_PER_CALLER = {1: 2000, 50: 100}
+SMOKE_OPS = {1: 5, 50: 2}  # tests/test_bench_limiter.py: the whole run, tiny
 HUGE = 10**9  # a limit nobody reaches: every decision takes the admitting (writing) path
 WS = Workspace("bench:1", "bench", "bench", "UTC")
 
@@ -66,18 +66,13 @@ class NullCharts:
         return b""
 
 
-def redis_client() -> aioredis.Redis:
-    pool = aioredis.BlockingConnectionPool.from_url(URL, max_connections=64)
+def redis_client(url: str) -> aioredis.Redis:
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=64)
     return aioredis.Redis(connection_pool=pool)
 
 
-def mux_of(handle: RedisHandle) -> Multiplexer:
-    assert isinstance(handle.scripts, MuxScriptRunner), "a real server runs scripts on the mux"
-    return handle.scripts.mux
-
-
 def our_gate(handle: RedisHandle, limit: int) -> UsageService:
-    store = RedisUsageStore(handle.client, Keys("bench"), handle.scripts)
+    store = RedisUsageStore(handle.client, Keys("bench"))
     defaults = LimitDefaults(generations_per_hour=limit, daily_tokens=0, monthly_cost=0)
     return UsageService(store, SystemClock(), NullNotifier(), NullCharts(), defaults)
 
@@ -111,16 +106,7 @@ def ping(client: aioredis.Redis) -> Decide:
     return decide
 
 
-def mux_ping(mux: Multiplexer) -> Decide:
-    async def decide(caller: int) -> bool:
-        return bool(await mux.execute("PING"))
-
-    return decide
-
-
-async def rate(decide: Decide, callers: int) -> float:
-    ops = OPS_PER_CALLER[callers]
-
+async def rate(decide: Decide, callers: int, ops: int) -> float:
     async def one_caller(caller: int) -> None:
         for _ in range(ops):
             await decide(caller)
@@ -130,15 +116,20 @@ async def rate(decide: Decide, callers: int) -> float:
     return callers * ops / (time.perf_counter() - started)
 
 
-async def measure(contenders: dict[str, Decide], flush: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
+async def measure(
+    contenders: dict[str, Decide],
+    flush: Callable[[], Awaitable[Any]],
+    repeats: int,
+    ops_per_caller: dict[int, int],
+) -> dict[str, Any]:
     results: dict[tuple[str, int], list[float]] = {}
-    for callers in (1, 50):
+    for callers, ops in ops_per_caller.items():
         for decide in contenders.values():  # warm-up: connections, script cache
-            await rate(decide, callers)
-        for _ in range(REPEATS):
+            await rate(decide, callers, ops)
+        for _ in range(repeats):
             for name, decide in contenders.items():  # interleaved, so drift hits everyone alike
                 await flush()
-                results.setdefault((name, callers), []).append(await rate(decide, callers))
+                results.setdefault((name, callers), []).append(await rate(decide, callers, ops))
     figures: dict[str, Any] = {}
     for (name, callers), runs in results.items():
         figures[f"{name}@{callers}"] = statistics.median(runs)
@@ -153,21 +144,15 @@ async def exactness(decide: Decide, flush: Callable[[], Awaitable[Any]]) -> int:
 
 
 async def round_trips_per_decision(handle: RedisHandle, info: aioredis.Redis) -> dict[str, float]:
-    """Counted twice: on our side (commands and writes on the mux; the decision path sends
-    nothing through redis-py) and on the server (EVALSHA calls in INFO commandstats; other
-    clients of this server would inflate it, never deflate it). Not total_commands_processed:
-    it also counts the redis.call()s inside the script."""
-    mux = mux_of(handle)
+    """EVALSHA calls per decision in INFO commandstats: other clients of this server would
+    inflate it, never deflate it (tests/test_limiter.py counts on the wire, only its own). Not
+    total_commands_processed: it also counts the redis.call()s inside the script."""
     decide = ours(our_gate(handle, HUGE))
     counts: dict[str, float] = {}
     for callers, decisions in ((1, 200), (50, 50)):
-        commands, writes = mux.commands, mux.writes
         before = await _evalsha_calls(info)
         await asyncio.gather(*(_decide_n(decide, c, decisions) for c in range(callers)))
-        total = callers * decisions
-        counts[f"server@{callers}"] = (await _evalsha_calls(info) - before) / total
-        counts[f"commands@{callers}"] = (mux.commands - commands) / total
-        counts[f"writes@{callers}"] = (mux.writes - writes) / total
+        counts[f"server@{callers}"] = (await _evalsha_calls(info) - before) / (callers * decisions)
     return counts
 
 
@@ -207,47 +192,51 @@ def machine(redis_version: str) -> dict[str, str]:
     }
 
 
-CONTENDERS = ("ours", "limits moving window", "limits sliding-window counter", "ping", "mux ping")
+CONTENDERS = ("ours", "limits moving window", "limits sliding-window counter", "ping", "studio ping")
 
 
 def report(
-    figures: dict[str, Any], exact: dict[str, int], trips: dict[str, float], info: dict[str, str]
+    figures: dict[str, Any],
+    exact: dict[str, int],
+    trips: dict[str, float],
+    info: dict[str, str],
+    repeats: int,
 ) -> str:
     rows = []
     for callers in (1, 50):
         floor = figures[f"ping@{callers}"]
-        mux_floor = figures[f"mux ping@{callers}"]
+        studio_floor = figures[f"studio ping@{callers}"]
         mw = figures[f"limits moving window@{callers}"]
         for name in CONTENDERS:
             value = figures[f"{name}@{callers}"]
             rows.append(
                 f"| {callers} | {name} | {value:,.0f} | {figures[f'{name}@{callers} range']} "
                 f"| {figures[f'ours@{callers}'] / value:.2f}× "
-                f"| {value / mw:.2f}× | {value / floor:.2f}× | {value / mux_floor:.2f}× |"
+                f"| {value / mw:.2f}× | {value / floor:.2f}× | {value / studio_floor:.2f}× |"
             )
     ratios = [
         f"{'At' if c == 1 else 'at'} {c} caller{'s' if c > 1 else ''}: "
         f"{figures[f'ours@{c}'] / figures[f'limits moving window@{c}']:.2f}× moving window, "
         f"{figures[f'ours@{c}'] / figures[f'ping@{c}']:.2f}× redis-py PING "
-        f"({figures[f'ours@{c}'] / figures[f'mux ping@{c}']:.2f}× a PING through our mux)"
+        f"({figures[f'ours@{c}'] / figures[f'studio ping@{c}']:.2f}× a PING on the studio's client)"
         for c in (1, 50)
     ]
     lines = [
         "## Usage-gate limiter (`bench/limiter.py`)",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `.venv/bin/python bench/limiter.py` against one "
-        f"local Redis; medians of {REPEATS} interleaved runs; every decision admits (limit {HUGE:,}/h).",
+        f"local Redis; medians of {repeats} interleaved runs; every decision admits (limit {HUGE:,}/h).",
         "",
         *(f"- {k}: {v}" for k, v in info.items()),
         "",
         "Decisions per second (higher is better). `ours` is the whole gate `/generate` calls "
         "(`UsageService.admit_generation`: budget checks plus the sliding-window log in one EVALSHA), "
-        "built as production builds it (`open_redis` → the handle's script runner, i.e. the "
-        "multiplexed connection → `RedisUsageStore`). `ping` is a plain redis-py PING loop (the "
-        "issue's floor); `mux ping` is a PING through our multiplexed connection.",
+        "built as production builds it (`open_redis` → its redis-py asyncio client → "
+        "`RedisUsageStore`). `ping` is a plain redis-py PING loop on a pool of its own (the "
+        "issue's floor); `studio ping` is a PING on the studio's own client from `open_redis`.",
         "",
         "| callers | contender | decisions/s (median) | runs min–max | ours ÷ this | this ÷ moving window "
-        "| this ÷ redis-py PING | this ÷ mux PING |",
+        "| this ÷ redis-py PING | this ÷ studio PING |",
         "|---|---|---|---|---|---|---|---|",
         *rows,
         "",
@@ -257,8 +246,7 @@ def report(
         "",
         "Round trips per decision (ours): "
         + "; ".join(
-            f"{c} caller{'s' if c > 1 else ''}: {trips[f'commands@{c}']:g} command and "
-            f"{trips[f'writes@{c}']:.2f} socket writes per decision on the mux, "
+            f"{c} caller{'s' if c > 1 else ''}: "
             f"{trips[f'server@{c}']:.2f} EVALSHA per decision on the server (INFO commandstats)"
             for c in (1, 50)
         ),
@@ -266,26 +254,22 @@ def report(
         "Server time per call during the measurement (INFO commandstats; EVALSHA includes limits' "
         "scripts): " + ", ".join(f"{k} {v:.1f} µs" for k, v in figures["server usec per call"].items()),
         "",
-        "Goals: ours ≥ 1.5× limits' moving window and ≥ 0.8× the redis-py PING floor. "
-        + "; ".join(ratios)
-        + ".",
+        "Earlier goals (set for the hand-written multiplexer, removed in issue 11): ours ≥ 1.5× "
+        "limits' moving window and ≥ 0.8× the redis-py PING floor. " + "; ".join(ratios) + ".",
         "",
         "### Reading the figures",
         "",
         "- The machine is a shared 2-core VM: the benchmark client, the Redis server and other work "
         "share the cores, so single runs swing widely (see min–max); compare medians and ratios, "
         "not absolute numbers.",
-        "- Ours runs its EVALSHA on `adapters/redis/mux.py`, one socket shared by every caller: a "
-        "hiredis reader, replies matched to callers in order, all calls of one event-loop iteration "
-        "sent in one write. redis-py's asyncio path (pool checkout, per-command parsing, its reader) "
-        "costs more per call than the round trip itself on this machine. So at 1 caller ours beats "
-        "the redis-py PING floor mostly because its transport is thinner, not because a script is "
-        "cheaper than a PING: the `mux ping` row is the floor on our own transport, and ours ÷ mux "
-        "PING shows what the Lua work (budgets, trim, count, add) and the gate's Python cost on it.",
-        "- At 50 callers the mux pipelines by construction: decisions that arrive in the same loop "
-        "iteration share one write and one read, yet each is still its own atomic EVALSHA with its "
-        "own reply (one command per decision; see the writes per decision above). The redis-py PING "
-        "loop and `limits` (coredis) send each command on its own pooled connection.",
+        "- Ours runs its EVALSHA on redis-py's asyncio client (hiredis parser) from `open_redis`, "
+        "the studio's only Redis client: each call checks a connection out of the pool, sends one "
+        "command and reads its reply. The `studio ping` row is the floor on that same transport, "
+        "so ours ÷ studio PING is what the Lua work (budgets, trim, count, add) and the gate's "
+        "Python cost on top of a round trip.",
+        "- Concurrent callers each use their own pooled connection; nothing is pipelined across "
+        "callers, so at 50 callers the rate is bounded by redis-py's per-command cost on the "
+        "shared cores, like the redis-py PING loop and `limits` (coredis).",
         "- Exactness: every decision is one atomic script on the server, so concurrency on the "
         "client side cannot over-admit; the sliding-window counter is approximate by design across "
         "window boundaries (it weights the previous window), which a single burst inside one window "
@@ -295,22 +279,23 @@ def report(
     return "\n".join(lines)
 
 
-async def main() -> None:
-    client = redis_client()
+async def run(url: str, repeats: int, ops_per_caller: dict[int, int]) -> str:
+    """The whole benchmark on `url` (its database is flushed before and after); the report."""
+    client = redis_client(url)
     flush = client.flushdb
     await flush()
     with tempfile.TemporaryDirectory() as unused:  # open_redis wants a data dir; a URL never uses it
-        handle = await open_redis(URL, Path(unused))
-    storage = storage_from_string(URL.replace("redis://", "async+redis://", 1))
+        handle = await open_redis(url, Path(unused))
+    storage = storage_from_string(url.replace("redis://", "async+redis://", 1))
     contenders: dict[str, Decide] = {
         "ours": ours(our_gate(handle, HUGE)),
         "limits moving window": limits_strategy(MovingWindowRateLimiter(storage), HUGE),
         "limits sliding-window counter": limits_strategy(SlidingWindowCounterRateLimiter(storage), HUGE),
         "ping": ping(client),
-        "mux ping": mux_ping(mux_of(handle)),
+        "studio ping": ping(handle.client),
     }
     before = await client.info("commandstats")
-    figures = await measure(contenders, flush)
+    figures = await measure(contenders, flush, repeats, ops_per_caller)
     figures["server usec per call"] = server_cost(before, await client.info("commandstats"))
     exact = {
         "ours": await exactness(ours(our_gate(handle, 100)), flush),
@@ -326,9 +311,13 @@ async def main() -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     await flush()
     await handle.close()
-    await client.aclose()
+    await client.aclose(close_connection_pool=True)
     info = machine(str(version)) | {"load average (1 min) at the end": f"{load:.2f}"}
-    text = report(figures, exact, trips, info)
+    return report(figures, exact, trips, info, repeats)
+
+
+async def main() -> None:
+    text = await run(URL, REPEATS, OPS_PER_CALLER)
     write_section("limiter", text)
     print(text)
 

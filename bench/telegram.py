@@ -112,7 +112,7 @@ async def studio_bot(api: FakeBotApi, data_dir: Path) -> tuple[Any, Any]:
     studio = await build_studio(settings, notifier=RecordingNotifier(), redis=handle)
     studio.services.generation = instant_generation(studio, settings, handle)
     dispatcher = Dispatcher(studio.services, studio.dispatcher.registry)
-    store = RedisTelegramStore(handle.client, Keys(f"bench{os.getpid()}"), handle.scripts)
+    store = RedisTelegramStore(handle.client, Keys(f"bench{os.getpid()}"))
     app, _ = build_application(settings, dispatcher, store)
     await app.initialize()
     return app, studio
@@ -201,8 +201,8 @@ NOTES = [
     "help text escaped and split, typing timer.",
     "- `/generate (instant provider)` is the real command built as the studio builds it, with "
     "`tests/fake_ai.py`'s `FakeSource` as the provider: prompt, usage gate (one EVALSHA on the "
-    "multiplexed Redis connection), draft saved and usage recorded together (two scripts, one "
-    "write), the card with five buttons sent, the card remembered (one SET, written behind). "
+    "studio's redis-py client), draft saved and usage recorded together (two scripts, sent "
+    "concurrently), the card with five buttons sent, the card remembered (one SET, written behind). "
     "The figure is the studio's cost, not a model's.",
     "- The studio sends its Bot API calls over aiohttp (`bot/telegram/transport.py`); the baseline "
     "the issue names, a bare echo bot with PTB's defaults, uses httpx. Most of the margin over "

@@ -25,7 +25,6 @@ from adapters.redis.lease import RedisLease, instance_id
 from adapters.redis.post_counts import RedisPostCounter
 from adapters.redis.posts import RedisPostStore
 from adapters.redis.profiles import RedisProfileStore
-from adapters.redis.scripts import ScriptRunner
 from adapters.redis.usage import RedisUsageStore
 from adapters.redis.workspaces import RedisWorkspaceStore
 from adapters.scheduler.aps import ApsJobScheduler, build_jobstore, sync_client_for
@@ -122,7 +121,6 @@ async def build_studio(
         clock or SystemClock(),
         http=client,
         sleep=sleep,
-        scripts=handle.scripts,
     )
     services.channels = channel_store
     jobs = ApsJobScheduler(
@@ -224,7 +222,6 @@ def build_services(
     *,
     http: httpx.AsyncClient | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    scripts: ScriptRunner,
 ) -> Services:
     keys = Keys(settings.redis_key_prefix)
     workspaces = WorkspaceService(RedisWorkspaceStore(client, keys), settings.default_timezone)
@@ -242,8 +239,8 @@ def build_services(
     accounts = AccountService(store, states, oauth, verifier, notifier, clock, tuple(sorted(plugins)))
     publisher = DispatchingPublisher(adapters, accounts)
     context.accounts = accounts  # TikTok's token refresh writes the new tokens through it
-    drafts = RedisDraftStore(client, keys, scripts)
-    usage = build_usage(settings, client, scripts, keys, notifier, clock)
+    drafts = RedisDraftStore(client, keys)
+    usage = build_usage(settings, client, keys, notifier, clock)
     return Services(
         workspaces=workspaces,
         notifier=notifier,
@@ -283,12 +280,11 @@ def limit_defaults(settings: Settings) -> LimitDefaults:
 def build_usage(
     settings: Settings,
     client: aioredis.Redis,
-    scripts: ScriptRunner,
     keys: Keys,
     notifier: Notifier,
     clock: Clock,
 ) -> UsageService:
-    store = RedisUsageStore(client, keys, scripts)
+    store = RedisUsageStore(client, keys)
     return UsageService(store, clock, notifier, MatplotlibChartRenderer(), limit_defaults(settings))
 
 

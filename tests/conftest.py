@@ -53,6 +53,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def unreachable_redis() -> aioredis.Redis:
+    """A client for a port nothing listens on, over a pool as `open_redis` builds one: no retries
+    with back-off (redis-py's default for a client that makes its own pool), so it fails at once."""
+    pool = aioredis.ConnectionPool(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    return aioredis.Redis(connection_pool=pool)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(  # type: ignore[call-arg]

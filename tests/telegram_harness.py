@@ -80,7 +80,7 @@ async def start_harness(
 ) -> Harness:
     tg_settings = telegram_settings(settings, api, **extra)
     dispatcher = Dispatcher(studio.services, registry or studio.dispatcher.registry)
-    store = RedisTelegramStore(studio.redis.client, Keys(tg_settings.redis_key_prefix), studio.redis.scripts)
+    store = RedisTelegramStore(studio.redis.client, Keys(tg_settings.redis_key_prefix))
     clock = TickClock()
     app, frontend = build_application(tg_settings, dispatcher, store, clock=clock)
     await app.initialize()

@@ -64,3 +64,43 @@ def test_secrets_are_redacted_from_every_log_record() -> None:
     redactor.filter(record)
     assert record.getMessage() == "key [redacted] and [redacted]"
     assert RedactSecrets(["abc"]).redact("abc") == "abc"  # too short to be a secret worth hiding
+
+
+OWN_PACKAGES = {"core", "adapters", "bot", "bench"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    modules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+def _private_or_wire(module: str) -> bool:
+    parts = module.split(".")
+    if parts[0] in OWN_PACKAGES:
+        return False
+    # hiredis is a RESP parser: only redis-py may speak the protocol.
+    return parts[0] == "hiredis" or any(p.startswith("_") and not p.startswith("__") for p in parts)
+
+
+def test_no_private_api_of_a_dependency_and_no_resp_client_of_our_own() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(m for m in imported_modules(path) if _private_or_wire(m))
+        for package in sorted(OWN_PACKAGES)
+        for path in (ROOT / package).rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_private_import_checker_sees_them(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("from redis._parsers.base import BaseParser\nimport hiredis\nfrom core.x import _y\n")
+    assert sorted(m for m in imported_modules(sample) if _private_or_wire(m)) == [
+        "hiredis",
+        "redis._parsers.base.BaseParser",
+    ]

@@ -11,7 +11,6 @@ import redis.asyncio as aioredis
 from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.keys import Keys
 from adapters.redis.profiles import RedisProfileStore
-from adapters.redis.scripts import runner_for
 from core.drafts import ID_ALPHABET, Draft, DraftVersion, MediaRef, check_draft_id
 from core.errors import BadInput, NotFound
 from core.generation.brand import BrandVoice, Profile
@@ -19,11 +18,7 @@ from core.generation.brand import BrandVoice, Profile
 
 @pytest.fixture
 async def drafts(any_redis: aioredis.Redis) -> AsyncIterator[RedisDraftStore]:
-    """The store as the studio builds it: creation on the script runner the client calls for
-    (the multiplexed connection on the real server, redis-py on fakeredis)."""
-    scripts = runner_for(any_redis)
-    yield RedisDraftStore(any_redis, Keys("cs"), scripts)
-    await scripts.close()
+    yield RedisDraftStore(any_redis, Keys("cs"))
 
 
 def draft(workspace: str = "console:a", minute: int = 0, text: str = "hello") -> Draft:

@@ -4,7 +4,6 @@ NOSCRIPT recovery and an unreachable store. Storage tests run on fakeredis and t
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,8 @@ from bot.settings import Settings
 from core.errors import QuotaExceeded, RateLimited, UsageStoreUnavailable
 from core.usage import UsageEvent
 from core.workspaces import Actor, Role, Workspace
-from tests.conftest import TEST_REDIS_URL, FakeClock, RecordingNotifier, caller, run
-from tests.fake_resp import RecordingProxy
+from tests.conftest import TEST_REDIS_URL, FakeClock, RecordingNotifier, caller, run, unreachable_redis
+from tests.resp_proxy import RecordingProxy
 
 ANN = Actor("console:ann", "Ann", Role.MEMBER)
 BOSS = Actor("console:boss", "Boss", Role.ADMIN)
@@ -277,8 +276,8 @@ async def test_200_concurrent_callers_limit_100_admit_exactly_100(
 
 @pytest.fixture
 async def proxy(real_redis: aioredis.Redis) -> AsyncIterator[RecordingProxy]:
-    """Records every command on the wire, whichever path sent it (the multiplexed script runner
-    or redis-py), and only this test's: unlike INFO commandstats, blind to other clients."""
+    """Records every command on the wire, and only this test's: unlike INFO commandstats, blind
+    to other clients."""
     kwargs = real_redis.connection_pool.connection_kwargs
     recorder = RecordingProxy(kwargs.get("host", "127.0.0.1"), kwargs.get("port", 6379))
     await recorder.start()
@@ -289,9 +288,7 @@ async def proxy(real_redis: aioredis.Redis) -> AsyncIterator[RecordingProxy]:
 @pytest.fixture
 async def counting_redis(proxy: RecordingProxy) -> AsyncIterator[aioredis.Redis]:
     db = aioredis.Redis.from_url(TEST_REDIS_URL).connection_pool.connection_kwargs.get("db", 0)
-    assert proxy._server is not None
-    port = proxy._server.sockets[0].getsockname()[1]
-    client = aioredis.Redis(host="127.0.0.1", port=port, db=db)
+    client = aioredis.Redis(host="127.0.0.1", port=proxy.port, db=db)
     await client.ping()  # connection set-up (HELLO, CLIENT SETINFO) is not the command's cost
     yield client
     await client.aclose()
@@ -306,18 +303,17 @@ async def test_admit_plus_record_cost_two_round_trips(
     notifier: RecordingNotifier,
 ) -> None:
     studio = await make_studio(counting_redis, settings, clock, notifier, rate_limit_generations_per_hour=1)
-    mux = studio.redis.scripts.mux  # type: ignore[attr-defined]  # a real server: the mux runner
     ws = await open_ws(studio)
-    await studio.services.usage.admit_generation(ws, ANN)  # connects the mux (SELECT) once
+    await studio.services.usage.admit_generation(ws, ANN)
     await studio.services.usage.record(ws, ANN, generated())
     evalsha_before = proxy.count("evalsha")
     for user in ("console:a", "console:b", "console:c"):
         actor = Actor(user, user, Role.MEMBER)
-        sent, writes = len(proxy.commands), mux.writes
+        sent = len(proxy.commands)
         await studio.services.usage.admit_generation(ws, actor)
         await studio.services.usage.record(ws, actor, generated())
-        # Two commands on the wire, each its own write awaited before the next: two round trips.
-        assert len(proxy.commands) - sent == 2 and mux.writes - writes == 2
+        # Two commands on the wire, the second sent after the first's reply: two round trips.
+        assert len(proxy.commands) - sent == 2
     sent = len(proxy.commands)
     with pytest.raises(RateLimited):  # a refusal records its rate_limited event: still two
         await studio.services.usage.admit_generation(ws, ANN)
@@ -345,17 +341,66 @@ async def test_scripts_are_reloaded_after_script_flush(
     await studio.close()
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+async def proxied_studio(
+    proxy: RecordingProxy, settings: Settings, clock: FakeClock, notifier: RecordingNotifier, query: str = ""
+) -> Studio:
+    """A studio on the pool `open_redis` builds for production, its sockets through the proxy."""
+    db = aioredis.Redis.from_url(TEST_REDIS_URL).connection_pool.connection_kwargs.get("db", 0)
+    handle = await open_redis(f"redis://127.0.0.1:{proxy.port}/{db}{query}", settings.data_dir)
+    configured = settings.model_copy(update={"rate_limit_generations_per_hour": 10})
+    return await build_studio(configured, notifier=notifier, clock=clock, redis=handle)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("failure", ["overdue reply", "connection cut"])
+async def test_a_failed_reply_is_store_unavailable_never_resent_and_the_next_call_reconnects(
+    real_redis: aioredis.Redis,
+    proxy: RecordingProxy,
+    settings: Settings,
+    clock: FakeClock,
+    notifier: RecordingNotifier,
+    failure: str,
+) -> None:
+    query = "?socket_timeout=0.3" if failure == "overdue reply" else ""  # default: 10 s
+    studio = await proxied_studio(proxy, settings, clock, notifier, query)
+    ws = await open_ws(studio)
+    assert await admitted(studio, ws)
+    sent = proxy.count("evalsha")
+    proxy.stalled = True
+    pending = asyncio.create_task(studio.services.usage.admit_generation(ws, ANN))
+    while proxy.count("evalsha") == sent:  # noqa: ASYNC110  # the admit is on the wire, its reply held back
+        await asyncio.sleep(0.01)
+    if failure == "connection cut":
+        proxy.drop()
+    with pytest.raises(UsageStoreUnavailable):
+        await pending
+    assert proxy.count("evalsha") == sent + 1  # it may have run, and admit is not idempotent
+    proxy.stalled = False
+    assert await admitted(studio, ws)  # on a fresh connection: the failed one was dropped
+    assert proxy.count("evalsha") == sent + 2
+    await studio.close()
+
+
+@pytest.mark.redis
+async def test_an_idle_connection_the_server_closed_is_replaced_without_an_error(
+    real_redis: aioredis.Redis, settings: Settings, clock: FakeClock, notifier: RecordingNotifier
+) -> None:
+    handle = await open_redis(TEST_REDIS_URL, settings.data_dir)
+    studio = await build_studio(settings, notifier=notifier, clock=clock, redis=handle)
+    ws = await open_ws(studio)
+    own_id = await handle.client.client_id()
+    await real_redis.client_kill_filter(_id=own_id)  # e.g. the server's idle timeout
+    await asyncio.sleep(0.05)  # the hang-up reaches our side of the socket
+    assert await admitted(studio, ws)
+    assert await handle.client.client_id() != own_id
+    await studio.close()
 
 
 @pytest.fixture
 async def unreachable() -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis(port=closed_port(), socket_connect_timeout=0.5)
+    client = unreachable_redis()
     yield client
-    await client.aclose()
+    await client.aclose(close_connection_pool=True)
 
 
 async def test_unreachable_store_refuses_generation_by_default(

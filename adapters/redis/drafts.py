@@ -14,22 +14,19 @@ import redis.asyncio as aioredis
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
-from adapters.redis.scripts import ClientScriptRunner, LuaScript, ScriptRunner
+from adapters.redis.scripts import register_script
 from core.drafts import ID_ALPHABET, ID_LENGTH, Draft, DraftPage, DraftVersion, MediaRef
 from core.errors import NotFound, StoreUnavailable
 
 ID_ATTEMPTS = 8
 DRAFT_FIELDS = {f.name for f in fields(Draft)}
-CREATE = LuaScript("draft_create")
 
 
 class RedisDraftStore:
-    def __init__(self, client: aioredis.Redis, keys: Keys, scripts: ScriptRunner | None = None) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self._redis = client
         self._keys = keys
-        # Creation runs on the studio's script runner (the multiplexed connection on a real
-        # server); a store built without one (tests, seeding) runs it through the client.
-        self._scripts = scripts or ClientScriptRunner(client)
+        self._create = register_script(client, "draft_create.lua")
 
     def _key(self, workspace_id: str, draft_id: str) -> str:
         return self._keys.workspace(workspace_id, "draft", draft_id)
@@ -49,7 +46,7 @@ class RedisDraftStore:
         for _ in range(ID_ATTEMPTS):
             draft.id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
             keys = [self._key(draft.workspace_id, draft.id), self._index(draft.workspace_id)]
-            if await self._scripts.run(CREATE, keys, [encode(draft), _score(draft), draft.id]):
+            if await self._create(keys, [encode(draft), _score(draft), draft.id]):
                 return draft
         raise StoreUnavailable("no free draft id")  # pragma: no cover - 31^6 ids per workspace
 

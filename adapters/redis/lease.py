@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
-from adapters.redis.posts import load_script
+from adapters.redis.scripts import register_script
 
 
 def instance_id() -> str:
@@ -32,8 +32,8 @@ class RedisLease:
         self.key = keys.common("scheduler", "leader")
         self._ttl_ms = int(ttl_seconds * 1000)
         self._redis = client
-        self._acquire = client.register_script(load_script("lease.lua"))
-        self._release = client.register_script(load_script("lease_release.lua"))
+        self._acquire = register_script(client, "lease.lua")
+        self._release = register_script(client, "lease_release.lua")
 
     @translate_errors
     async def hold(self) -> bool:

@@ -10,13 +10,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
+from adapters.redis.scripts import register_script
 from core.drafts import MediaRef
 from core.errors import NotFound
 from core.posts import Post, PostEvent, PostStatus
@@ -31,10 +31,6 @@ TIMES = ("due_at", "created_at", "claimed_at", "sent_at")  # stored as ISO text
 # page posts created since its own claim, so this needs to outlast just the slowest "check
 # again" on an unknown post, not the post itself.
 HANDLE_OWNER_TTL = timedelta(days=90)
-
-
-def load_script(name: str) -> str:
-    return (resources.files("adapters.redis") / "lua" / name).read_text()
 
 
 def encode_post(post: Post) -> str:
@@ -99,8 +95,8 @@ class RedisPostStore:
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self._redis = client
         self._keys = keys
-        self._transition = client.register_script(load_script("post_transition.lua"))
-        self._prune = client.register_script(load_script("post_prune.lua"))
+        self._transition = register_script(client, "post_transition.lua")
+        self._prune = register_script(client, "post_prune.lua")
 
     def _post_key(self, workspace_id: str, post_id: str) -> str:
         return self._keys.workspace(workspace_id, "post", post_id)

@@ -13,7 +13,6 @@ import redis.asyncio as aioredis
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
-from adapters.redis.scripts import ScriptRunner
 
 BUTTON_TTL = 90 * 24 * 3600  # a card's buttons keep working for 90 days
 CARD_TTL = 90 * 24 * 3600
@@ -23,10 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class RedisTelegramStore:
-    def __init__(self, client: aioredis.Redis, keys: Keys, scripts: ScriptRunner) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self._redis = client
         self._keys = keys
-        self._fast = scripts  # the card memory is written after every draft card: the fast path
         self._cards: OrderedDict[str, str] = OrderedDict()  # this process's recent cards
         self._writes: set[asyncio.Future[Any]] = set()  # card writes in flight (strong references)
 
@@ -54,7 +52,7 @@ class RedisTelegramStore:
         self._cards.move_to_end(key)
         if len(self._cards) > RECENT_CARDS:
             self._cards.popitem(last=False)
-        write = asyncio.ensure_future(self._fast.call("SET", key, draft_id, "EX", CARD_TTL))
+        write = asyncio.ensure_future(self._redis.set(key, draft_id, ex=CARD_TTL))
         self._writes.add(write)
         write.add_done_callback(self._written)
 

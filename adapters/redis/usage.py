@@ -10,24 +10,23 @@ import secrets
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
-from adapters.redis.scripts import LuaScript, ScriptRunner
+from adapters.redis.scripts import register_script
 from core.limits import ActivityEntry, Admission, AdmitRequest, RecordRequest, Snapshot
 
 OUTCOMES = {0: "admitted", 1: "rate_limited", 2: "tokens", 3: "cost"}
-ADMIT = LuaScript("admit")
-RECORD = LuaScript("record")
 
 
 class RedisUsageStore:
-    def __init__(self, client: aioredis.Redis, keys: Keys, scripts: ScriptRunner) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self._redis = client
         self._keys = keys
-        # Admit and record run on every command: through the runner (the multiplexed connection
-        # on a real server). Reports and overrides are rare and stay on the redis-py client.
-        self._scripts = scripts
+        # One EVALSHA each: the usage gate costs one round trip before a generation, one after.
+        self._admit = register_script(client, "admit.lua")
+        self._record = register_script(client, "record.lua")
 
     def _key(self, workspace_id: str, *parts: str) -> str:
         return self._keys.workspace(workspace_id, "usage", *parts)
@@ -49,7 +48,7 @@ class RedisUsageStore:
             self._key(ws, "day", request.day),
             self._key(ws, "month", request.month),
         ]
-        args = [
+        args: list[EncodableT] = [
             request.now_ms,
             request.window_ms,
             request.role,
@@ -59,7 +58,7 @@ class RedisUsageStore:
             request.monthly_cost_micros,
             request.entry_id,
         ]
-        outcome, used, limit, retry_after = await self._scripts.run(ADMIT, keys, args)
+        outcome, used, limit, retry_after = await self._admit(keys, args)
         return Admission(OUTCOMES[int(outcome)], int(used), int(limit), int(retry_after))  # type: ignore[arg-type]
 
     @translate_errors
@@ -73,7 +72,7 @@ class RedisUsageStore:
             self._key(ws, "limits"),
         ]
         publish_failed = event.kind == "failed" and bool(event.platform)
-        args = [
+        args: list[EncodableT] = [
             request.now_ms,
             request.retention_ms,
             _entry_json(request),
@@ -91,7 +90,7 @@ class RedisUsageStore:
             request.max_entries,
             int(publish_failed),
         ]
-        return [_text(n) for n in await self._scripts.run(RECORD, keys, args)]
+        return [_text(n) for n in await self._record(keys, args)]
 
     @translate_errors
     async def snapshot(

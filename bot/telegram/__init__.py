@@ -56,7 +56,7 @@ class TelegramService:
 
 def build_telegram(studio: Studio, *, clock: Callable[[], float] = time.monotonic) -> TelegramService:
     settings = studio.settings
-    store = RedisTelegramStore(studio.redis.client, Keys(settings.redis_key_prefix), studio.redis.scripts)
+    store = RedisTelegramStore(studio.redis.client, Keys(settings.redis_key_prefix))
     webhook = settings.telegram_webhook_url
     app, frontend = build_application(settings, studio.dispatcher, store, clock=clock, polling=not webhook)
     secret = settings.resolved_webhook_secret() if webhook else ""
