@@ -104,6 +104,22 @@ class Settings(BaseSettings):
     telegram_rate_limit_retries: int = Field(
         2, ge=0, le=10, description="retries after Telegram answers RetryAfter (flood wait)"
     )
+    # PTB's HTTPXRequest: connect/pool failures mean "not sent", read/write ones "maybe sent"
+    telegram_connection_pool_size: int = Field(
+        256, ge=1, le=4096, description="keep-alive connections to the Bot API (long polling has its own)"
+    )
+    telegram_connect_timeout: float = Field(5.0, gt=0, le=120, description="seconds to open a connection")
+    telegram_read_timeout: float = Field(5.0, gt=0, le=120, description="seconds to wait for an answer")
+    telegram_write_timeout: float = Field(5.0, gt=0, le=120, description="seconds to send a request")
+    telegram_media_write_timeout: float = Field(
+        20.0, gt=0, le=600, description="seconds to send a request carrying a file"
+    )
+    telegram_pool_timeout: float = Field(
+        1.0, gt=0, le=120, description="seconds to wait for a free connection from the pool"
+    )
+    telegram_proxy_url: SecretStr | None = Field(  # secret: a proxy URL may carry a password
+        None, description="http(s):// proxy for the Bot API; unset = HTTPS_PROXY etc."
+    )
     discord_bot_token: SecretStr | None = Field(
         None, description="bot token from the Discord developer portal; starts the Discord front end"
     )
@@ -285,6 +301,17 @@ class Settings(BaseSettings):
         if parts.scheme != "https" or not parts.netloc or not parts.path.strip("/"):
             raise ValueError(f"{value!r} must be an https URL with a path, e.g. https://example.com/telegram")
         return value
+
+    @field_validator("telegram_proxy_url")
+    @classmethod
+    def _check_proxy_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parts = urlsplit(value.get_secret_value().strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            # The value is not echoed: it may hold the proxy's password.
+            raise ValueError("must be an http:// or https:// URL, e.g. http://proxy.example:3128")
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("telegram_api_base_url")
     @classmethod

@@ -24,6 +24,8 @@ class Reply:
     model: str = ""
     input_tokens: int = 42
     output_tokens: int = 17
+    pace: float = 0.0  # seconds between streamed events (a model that streams at a set pace)
+    chunks: int = 3  # how many pieces the text streams in
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    at: float = field(default_factory=time.time)  # wall clock, comparable with Redis MONITOR times
 
 
 class FakeLLM:
@@ -39,6 +42,7 @@ class FakeLLM:
         self.replies: list[Reply] = []
         self.default = Reply()
         self.seen: list[Seen] = []
+        self.first_tokens: list[float] = []  # time.monotonic() when each stream's first text went out
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -93,7 +97,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             model = reply.model or body.get("model", "fake-model")
             if body.get("stream"):
                 events = anthropic_events(reply, model) if anthropic else openai_events(reply, model)
-                return self._sse(events)
+                return self._sse(events, reply.pace, 3 if anthropic else 1)
             self._json(200, anthropic_message(reply, model) if anthropic else openai_completion(reply, model))
 
         def _error(self, reply: Reply) -> None:
@@ -110,20 +114,28 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(raw)
 
-        def _sse(self, events: list[str]) -> None:
+        def _sse(self, events: list[str], pace: float, first_text: int) -> None:
+            """`first_text` is the index of the first event carrying text (its send time is
+            recorded: the model's first token, as the benchmark measures from)."""
             raw = "".join(events).encode()
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.send_header("content-length", str(len(raw)))
             self.end_headers()
-            self.wfile.write(raw)
+            for index, event in enumerate(events):
+                if pace and index:
+                    time.sleep(pace)
+                if index == first_text:
+                    fake.first_tokens.append(time.monotonic())
+                self.wfile.write(event.encode())
+                self.wfile.flush()
 
     return Handler
 
 
-def pieces(text: str) -> list[str]:
-    third = max(1, len(text) // 3)
-    return [text[i : i + third] for i in range(0, len(text), third)] if text else []
+def pieces(text: str, count: int = 3) -> list[str]:
+    size = max(1, len(text) // count)
+    return [text[i : i + size] for i in range(0, len(text), size)] if text else []
 
 
 def openai_completion(reply: Reply, model: str) -> dict[str, Any]:
@@ -158,7 +170,8 @@ def openai_events(reply: Reply, model: str) -> list[str]:
 
     events = [chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])]
     events += [
-        chunk([{"index": 0, "delta": {"content": p}, "finish_reason": None}]) for p in pieces(reply.text)
+        chunk([{"index": 0, "delta": {"content": p}, "finish_reason": None}])
+        for p in pieces(reply.text, reply.chunks)
     ]
     events.append(chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}]))
     usage = {
@@ -193,7 +206,7 @@ def anthropic_events(reply: Reply, model: str) -> list[str]:
     events.append(event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
     events += [
         event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}})
-        for p in pieces(reply.text)
+        for p in pieces(reply.text, reply.chunks)
     ]
     events.append(event("content_block_stop", {"index": 0}))
     events.append(

@@ -8,13 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
+from adapters.redis.keys import Keys
+from adapters.redis.telegram import RedisTelegramStore
 from bot.bootstrap import Studio
 from bot.settings import Settings
 from core.commands import build_registry
 from core.commands.registry import Command, Context, NoArgs, Registry
 from core.drafts import Draft
 from core.reply import Button, Reply
+from tests.conftest import free_port
 from tests.fake_bot_api import BOT_ID, FakeBotApi
 from tests.telegram_harness import Harness, TickClock, start_harness
 
@@ -66,6 +70,19 @@ async def test_streaming_edits_a_placeholder_at_most_once_per_interval(tg: Harne
     assert final["message_id"] == "1000"
     assert final["reply_markup"] == {"inline_keyboard": [[{"text": "Again", "callback_data": "/stream"}]]}
     assert await tg.store.card_draft("tg:42", 1000) == "ab12"
+
+
+async def test_a_card_memory_that_cannot_be_written_is_logged_and_the_card_still_arrives(
+    tg: Harness, api: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = aioredis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    tg.frontend.store = RedisTelegramStore(down, Keys("t"))  # Redis gone just for the card memory
+    await tg.send("/stream")
+    final = api.of("editMessageText")[-1].params
+    assert final["text"] == "Once upon a time &lt;end&gt;" and "reply_markup" in final
+    assert "could not store draft card 1000" in caplog.text
+    assert not [c for c in api.calls if "went wrong" in str(c.params.get("text", ""))]  # no apology
+    await down.aclose()
 
 
 async def test_a_deleted_placeholder_stops_the_display_but_not_the_command(
@@ -129,7 +146,7 @@ async def test_a_video_sent_as_a_reply_to_a_draft_card_is_attached(
     tg: Harness, api: FakeBotApi, studio: Studio
 ) -> None:
     await save_draft(studio, "cd34", author="tg:8", ws="tg:-1001")
-    tg.store.remember_card("tg:-1001", 555, "cd34")
+    await tg.store.remember_card("tg:-1001", 555, "cd34")
     api.files["vid"] = b"\x00\x00\x00\x18ftypmp42"
     card = {
         "message_id": 555,

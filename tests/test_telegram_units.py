@@ -13,12 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.redis.keys import Keys
-from adapters.redis.telegram import CARD_TTL, RECENT_CARDS, RedisTelegramStore
+from adapters.redis.telegram import CARD_TTL, RedisTelegramStore
 from bot.cli import main
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 from bot.telegram.app import file_base_url, frontend_config
 from bot.telegram.render import CAPTION_LIMIT, escape, split_caption, split_text, tail, units
+from core.errors import StoreUnavailable
 from tests.conftest import unreachable_redis
 
 MARKUP = "_*[]()~>#+-=|{}.!<&"
@@ -166,33 +167,20 @@ async def test_console_prints_replies_buttons_and_saved_attachments(studio: obje
 
 
 # --- the card memory (which draft a card shows) ---------------------------------------------------
-async def test_cards_are_written_behind_and_read_back_by_another_process(any_redis: aioredis.Redis) -> None:
+async def test_a_card_is_stored_once_awaited_and_read_back_by_another_process(
+    any_redis: aioredis.Redis,
+) -> None:
     here = RedisTelegramStore(any_redis, Keys("t"))
-    here.remember_card("tg:-100", 7, "ab12")
-    assert await here.card_draft("tg:-100", 7) == "ab12"  # at once, before the write lands
-    await here.settle()
+    await here.remember_card("tg:-100", 7, "ab12")
     elsewhere = RedisTelegramStore(any_redis, Keys("t"))
     assert await elsewhere.card_draft("tg:-100", 7) == "ab12"
     assert await elsewhere.card_draft("tg:-100", 8) is None
     assert 0 < await any_redis.ttl("t:{ws:tg:-100}:tg:card:7") <= CARD_TTL
 
 
-async def test_a_card_write_that_fails_is_logged_and_the_card_still_works_here(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    gone = unreachable_redis()
-    store = RedisTelegramStore(gone, Keys("t"))
-    store.remember_card("tg:1", 5, "cd34")
-    await store.settle()
-    assert "could not store a draft card" in caplog.text and "connecting to 127.0.0.1" in caplog.text
-    assert await store.card_draft("tg:1", 5) == "cd34"
-    await gone.aclose(close_connection_pool=True)
-
-
-async def test_the_in_process_card_memory_is_bounded(fake_redis: aioredis.Redis) -> None:
-    store = RedisTelegramStore(fake_redis, Keys("t"))
-    for message_id in range(RECENT_CARDS + 5):
-        store.remember_card("tg:1", message_id, f"d{message_id}")
-    await store.settle()
-    assert len(store._cards) == RECENT_CARDS
-    assert await store.card_draft("tg:1", 0) == "d0"  # forgotten here, still in Redis
+async def test_a_card_write_to_an_unreachable_redis_is_a_store_error() -> None:
+    down = unreachable_redis()
+    store = RedisTelegramStore(down, Keys("t"))
+    with pytest.raises(StoreUnavailable):
+        await store.remember_card("tg:1", 5, "cd34")
+    await down.aclose(close_connection_pool=True)

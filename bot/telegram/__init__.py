@@ -51,7 +51,6 @@ class TelegramService:
         if self.web_runner is not None:
             await self.web_runner.cleanup()
         await self.runner.stop()
-        await self.frontend.store.settle()
 
 
 def build_telegram(studio: Studio, *, clock: Callable[[], float] = time.monotonic) -> TelegramService:

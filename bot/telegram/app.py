@@ -11,11 +11,11 @@ from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllChatAdministrators, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder
+from telegram.request import HTTPXRequest
 
 from adapters.redis.telegram import RedisTelegramStore
 from bot.settings import Settings
 from bot.telegram.frontend import FrontEndConfig, TelegramFrontEnd
-from bot.telegram.transport import AiohttpRequest
 from core.commands.dispatch import Dispatcher
 from core.commands.registry import Registry
 from core.media import MB
@@ -53,6 +53,22 @@ def rate_limiter(settings: Settings) -> AIORateLimiter:
     )
 
 
+def bot_api_request(settings: Settings, *, pool_size: int | None = None) -> HTTPXRequest:
+    """PTB's own httpx request with the studio's pool and timeouts. The four timeouts stay
+    apart: a connect or pool timeout means the call never left, a read or write timeout that
+    Telegram may have acted on it. With no TELEGRAM_PROXY_URL httpx reads HTTPS_PROXY etc."""
+    proxy = settings.telegram_proxy_url.get_secret_value() if settings.telegram_proxy_url else None
+    return HTTPXRequest(
+        connection_pool_size=pool_size or settings.telegram_connection_pool_size,
+        connect_timeout=settings.telegram_connect_timeout,
+        read_timeout=settings.telegram_read_timeout,
+        write_timeout=settings.telegram_write_timeout,
+        media_write_timeout=settings.telegram_media_write_timeout,
+        pool_timeout=settings.telegram_pool_timeout,
+        proxy=proxy,
+    )
+
+
 def build_application(
     settings: Settings,
     dispatcher: Dispatcher,
@@ -71,8 +87,8 @@ def build_application(
         .local_mode(settings.telegram_local_mode)
         .rate_limiter(rate_limiter(settings))
         .concurrent_updates(settings.telegram_concurrent_updates)
-        .request(AiohttpRequest())
-        .get_updates_request(AiohttpRequest(pool_size=1))  # one long poll at a time
+        .request(bot_api_request(settings))
+        .get_updates_request(bot_api_request(settings, pool_size=1))  # one long poll at a time
     )
     if not polling:
         builder = builder.updater(None)

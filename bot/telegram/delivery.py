@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from telegram import Bot, InputFile, Message
+from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
 from telegram.error import BadRequest
 
-from bot.telegram.buttons import ButtonCodec, Keyboard
+from bot.telegram.buttons import ButtonCodec
 from bot.telegram.render import PARSE_MODE, escape, split_caption, split_text
 from core.reply import Attachment, Reply
 
@@ -36,7 +36,7 @@ class Delivery:
         return await self.send_chunks(bot, target, split_text(reply.text), keyboard)
 
     async def send_chunks(
-        self, bot: Bot, target: Target, chunks: list[str], keyboard: Keyboard | None
+        self, bot: Bot, target: Target, chunks: list[str], keyboard: InlineKeyboardMarkup | None
     ) -> Message:
         last: Message | None = None
         for index, chunk in enumerate(chunks):
@@ -45,7 +45,7 @@ class Delivery:
                 target.chat_id,
                 escape(chunk),
                 parse_mode=PARSE_MODE,
-                api_kwargs=markup(keyboard if final else None),
+                reply_markup=keyboard if final else None,
                 reply_to_message_id=target.reply_to if index == 0 else None,
                 allow_sending_without_reply=True,
             )
@@ -53,7 +53,7 @@ class Delivery:
         return last
 
     async def _send_attachment(
-        self, bot: Bot, target: Target, reply: Reply, keyboard: Keyboard | None
+        self, bot: Bot, target: Target, reply: Reply, keyboard: InlineKeyboardMarkup | None
     ) -> Message:
         attachment: Attachment = reply.attachment  # type: ignore[assignment]
         caption, rest = split_caption(reply.text)
@@ -64,7 +64,7 @@ class Delivery:
             upload,
             caption=escape(caption) if caption else None,
             parse_mode=PARSE_MODE,
-            api_kwargs=markup(None if rest else keyboard),
+            reply_markup=None if rest else keyboard,
             reply_to_message_id=target.reply_to,
             allow_sending_without_reply=True,
         )
@@ -90,24 +90,21 @@ class Delivery:
             return message
         return await self.send_chunks(bot, Target(message.chat_id), chunks[1:], keyboard)
 
-    async def edit(self, bot: Bot, message: Message, text: str, keyboard: Keyboard | None) -> None:
+    async def edit(
+        self, bot: Bot, message: Message, text: str, keyboard: InlineKeyboardMarkup | None
+    ) -> None:
         try:
             await bot.edit_message_text(
                 escape(text),
                 chat_id=message.chat_id,
                 message_id=message.message_id,
                 parse_mode=PARSE_MODE,
-                api_kwargs=markup(keyboard),
+                reply_markup=keyboard,
             )
         except BadRequest as exc:
             # Pressing a button that leaves the card unchanged is normal, not an error.
             if "not modified" not in str(exc).lower():
                 raise
-
-
-def markup(keyboard: Keyboard | None) -> dict[str, str] | None:
-    """`reply_markup` for PTB's api_kwargs (see `buttons`); none leaves the message without one."""
-    return {"reply_markup": keyboard} if keyboard is not None else None
 
 
 def is_gone(exc: BadRequest) -> bool:

@@ -27,6 +27,7 @@ from bot.telegram.render import units
 from bot.telegram.roles import RoleResolver
 from core.commands.dispatch import Caller, Dispatcher
 from core.commands.parsing import split_command
+from core.errors import StoreUnavailable
 from core.reply import Reply
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class TelegramFrontEnd:
             if placeholder is not None:
                 await self._delete(bot, placeholder)
             last = await self.delivery.send(bot, target, reply)
-        self._remember_card(chat, last, reply)
+        await self._remember_card(chat, last, reply)
 
     async def send_private(self, bot: Bot, user: User, target: Target, reply: Reply, title: str = "") -> None:
         """Ephemeral replies go to the user's private chat; when the bot may not write there
@@ -142,9 +143,16 @@ class TelegramFrontEnd:
             log.debug("cannot DM user %s (%s); answering in the chat", user.id, exc)
             await self.delivery.send(bot, target, reply)
 
-    def _remember_card(self, chat: Chat, message: Message, reply: Reply) -> None:
-        if reply.draft_id:
-            self.store.remember_card(f"{PLATFORM}:{chat.id}", message.message_id, reply.draft_id)
+    async def _remember_card(self, chat: Chat, message: Message, reply: Reply) -> None:
+        """Which draft a card shows, for a photo sent later as a reply to it. The card is
+        already in the chat: if Redis fails now, the person is not told the command failed;
+        a photo replied to this card would then be asked for `/attach <id>`."""
+        if not reply.draft_id:
+            return
+        try:
+            await self.store.remember_card(f"{PLATFORM}:{chat.id}", message.message_id, reply.draft_id)
+        except StoreUnavailable as exc:
+            log.warning("could not store draft card %s in Redis: %s", message.message_id, exc)
 
     async def _delete(self, bot: Bot, message: Message) -> None:
         try:
@@ -194,7 +202,7 @@ class TelegramFrontEnd:
             last = await self.delivery.send(bot, Target(card.chat_id, card.message_id), reply)
         else:
             last = await self.delivery.replace(bot, card, reply)
-        self._remember_card(card.chat, last, reply)
+        await self._remember_card(card.chat, last, reply)
 
     # --- photos and videos ------------------------------------------------------------------
     async def on_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
