@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -127,9 +127,10 @@ def bench_settings(api: FakeBotApi, data_dir: Path, url: str, **extra: Any) -> S
 async def studio_bot(settings: Settings, instant: bool = True) -> tuple[Any, Studio]:
     handle = await open_redis(settings.redis_url, settings.data_dir)
     studio = await build_studio(settings, notifier=RecordingNotifier(), redis=handle)
+    services = studio.services
     if instant:
-        studio.services.generation = instant_generation(studio, settings, handle)
-    dispatcher = Dispatcher(studio.services, studio.dispatcher.registry)
+        services = replace(services, generation=instant_generation(studio, settings, handle))
+    dispatcher = Dispatcher(services, studio.dispatcher.registry)
     store = RedisTelegramStore(handle.client, Keys(settings.redis_key_prefix))
     app, _ = build_application(settings, dispatcher, store)
     await app.initialize()

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -15,7 +15,8 @@ import redis.asyncio as aioredis
 from adapters.ai.catalog import Configure, ProviderCatalog
 from adapters.charts.activity import MatplotlibChartRenderer
 from adapters.media.local import LocalMediaStore
-from adapters.redis.accounts import RedisAccountStore
+from adapters.redis.abuse import RedisAbuseStore
+from adapters.redis.accounts import RedisAccountStore, Reencrypted
 from adapters.redis.channels import RedisChannelStore
 from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.drafts import RedisDraftStore
@@ -25,20 +26,21 @@ from adapters.redis.lease import RedisLease, instance_id
 from adapters.redis.post_counts import RedisPostCounter
 from adapters.redis.posts import RedisPostStore
 from adapters.redis.profiles import RedisProfileStore
+from adapters.redis.telegram import RedisTelegramStore
 from adapters.redis.usage import RedisUsageStore
 from adapters.redis.workspaces import RedisWorkspaceStore
 from adapters.scheduler.aps import ApsJobScheduler, build_jobstore, sync_client_for
 from adapters.scheduler.service import SchedulerService
 from adapters.security.crypto import TokenCipher
-from adapters.security.oauth_state import JwtOAuthStates
-from adapters.social.registry import PublisherContext, load_plugins
+from adapters.security.oauth_state import JwtLinkCodes, JwtOAuthStates
+from adapters.social.registry import PublisherContext, load_platforms
 from adapters.timeparse import DateparserTimes
 from bot.logs import remember_secret
 from bot.settings import Settings
+from core.abuse import AbuseGuard, AbuseRules
 from core.accounts import AccountService
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
-from core.errors import BadInput
 from core.generation.brand import RecentProfiles
 from core.generation.ports import GeneratorSource, ProviderConfig
 from core.generation.pricing import DEFAULT_PRICES, PriceTable
@@ -46,13 +48,15 @@ from core.generation.prompts import DEFAULT_LIMITS, Limits
 from core.generation.service import Defaults, GenerationService
 from core.lifecycle import AccountResolver, PostLifecycle
 from core.limits import LimitDefaults, UsageService
-from core.media import MediaLimits, MediaService
+from core.media import DraftMedia, MediaLimits, MediaService
 from core.notifications import RoutingNotifier
+from core.platforms import Platforms, TokenWriter
 from core.ports import ChannelSender, Clock, Notifier, SystemClock
-from core.posts import AccountInfo, Credentials, PlatformPublisher, PostPublisher
+from core.posts import PostPublisher
 from core.publishing import DispatchingPublisher, PublishingService
 from core.scheduling import PublishRunner, RetryPolicy
 from core.services import Services
+from core.urls import Resolver, SystemResolver
 from core.usage import UsageGate
 from core.workspaces import WorkspaceService
 
@@ -60,16 +64,18 @@ log = logging.getLogger(__name__)
 HTTP_TIMEOUT = httpx.Timeout(30.0, read=300.0, write=300.0)  # uploads of large videos take a while
 
 
-@dataclass
+@dataclass(frozen=True)
 class Studio:
+    """Everything `build_studio` made; front ends and the CLI receive it and build no stores."""
+
     settings: Settings
     redis: RedisHandle
     services: Services
     dispatcher: Dispatcher
-    closers: list[object] = field(default_factory=list)
-    ip_blocker: IpBlocker | None = None
-    http: httpx.AsyncClient | None = None
-    scheduler: SchedulerService | None = None
+    ip_blocker: IpBlocker
+    scheduler: SchedulerService | None
+    http: httpx.AsyncClient | None  # owned here (closed with the studio); None when handed in
+    telegram_store: RedisTelegramStore
 
     async def start_scheduler(self) -> None:
         """Join the leader election (first round awaited, so a leader has recovered the queue
@@ -93,6 +99,9 @@ class Studio:
         await self.redis.close()
 
 
+ResolverFactory = Callable[[Platforms], AccountResolver]
+
+
 async def build_studio(
     settings: Settings,
     *,
@@ -103,45 +112,120 @@ async def build_studio(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     publisher: PostPublisher | None = None,
     senders: Iterable[ChannelSender] = (),
-    accounts: AccountResolver | None = None,
+    accounts: ResolverFactory | None = None,
+    links: Resolver | None = None,
 ) -> Studio:
     """`notifier` given (tests): used as is. Otherwise team notices are routed to the channels
-    set with /notify through `senders` (one per chat platform). `publisher` and `accounts`
-    default to the installed platform publishers and the workspace's connected accounts."""
+    set with /notify through `senders` (one per chat platform). `publisher` and `accounts` (a
+    factory given the platform registry) default to the installed platform publishers and the
+    workspace's connected accounts. Every piece is built once, in dependency order."""
     handle = redis or await open_redis(settings.redis_url, settings.data_dir)
     keys = Keys(settings.redis_key_prefix)
-    channel_store = RedisChannelStore(handle.client, keys)
-    if notifier is None:
-        notifier = build_notifier(settings, channel_store, senders)
+    channels = RedisChannelStore(handle.client, keys)
+    notifier = notifier or build_notifier(settings, channels, senders)
     client = http or httpx.AsyncClient(timeout=HTTP_TIMEOUT)
-    services = build_services(
-        settings,
-        handle.client,
-        notifier,
-        clock or SystemClock(),
-        http=client,
-        sleep=sleep,
-    )
-    services.channels = channel_store
+    clock = clock or SystemClock()
     jobs = ApsJobScheduler(
         build_jobstore(keys, sync_client_for(settings.redis_url, handle.embedded)), handle.client, keys
     )
-    store = RedisPostStore(handle.client, keys)
-    runner = build_runner(settings, services, store, publisher or services.publishing.publisher, jobs)
-    services.posts = PostLifecycle(runner, accounts or services.accounts, DateparserTimes())
-    services.publishing.ledger = services.posts  # /publish keeps its posts in the same store
-    studio = Studio(settings, handle, services, Dispatcher(services, build_registry()))
-    studio.ip_blocker = IpBlocker(handle.client, keys, block_policy(settings))
-    studio.http = client if http is None else None  # a client handed in is closed by its owner
+    wiring = Wiring(settings, handle, keys, notifier, clock, client, sleep)
+    services = wiring.services(jobs, channels, publisher, accounts, links)
+    scheduler = None
     if settings.scheduler_enabled:
         lease = RedisLease(handle.client, keys, instance_id(), settings.scheduler_lease_seconds)
-        studio.scheduler = SchedulerService(
-            lease,
+        chores = housekeeping(settings, services.accounts, services.posts)
+        scheduler = SchedulerService(lease, jobs, services.posts, housekeeping=chores)
+    return Studio(
+        settings,
+        handle,
+        services,
+        Dispatcher(services, build_registry()),
+        IpBlocker(handle.client, keys, block_policy(settings)),
+        scheduler,
+        client if http is None else None,  # a client handed in is closed by its owner
+        RedisTelegramStore(handle.client, keys),
+    )
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What every store and service is built from."""
+
+    settings: Settings
+    handle: RedisHandle
+    keys: Keys
+    notifier: Notifier
+    clock: Clock
+    http: httpx.AsyncClient
+    sleep: Callable[[float], Awaitable[None]]
+
+    def services(
+        self,
+        jobs: ApsJobScheduler,
+        channels: RedisChannelStore,
+        post_publisher: PostPublisher | None,
+        resolver: ResolverFactory | None,
+        links: Resolver | None = None,
+    ) -> Services:
+        settings, client, keys = self.settings, self.handle.client, self.keys
+        store = self.account_store()
+        platforms = self.platforms(store)
+        secret = settings.resolved_secret_key()
+        states = JwtOAuthStates(client, keys, secret, self.clock)
+        accounts = AccountService(store, states, platforms, self.notifier, self.clock)
+        publisher = DispatchingPublisher(platforms, accounts)
+        usage = build_usage(settings, client, keys, self.notifier, self.clock)
+        drafts = RedisDraftStore(client, keys)
+        runner = build_runner(
+            settings,
+            RedisPostStore(client, keys),
+            post_publisher or publisher,
             jobs,
-            services.posts,
-            housekeeping=housekeeping(settings, services.accounts, services.posts),
+            self.notifier,
+            usage,
+            self.clock,
         )
-    return studio
+        posts = PostLifecycle(runner, resolver(platforms) if resolver else accounts, DateparserTimes())
+        media = MediaService(LocalMediaStore(settings.data_dir / "media"), MediaLimits())
+        return Services(
+            workspaces=build_workspaces(settings, client, keys, secret, self.clock),
+            notifier=self.notifier,
+            clock=self.clock,
+            usage=usage,
+            drafts=drafts,
+            media=media,
+            attachments=DraftMedia(drafts, media),
+            platforms=platforms,
+            accounts=accounts,
+            publishing=PublishingService(
+                publisher,
+                accounts,
+                drafts,
+                self.clock,
+                posts,  # /publish keeps its posts in the scheduler's store
+                settings.publish_dry_run,
+                counter=RedisPostCounter(client, keys),
+            ),
+            generation=build_generation(settings, RedisProfileStore(client, keys), drafts, usage, self.clock),
+            posts=posts,
+            channels=channels,
+            abuse=AbuseGuard(RedisAbuseStore(client, keys), abuse_rules(settings), self.clock),
+            resolver=links or SystemResolver(),
+        )
+
+    def account_store(self) -> RedisAccountStore:
+        settings = self.settings
+        secret = settings.resolved_secret_key()
+        cipher = TokenCipher(secret, settings.old_secret_keys(), on_plaintext=remember_secret)
+        return RedisAccountStore(self.handle.client, self.keys, cipher)
+
+    def platforms(self, tokens: TokenWriter) -> Platforms:
+        """The installed platform plug-ins, each given the settings as a mapping (adapters never
+        import bot.settings) and the account store for the tokens it refreshes."""
+        context = PublisherContext(
+            self.settings.model_dump(), self.http, tokens, self.sleep, self.clock, dict(os.environ)
+        )
+        return load_platforms(context)
 
 
 def housekeeping(
@@ -166,21 +250,31 @@ def block_policy(settings: Settings) -> BlockPolicy:
     )
 
 
+def build_workspaces(
+    settings: Settings, client: aioredis.Redis, keys: Keys, secret: str, clock: Clock
+) -> WorkspaceService:
+    store = RedisWorkspaceStore(client, keys)
+    codes = JwtLinkCodes(client, keys, secret, clock)
+    return WorkspaceService(store, settings.default_timezone, links=store, codes=codes)
+
+
 def build_notifier(
     settings: Settings, channels: RedisChannelStore, senders: Iterable[ChannelSender]
 ) -> RoutingNotifier:
     by_platform = {sender.platform: sender for sender in senders}
     # Chat platforms are throttled even when their sender joins later (front ends start after the studio).
-    intervals = {platform: settings.notify_interval for platform in ("tg", "dc")}
+    intervals = {platform: settings.notify_interval for platform in ("tg", "dc", "dcwh")}
     return RoutingNotifier(channels, by_platform, min_interval=intervals)
 
 
 def build_runner(
     settings: Settings,
-    services: Services,
     store: RedisPostStore,
     publisher: PostPublisher,
     jobs: ApsJobScheduler,
+    notifier: Notifier,
+    usage: UsageGate,
+    clock: Clock,
 ) -> PublishRunner:
     retry = RetryPolicy(
         settings.publish_max_attempts, settings.publish_retry_base, settings.publish_retry_max
@@ -189,79 +283,17 @@ def build_runner(
         store,
         publisher,
         jobs,
-        services.notifier,
-        services.usage,
-        services.clock,
+        notifier,
+        usage,
+        clock,
         grace=timedelta(seconds=settings.schedule_misfire_grace),
         retry=retry,
         concurrency=settings.publish_concurrency,
     )
 
 
-class _Verifier:
-    """Checks a manually given token with the platform's adapter before it is stored."""
-
-    def __init__(self, adapters: dict[str, PlatformPublisher]) -> None:
-        self._adapters = adapters
-
-    async def verify(self, platform: str, credentials: Credentials) -> AccountInfo:
-        adapter = self._adapters.get(platform)
-        if adapter is None:
-            raise BadInput(f"No publisher for {platform!r} is installed.")
-        info = await adapter.verify(credentials)
-        if credentials.remote_id and info.remote_id != credentials.remote_id:
-            raise BadInput(f"That token belongs to {info.remote_id}, not {credentials.remote_id}.")
-        return info
-
-
-def build_services(
-    settings: Settings,
-    client: aioredis.Redis,
-    notifier: Notifier,
-    clock: Clock,
-    *,
-    http: httpx.AsyncClient | None = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> Services:
-    keys = Keys(settings.redis_key_prefix)
-    workspaces = WorkspaceService(RedisWorkspaceStore(client, keys), settings.default_timezone)
-    secret = settings.resolved_secret_key()
-    cipher = TokenCipher(secret, settings.old_secret_keys(), on_plaintext=remember_secret)
-    context = PublisherContext(
-        settings, http or httpx.AsyncClient(timeout=HTTP_TIMEOUT), sleep=sleep, clock=clock
-    )
-    plugins = load_plugins(context)
-    states = JwtOAuthStates(client, keys, secret, clock)
-    oauth = {name: p.oauth for name, p in plugins.items() if p.oauth is not None}
-    adapters = {name: p.publisher for name, p in plugins.items()}
-    store = RedisAccountStore(client, keys, cipher)
-    verifier = _Verifier(adapters)
-    accounts = AccountService(store, states, oauth, verifier, notifier, clock, tuple(sorted(plugins)))
-    publisher = DispatchingPublisher(adapters, accounts)
-    context.accounts = accounts  # TikTok's token refresh writes the new tokens through it
-    drafts = RedisDraftStore(client, keys)
-    usage = build_usage(settings, client, keys, notifier, clock)
-    return Services(
-        workspaces=workspaces,
-        notifier=notifier,
-        clock=clock,
-        usage=usage,
-        drafts=drafts,
-        media=MediaService(LocalMediaStore(settings.data_dir / "media"), MediaLimits()),
-        accounts=accounts,
-        publishing=PublishingService(
-            publisher,
-            accounts,
-            drafts,
-            usage,
-            clock,
-            settings.publish_dry_run,
-            counter=RedisPostCounter(client, keys),
-            daily_caps={"tiktok": settings.tiktok_daily_post_cap},
-        ),
-        limits=usage,
-        generation=build_generation(settings, RedisProfileStore(client, keys), drafts, usage, clock),
-    )
+def abuse_rules(settings: Settings) -> AbuseRules:
+    return AbuseRules(settings.abuse_strikes, settings.abuse_window_seconds, settings.abuse_cooldown_seconds)
 
 
 def limit_defaults(settings: Settings) -> LimitDefaults:
@@ -322,3 +354,15 @@ def provider_configurer(settings: Settings, env: Mapping[str, str]) -> Configure
         )
 
     return configure
+
+
+async def reencrypt_tokens(settings: Settings) -> Reencrypted:
+    """`content-studio rotate-key`: every stored token under the current SECRET_KEY, read with it
+    or any of SECRET_KEYS_OLD."""
+    handle = await open_redis(settings.redis_url, settings.data_dir)
+    try:
+        cipher = TokenCipher(settings.resolved_secret_key(), settings.old_secret_keys())
+        store = RedisAccountStore(handle.client, Keys(settings.redis_key_prefix), cipher)
+        return await store.reencrypt_all()
+    finally:
+        await handle.close()

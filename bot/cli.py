@@ -10,21 +10,21 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Protocol
 
 import httpx
 from aiohttp import web
 
-from bot.bootstrap import Studio, build_studio
+from bot.bootstrap import Studio, build_studio, reencrypt_tokens
 from bot.console import Console, ConsoleIdentity, ConsoleSender
 from bot.doctor import run_checks
 from bot.firstrun import first_run_message
-from bot.http import create_app, start_http, stop_http
+from bot.http import add_strike, create_app, start_http, stop_http
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 from bot.telegram import TelegramService, build_telegram
+from bot.version import installed_version
 from core.commands import build_registry
 from core.errors import ConfigurationError, CoreError
 from core.workspaces import Role
@@ -40,13 +40,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_commands(args.json)
     try:
         settings = load_settings()
+        secrets = settings.secrets()  # reads (or first creates) DATA_DIR/secret_key: may be damaged
     except ConfigError as exc:
         if args.command == "doctor":
             print(f"FAIL configuration  {exc}")
             return 1
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings.log_level, settings.secrets())
+    configure_logging(settings.log_level, secrets)
     try:
         return asyncio.run(dispatch(args, settings))
     except CoreError as exc:
@@ -72,13 +73,6 @@ def write_crash_report(data_dir: Path) -> Path:
     return path
 
 
-def installed_version() -> str:
-    try:
-        return version("content-studio")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
-
-
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="content-studio", description="Chat-native AI content studio.")
     root.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
@@ -89,6 +83,9 @@ def parser() -> argparse.ArgumentParser:
     console.add_argument("--workspace", default="console")
     console.add_argument("--role", choices=[r.value for r in Role], default=Role.ADMIN.value)
     sub.add_parser("doctor", help="check configuration, Redis and the AI provider")
+    sub.add_parser(
+        "rotate-key", help="re-encrypt every stored token under SECRET_KEY (then drop SECRET_KEYS_OLD)"
+    )
     commands = sub.add_parser("commands", help="print the command registry")
     commands.add_argument("--json", action="store_true")
     return root
@@ -97,6 +94,8 @@ def parser() -> argparse.ArgumentParser:
 async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "doctor":
         return await doctor(settings)
+    if args.command == "rotate-key":
+        return await rotate_key(settings)
     studio = await build_studio(settings, senders=[ConsoleSender(sys.stdout)])
     try:
         await serve(studio, args)
@@ -139,14 +138,9 @@ def discord_front(studio: Studio) -> tuple[ChatFront, str] | None:
     settings = studio.settings
     if settings.discord_bot_token is None:
         return None
-    from bot.discord.front import DiscordFront, DiscordSender
+    from bot.discord import build_discord
 
-    front = DiscordFront(
-        studio.dispatcher,
-        dev_guild_id=settings.discord_dev_guild_id,
-        api_base_url=settings.discord_api_base_url,
-    )
-    studio.add_sender(DiscordSender(front.client))
+    front = build_discord(studio)
     return front, settings.discord_bot_token.get_secret_value()
 
 
@@ -158,13 +152,7 @@ def prepare_telegram(studio: Studio, app: web.Application) -> TelegramService | 
     service = build_telegram(studio)
     studio.add_sender(service.sender)
     if studio.settings.telegram_webhook_url:
-        blocker = studio.ip_blocker
-
-        async def strike(ip: str) -> None:
-            if blocker is not None:
-                await blocker.strike(ip, "telegram webhook without the secret")
-
-        service.mount(app, on_rejected=strike)
+        service.mount(app, on_rejected=add_strike)
     return service
 
 
@@ -224,6 +212,24 @@ async def wait_for_stop(
         task.result()
 
 
+async def rotate_key(settings: Settings) -> int:
+    done = await reencrypt_tokens(settings)
+    print(
+        f"Re-encrypted {done.rotated} token(s) under the current SECRET_KEY; "
+        f"{done.current} already were ({done.accounts} account(s) read)."
+    )
+    if done.unreadable:
+        print(
+            f"{len(done.unreadable)} token(s) open with no configured key: {', '.join(done.unreadable)}. "
+            "Keep SECRET_KEYS_OLD (add the missing key) or reconnect those accounts.",
+            file=sys.stderr,
+        )
+        return 1
+    if settings.old_secret_keys():
+        print("Every stored token now opens with SECRET_KEY alone: SECRET_KEYS_OLD can be removed.")
+    return 0
+
+
 async def doctor(settings: Settings) -> int:
     results = await run_checks(settings)
     for result in results:
@@ -232,9 +238,15 @@ async def doctor(settings: Settings) -> int:
 
 
 def print_commands(as_json: bool) -> int:
-    described = build_registry().describe()
+    registry = build_registry()
+    described = registry.describe()
     if as_json:
-        print(json.dumps(described, indent=2))
+        from bot.discord.commands import discord_payloads
+        from bot.telegram.app import telegram_payloads
+
+        # Beside the registry, exactly what each front end registers with its platform.
+        payloads = {"telegram": telegram_payloads(registry), "discord": discord_payloads(registry)}
+        print(json.dumps({"commands": described, **payloads}, indent=2))
         return 0
     for command in described:
         print(f"/{command['name']:<14} {command['description']}  ({command['role']})")

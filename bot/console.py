@@ -91,6 +91,8 @@ class Console:
             return
         progress = ConsoleProgress(self._out)
         reply = await self._dispatcher.handle_text(self._caller, text, progress)
+        if reply.silent:
+            return
         if progress.wrote:
             self._out.write("\n")
         self._out.write(render(reply, self._exports) + "\n")

@@ -1,52 +1,154 @@
-"""The studio's HTTP server (aiohttp): health, OAuth callbacks, and an IP block list in front of
-everything. `create_app` builds it; `start_http`/`stop_http` run it beside the chat front ends.
+"""The studio's HTTP server (aiohttp): health, readiness, metrics, OAuth callbacks, its OpenAPI
+document, and an IP block list in front of everything. `create_app` builds it;
+`start_http`/`stop_http` run it beside the chat front ends, behind the connection limits and
+timeouts of `bot/connections.py`.
 
-Other routes (the Telegram webhook) reject a bad request with `await add_strike(request, why)`."""
+The client address is the right-most X-Forwarded-For hop that is not one of TRUSTED_PROXIES (the
+header is honoured only when the peer itself is a trusted proxy). Every failed verification is a
+strike against that address (`add_strike`); a banned address gets 403 before any other work."""
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.bootstrap import Studio
+from bot.connections import AcceptErrorLog, Guard, Limits, capped_connections, open_file_limit
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.openapi import openapi_document
+from bot.settings import Settings
+from bot.version import installed_version
 from core.errors import CoreError, InvalidOAuthState, StoreUnavailable
 
 log = logging.getLogger(__name__)
 STUDIO = web.AppKey("studio", Studio)
-PLATFORMS = ("facebook", "tiktok")
+METRICS = web.AppKey("metrics", Metrics)
+GUARD = web.AppKey("guard", Guard)
+STATE = web.AppKey("state", dict)
+MAX_BODY = 1024 * 1024
+READY_TIMEOUT = 1.0
+Network = IPv4Network | IPv6Network
+
+
+def _parse(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        address = ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # a dual-stack listener shows IPv4 peers as ::ffff:a.b.c.d
+    return address
+
+
+def is_trusted(text: str, proxies: Sequence[Network]) -> bool:
+    address = _parse(text)
+    return address is not None and any(address in network for network in proxies)
+
+
+def client_address(peer: str, forwarded: Sequence[str], proxies: Sequence[Network]) -> str:
+    """Walk X-Forwarded-For from the right while the hops are our own proxies; the first other hop
+    is the client. Everything left of it was written by the client and is never believed."""
+    if not is_trusted(peer, proxies):
+        return peer
+    nearest = peer
+    hops = [hop for header in forwarded for hop in header.split(",")]
+    for hop in reversed(hops):
+        address = _parse(hop)
+        if address is None:
+            return nearest  # not an address: the proxy that passed it on answers for it
+        if not any(address in network for network in proxies):
+            return str(address)
+        nearest = str(address)
+    return nearest
 
 
 def client_ip(request: web.Request) -> str:
-    studio = request.app[STUDIO]
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if studio.settings.http_trust_forwarded_for and forwarded:
-        return forwarded.split(",", 1)[0].strip()
-    return request.remote or "unknown"
+    proxies = request.app[STUDIO].settings.trusted_proxies
+    forwarded = request.headers.getall("X-Forwarded-For", [])
+    return client_address(request.remote or "unknown", forwarded, proxies)
 
 
 async def add_strike(request: web.Request, reason: str) -> None:
-    """Count a failed verification against the caller's IP (bans it past the threshold)."""
+    """Count a failed verification against the caller's address (bans it past the threshold)."""
+    request.app[METRICS].count("strikes_total", reason)
     blocker = request.app[STUDIO].ip_blocker
-    if blocker is None:
-        return
     ip = client_ip(request)
-    if await blocker.strike(ip, reason):
+    try:
+        banned = await blocker.strike(ip, reason)
+    except StoreUnavailable:
+        log.warning("could not count a strike against %s (%s): the store is unavailable", ip, reason)
+        return
+    if banned:
+        request.app[METRICS].count("bans_total")
         log.warning("banned %s after repeated failed requests (last: %s)", ip, reason)
 
 
+def _answer(status: int, text: str) -> web.Response:
+    response = web.Response(status=status, text=text)
+    response.force_close()
+    return response
+
+
 @web.middleware
-async def block_list(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def guard_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Headers are in: stop the header timer; refuse banned addresses first; read the body under
+    its own timeout and size limit; count unknown paths as strikes."""
+    guard = request.app.get(GUARD)
+    if guard is not None:
+        guard.request_started(request.transport)
+    try:
+        response = await _guarded(request, handler)
+    except web.HTTPException as exc:
+        request.app[METRICS].count("requests_total", str(exc.status))
+        raise
+    finally:
+        if guard is not None:
+            guard.request_finished(request.transport)
+    request.app[METRICS].count("requests_total", str(response.status))
+    return response
+
+
+async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
     blocker = request.app[STUDIO].ip_blocker
     try:
-        banned = blocker is not None and await blocker.banned(client_ip(request))
+        banned = await blocker.banned(client_ip(request))
     except StoreUnavailable:
         return web.Response(status=503, text="The studio's store is unavailable; try again soon.\n")
     if banned:
-        return web.Response(status=403, text="Too many failed requests from your address; try again later.\n")
-    return await handler(request)
+        request.app[METRICS].count("blocked_total")
+        return _answer(403, "Too many failed requests from your address; try again later.\n")
+    if request.can_read_body:
+        refused = await _read_body(request)
+        if refused is not None:
+            return refused
+    try:
+        return await handler(request)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+        await add_strike(request, "unknown path")
+        raise
+
+
+async def _read_body(request: web.Request) -> web.Response | None:
+    """Read (and cache: handlers' `request.read()` returns it) the body, or say why not."""
+    timeout = request.app[STUDIO].settings.http_body_timeout
+    try:
+        await asyncio.wait_for(request.read(), timeout)
+    except TimeoutError:
+        request.app[METRICS].count("timeouts_total", "body")
+        await add_strike(request, "slow body")
+        return _answer(408, "The request body did not arrive in time.\n")
+    except web.HTTPRequestEntityTooLarge:
+        await add_strike(request, "oversized body")
+        return _answer(413, "The request body is too large.\n")
+    return None
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -58,10 +160,46 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "redis": "ok"})
 
 
-async def oauth_callback(request: web.Request) -> web.Response:
-    platform = request.match_info["platform"]
-    if platform not in PLATFORMS:
-        raise web.HTTPNotFound(text="Unknown platform.\n")
+async def readyz(request: web.Request) -> web.Response:
+    """Ready for traffic: not shutting down, and Redis answers within a second."""
+    if request.app[STATE].get("draining"):
+        return web.json_response({"status": "draining"}, status=503)
+    try:
+        await asyncio.wait_for(request.app[STUDIO].redis.client.ping(), READY_TIMEOUT)
+    except Exception:
+        return web.json_response({"status": "not ready", "redis": "unavailable"}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    token = request.app[STUDIO].settings.metrics_token
+    if token is not None:
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, f"Bearer {token.get_secret_value()}".encode()):
+            await add_strike(request, "bad metrics token")
+            return web.Response(status=401, text="unauthorized\n", headers={"WWW-Authenticate": "Bearer"})
+    body = request.app[METRICS].render().encode()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def quiet(request: web.Request) -> web.Response:
+    """Browsers ask for these on the OAuth result page: answered, so they are never strikes."""
+    if request.path == "/robots.txt":
+        return web.Response(text="User-agent: *\nDisallow: /\n")
+    return web.Response(status=204)
+
+
+def oauth_callback(platform: str) -> Handler:
+    """The callback route of one platform that connects by OAuth (its path comes from the
+    platform registry, so a plug-in's route exists exactly when it is installed and configured)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        return await complete_oauth(request, platform)
+
+    return handle
+
+
+async def complete_oauth(request: web.Request, platform: str) -> web.Response:
     query = request.query
     if query.get("error"):
         # The person declined on the platform's page: not an attack, nothing to store.
@@ -71,7 +209,7 @@ async def oauth_callback(request: web.Request) -> web.Response:
     try:
         connected = await accounts.complete_oauth(platform, query.get("code", ""), query.get("state", ""))
     except InvalidOAuthState as exc:
-        await add_strike(request, f"bad oauth state for {platform}")
+        await add_strike(request, "bad oauth state")
         return web.Response(status=400, text=f"{exc}\n")
     except StoreUnavailable as exc:
         return web.Response(status=503, text=f"{exc}\n")
@@ -83,16 +221,49 @@ async def oauth_callback(request: web.Request) -> web.Response:
 
 
 def create_app(studio: Studio) -> web.Application:
-    app = web.Application(middlewares=[block_list], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[guard_requests], client_max_size=MAX_BODY)
     app[STUDIO] = studio
+    app[METRICS] = Metrics()
+    app[STATE] = {}
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/oauth/{platform}/callback", oauth_callback)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/favicon.ico", quiet)
+    app.router.add_get("/robots.txt", quiet)
+    app.router.add_get("/openapi.json", openapi)
+    for platform in studio.services.platforms.with_oauth():
+        app.router.add_get(platform.callback_path, oauth_callback(platform.name))
     return app
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(describe(request.app[STUDIO]))
+
+
+def describe(studio: Studio) -> dict[str, object]:
+    """This server's OpenAPI document (the Telegram webhook route is added by its front end)."""
+    settings = studio.settings
+    webhook = urlsplit(settings.telegram_webhook_url).path if settings.telegram_webhook_url else ""
+    platforms = [platform.name for platform in studio.services.platforms.with_oauth()]
+    return openapi_document(installed_version(), platforms, webhook)
+
+
+def connection_limits(settings: Settings, open_files: int) -> Limits:
+    return Limits(
+        header_timeout=settings.http_header_timeout,
+        body_timeout=settings.http_body_timeout,
+        keepalive_timeout=settings.http_keepalive_timeout,
+        max_connections=capped_connections(settings.http_max_connections, open_files),
+        max_per_address=settings.http_max_connections_per_address,
+    )
 
 
 @dataclass
 class HttpServer:
     runner: web.AppRunner
+    server: asyncio.Server
+    guard: Guard
+    accept_log: AcceptErrorLog
     port: int
 
     @property
@@ -102,14 +273,33 @@ class HttpServer:
 
 async def start_http(app: web.Application, host: str, port: int) -> HttpServer:
     """Start serving; port 0 picks a free port (tests), reported back in `HttpServer.port`."""
-    runner = web.AppRunner(app, access_log=None)  # access logs would carry ?code=&state= values
+    settings = app[STUDIO].settings
+    limits = connection_limits(settings, open_file_limit())
+    guard = Guard(limits, app[METRICS], lambda address: is_trusted(address, settings.trusted_proxies))
+    app[GUARD] = guard
+    app[METRICS].gauges["connections_open"] = lambda: guard.open
+    # access logs would carry ?code=&state= values; aiohttp's own keep-alive timer matches ours
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.keepalive_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = int(runner.addresses[0][1]) if runner.addresses else port
-    log.info("HTTP server listening on %s:%s", host, bound)
-    return HttpServer(runner, bound)
+    guard.factory = runner.server
+    loop = asyncio.get_running_loop()
+    accept_log = AcceptErrorLog(app[METRICS], loop.get_exception_handler())
+    loop.set_exception_handler(accept_log)
+    server = await loop.create_server(guard, host, port)
+    bound = int(server.sockets[0].getsockname()[1]) if server.sockets else port
+    log.info(
+        "HTTP server listening on %s:%s (at most %d connections, %d per address)",
+        host,
+        bound,
+        limits.max_connections,
+        limits.max_per_address,
+    )
+    return HttpServer(runner, server, guard, accept_log, bound)
 
 
 async def stop_http(server: HttpServer) -> None:
+    server.runner.app[STATE]["draining"] = True
+    server.server.close()  # no new connections; then aiohttp closes the open ones gracefully
     await server.runner.cleanup()
+    await server.server.wait_closed()
+    asyncio.get_running_loop().set_exception_handler(server.accept_log.previous)

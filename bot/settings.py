@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, NonNegativeFloat, PositiveInt, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.workspaces import validate_timezone
 
 REDIS_SCHEMES = ("redis", "rediss", "unix", "memory")
 JSON_EXAMPLE = '{"gpt-4o-mini": [0.15, 0.6]} or {"tiktok": 2200}'
@@ -126,7 +129,14 @@ class Settings(BaseSettings):
     discord_dev_guild_id: int | None = Field(None, description="sync slash commands to this guild instantly")
     discord_api_base_url: str = Field(
         "https://discord.com/api/v10",
-        description="Discord REST base including the version (a rate-limit proxy may stand here)",
+        description="Discord REST base incl. version (a rate-limit proxy such as nirn-proxy); "
+        "the gateway address comes from its /gateway/bot",
+    )
+    discord_connect_timeout: float = Field(
+        60, gt=0, le=600, description="seconds to reach the Discord gateway at start before giving up"
+    )
+    discord_stream_interval: float = Field(
+        1.5, ge=0.2, le=10, description="seconds between edits of a streaming Discord answer"
     )
 
     # Social platforms
@@ -206,7 +216,38 @@ class Settings(BaseSettings):
         600, ge=1, description="window in which IP_BLOCK_STRIKES strikes ban an address"
     )
     ip_block_ban_seconds: int = Field(3600, ge=1, description="how long a banned address gets 403")
-    http_trust_forwarded_for: bool = Field(False, description="take the client IP from X-Forwarded-For")
+    abuse_strikes: int = Field(
+        20,
+        ge=0,
+        description="refused commands from one chat member within the window before a pause; 0 = off",
+    )
+    abuse_window_seconds: int = Field(
+        600, ge=1, le=86_400, description="window in which a member's refused commands add up"
+    )
+    abuse_cooldown_seconds: int = Field(
+        900, ge=1, le=30 * 86_400, description="how long a paused member is ignored (told once)"
+    )
+    # HTTP server hardening (bot/http.py, bot/connections.py)
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = Field(
+        (), description="CIDRs of your reverse proxies; X-Forwarded-For is honoured only from them"
+    )
+    http_trust_forwarded_for: bool | None = Field(
+        None, description="removed: replaced by TRUSTED_PROXIES (start-up refuses `true`)"
+    )
+    http_header_timeout: float = Field(10, gt=0, le=300, description="seconds a client has to send headers")
+    http_body_timeout: float = Field(30, gt=0, le=600, description="seconds a client has to send a body")
+    http_keepalive_timeout: float = Field(
+        15, gt=0, le=3600, description="seconds an idle keep-alive connection is kept"
+    )
+    http_max_connections: int = Field(
+        512, ge=1, le=65_536, description="open connections in all; capped at half the open-file limit"
+    )
+    http_max_connections_per_address: int = Field(
+        32, ge=1, le=65_536, description="open connections from one address (trusted proxies exempt)"
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="when set, /metrics wants `Authorization: Bearer <token>`"
+    )
 
     # Studio
     default_timezone: str = Field(
@@ -249,10 +290,30 @@ class Settings(BaseSettings):
         "INFO", description="DEBUG, INFO, WARNING or ERROR"
     )
 
-    @field_validator("rate_limit_admin_generations_per_hour", mode="before")
+    @field_validator("rate_limit_admin_generations_per_hour", "http_trust_forwarded_for", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_cidrs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return tuple(ip_network(part.strip()) for part in value.split(",") if part.strip())
+        except ValueError as exc:
+            raise ValueError(f"{exc}; expected CIDRs such as 127.0.0.1/32,10.0.0.0/8") from None
+
+    @field_validator("http_trust_forwarded_for")
+    @classmethod
+    def _refuse_old_forwarding(cls, value: bool | None) -> bool | None:
+        if value:
+            raise ValueError(
+                "was replaced by TRUSTED_PROXIES: list your reverse proxy's addresses as CIDRs "
+                "(e.g. TRUSTED_PROXIES=127.0.0.1/32) and remove HTTP_TRUST_FORWARDED_FOR"
+            )
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -286,11 +347,7 @@ class Settings(BaseSettings):
     @field_validator("default_timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA timezone such as Europe/Berlin") from exc
-        return value
+        return validate_timezone(value)  # the rule /timezone uses (raises a ValueError)
 
     @field_validator("telegram_webhook_url")
     @classmethod
@@ -331,8 +388,19 @@ class Settings(BaseSettings):
     @field_validator("secret_key")
     @classmethod
     def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        problem = secret_key_problem(value.get_secret_value()) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("secret_keys_old")
+    @classmethod
+    def _check_old_secrets(cls, value: SecretStr | None) -> SecretStr | None:
+        raw = value.get_secret_value() if value is not None else ""
+        for number, part in enumerate((p.strip() for p in raw.split(",") if p.strip()), start=1):
+            problem = secret_key_problem(part)
+            if problem:
+                raise ValueError(f"key {number}: {problem}")
         return value
 
     @field_validator(
@@ -354,9 +422,6 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
 
-    def tiktok_poll_delays_seconds(self) -> tuple[float, ...]:
-        return tuple(float(part) for part in self.tiktok_poll_delays.split(","))
-
     def old_secret_keys(self) -> list[str]:
         raw = self.secret_keys_old.get_secret_value() if self.secret_keys_old else ""
         return [part.strip() for part in raw.split(",") if part.strip()]
@@ -372,17 +437,16 @@ class Settings(BaseSettings):
         return found
 
     def resolved_secret_key(self) -> str:
-        """SECRET_KEY, or a key generated once and kept in DATA_DIR so a newcomer needs none."""
+        """SECRET_KEY, or a key generated once and kept in DATA_DIR so a newcomer needs none.
+        A damaged key file is a ConfigError naming it: it must never be silently replaced, or
+        every stored token would become unreadable."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
         path = self.data_dir / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
-        return key
+        try:
+            return read_key_file(path)
+        except FileNotFoundError:
+            return create_key_file(path)
 
     def resolved_webhook_secret(self) -> str:
         """TELEGRAM_WEBHOOK_SECRET, or one derived from the secret key so webhook mode needs no
@@ -395,6 +459,61 @@ class Settings(BaseSettings):
 
 class ConfigError(Exception):
     """Every invalid setting, named, in one message."""
+
+
+KEY_ALPHABET = re.compile(r"[!-~]+")  # printable ASCII without spaces: survives .env files and shells
+KEY_HINT = "e.g. `openssl rand -hex 32`"
+
+
+def secret_key_problem(key: str) -> str | None:
+    if not key:
+        return f"is empty; it must be at least 32 characters ({KEY_HINT})"
+    if len(key) < 32:
+        return f"is only {len(key)} characters; it must be at least 32 ({KEY_HINT})"
+    if not KEY_ALPHABET.fullmatch(key):
+        return f"must be printable ASCII without spaces ({KEY_HINT})"
+    return None
+
+
+def read_key_file(path: Path) -> str:
+    try:
+        key = path.read_bytes().decode("ascii", errors="replace").strip()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"Cannot read DATA_DIR/secret_key ({path}): {exc.strerror}.") from None
+    problem = secret_key_problem(key)
+    if problem:
+        raise ConfigError(
+            f"DATA_DIR/secret_key ({path}) {problem}. It encrypts the stored tokens: restore it from a "
+            "backup, or set SECRET_KEY; delete the file only if no account is connected (a new key "
+            "is then generated)."
+        )
+    return key
+
+
+def create_key_file(path: Path) -> str:
+    """Written to a private temporary file (O_CREAT|O_EXCL, mode 0600 from the first byte), then
+    hard-linked into place: the link is atomic and fails if the name exists, so of two first
+    starts racing exactly one key wins and the other reads it — never a half-written file."""
+    key = secrets.token_urlsafe(48)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(key + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return read_key_file(path)
+        finally:
+            temporary.unlink()
+    except OSError as exc:
+        raise ConfigError(f"Cannot create DATA_DIR/secret_key ({path}): {exc.strerror}.") from None
+    return key
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -6,29 +6,27 @@ Tokens only pass through here; the store encrypts them at rest and the OAuth por
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from core.errors import BadInput, ConfigurationError, NotFound
+from core.errors import BadInput, ConfigurationError, InvalidOAuthState, NotFound
+from core.platforms import NewAccount, OAuthClient, OAuthRequest, Platforms, Tokens
 from core.ports import Clock, Notifier
-from core.posts import AccountInfo, Credentials
+from core.posts import Credentials
 from core.reply import Button
 from core.workspaces import Actor, Workspace, require_admin
 
+# The platform-facing token types live with the registry; re-exported for the adapters.
+__all__ = ["Account", "AccountService", "AccountStore", "NewAccount", "OAuthClient", "OAuthRequest", "Tokens"]
 log = logging.getLogger(__name__)
 
 EXPIRING_WITHIN = timedelta(days=7)
-PLATFORM_NOUN = {"facebook": "page", "tiktok": "account"}
-MANUAL_USAGE = {
-    "facebook": "/connect facebook <page_id> <page_token>",
-    "tiktok": "/connect tiktok <access_token> [refresh_token]",
-}
-OAUTH_SETTINGS = {
-    "facebook": "FACEBOOK_APP_ID, FACEBOOK_APP_SECRET",
-    "tiktok": "TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET",
-}
+MAX_OAUTH_VALUE = 2048
+# The signed state is a JWT: three base64url parts. Anything else is refused before it is verified.
+OAUTH_STATE = re.compile(r"^[A-Za-z0-9_-]{1,1000}\.[A-Za-z0-9_-]{1,1000}\.[A-Za-z0-9_-]{1,1000}$", re.ASCII)
 
 
 class Health(StrEnum):
@@ -67,23 +65,6 @@ class Account:
         return Health.VALID
 
 
-@dataclass(frozen=True)
-class Tokens:
-    access_token: str
-    refresh_token: str = ""
-    access_expires_at: datetime | None = None
-    refresh_expires_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class NewAccount:
-    """What an OAuth exchange or a manual /connect produced, before it is stored."""
-
-    platform: str
-    info: AccountInfo
-    tokens: Tokens
-
-
 class AccountStore(Protocol):
     async def save(self, account: Account, tokens: Tokens) -> None: ...
 
@@ -108,16 +89,6 @@ class AccountStore(Protocol):
     async def warn_once(self, workspace_id: str, account_id: str, day: str) -> bool: ...
 
 
-@dataclass(frozen=True)
-class OAuthRequest:
-    """What the signed `state` of an authorization link carries back to the callback."""
-
-    workspace_id: str
-    platform: str
-    actor_id: str
-    page_id: str = ""
-
-
 class OAuthStates(Protocol):
     async def issue(self, request: OAuthRequest) -> str:
         """A signed, short-lived, single-use state value."""
@@ -128,63 +99,59 @@ class OAuthStates(Protocol):
         ...
 
 
-class OAuthClient(Protocol):
-    platform: str
-
-    def authorization_url(self, state: str) -> str: ...
-
-    async def exchange(self, code: str, request: OAuthRequest) -> list[NewAccount]:
-        """Trade the callback's code for the account(s) the person granted."""
-        ...
-
-
-class AccountVerifier(Protocol):
-    async def verify(self, platform: str, credentials: Credentials) -> AccountInfo: ...
-
-
-@dataclass
+@dataclass(frozen=True)
 class AccountService:
     store: AccountStore
     states: OAuthStates
-    oauth: dict[str, OAuthClient]
-    verifier: AccountVerifier
+    platforms: Platforms
     notifier: Notifier
     clock: Clock
-    platforms: tuple[str, ...] = ("facebook", "tiktok")
 
     def check_platform(self, platform: str) -> str:
-        name = platform.strip().lower()
-        if name not in self.platforms:
-            raise BadInput(f"Unknown platform {platform!r}; connect one of: {', '.join(self.platforms)}.")
-        return name
+        return self.platforms.get(platform).name
 
     async def authorization_link(
         self, workspace: Workspace, actor: Actor, platform: str, page: str = ""
     ) -> str:
         require_admin(actor, "connect accounts")
-        name = self.check_platform(platform)
-        client = self.oauth.get(name)
-        if client is None:
+        found = self.platforms.get(platform)
+        if found.oauth is None:
             raise ConfigurationError(
-                f"Connecting {name} by link is not set up on this studio. Connect by token in a private "
-                f"chat instead: {MANUAL_USAGE.get(name, f'/connect {name} <token>')}.",
-                setting=OAUTH_SETTINGS.get(name, "the platform's app id and secret"),
+                f"Connecting {found.name} by link is not set up on this studio. Connect by token in a "
+                f"private chat instead: {found.connect.usage}.",
+                setting=found.oauth_settings or "the platform's app id and secret",
             )
-        state = await self.states.issue(OAuthRequest(workspace.id, name, actor.user_id, page))
-        return client.authorization_url(state)
+        state = await self.states.issue(OAuthRequest(workspace.id, found.name, actor.user_id, page))
+        return found.oauth.authorization_url(state)
 
     async def complete_oauth(self, platform: str, code: str, state: str) -> list[Account]:
-        """The OAuth callback: verify (and burn) the state, exchange the code, store, confirm."""
+        """The OAuth callback: check the whole request, then verify (and burn) the state,
+        exchange the code, store, confirm. Nothing malformed ever burns a state."""
+        if not OAUTH_STATE.match(state):
+            raise InvalidOAuthState("This connect link is not valid (malformed); run /connect again.")
+        if not code or len(code) > MAX_OAUTH_VALUE or not code.isprintable():
+            raise BadInput("The platform sent no usable authorization code; nothing was connected.")
         request = await self.states.consume(state, platform)
-        if not code or len(code) > 2048:
-            raise BadInput("The platform sent no authorization code.")
-        granted = await self.oauth[request.platform].exchange(code, request)
+        client = self.platforms.get(request.platform).oauth
+        if client is None:
+            raise ConfigurationError(
+                f"Connecting {platform} by link is not set up on this studio.", setting="PUBLIC_BASE_URL"
+            )
+        granted = await client.exchange(code, request)
         if not granted:
-            raise BadInput(f"No {platform} {PLATFORM_NOUN.get(platform, 'account')} was granted.")
+            raise BadInput(f"No {platform} {self.platforms.noun(platform)} was granted.")
         accounts = [await self._store_new(request.workspace_id, request.actor_id, new) for new in granted]
         names = ", ".join(f"{a.name} ({a.id})" for a in accounts)
         await self.notifier.notify(request.workspace_id, f"Connected {platform}: {names}.")
         return accounts
+
+    async def connect_typed(
+        self, workspace: Workspace, actor: Actor, platform: str, credential: str, secret: str
+    ) -> Account:
+        """`/connect <platform> <credential> [secret]`: the platform's plug-in reads the tokens."""
+        found = self.platforms.get(platform)
+        remote_id, tokens = found.connect.read(credential, secret, self.clock.now())
+        return await self.connect_manual(workspace, actor, found.name, remote_id, tokens)
 
     async def connect_manual(
         self, workspace: Workspace, actor: Actor, platform: str, remote_id: str, tokens: Tokens
@@ -194,7 +161,7 @@ class AccountService:
         probe = Credentials(
             workspace.id, f"{name}:{remote_id}", remote_id, tokens.access_token, tokens.refresh_token
         )
-        info = await self.verifier.verify(name, probe)
+        info = await self.platforms.verify(name, probe)
         return await self._store_new(workspace.id, actor.user_id, NewAccount(name, info, tokens))
 
     async def _store_new(self, workspace_id: str, actor_id: str, new: NewAccount) -> Account:
@@ -224,8 +191,8 @@ class AccountService:
             matched = [a for a in accounts if a.platform == wanted]
         if matched:
             return matched
-        if ":" not in wanted and wanted not in self.platforms:
-            raise BadInput(f"{target!r} is neither a platform ({', '.join(self.platforms)}) nor an account.")
+        if ":" not in wanted and self.platforms.find(wanted) is None:
+            raise BadInput(f"{target!r} is neither a platform ({self.platforms.listed()}) nor an account.")
         raise NotFound(
             f"No connected account matches {target!r}. An admin connects one with /connect; see /accounts."
         )
@@ -247,8 +214,8 @@ class AccountService:
         if matched:
             ids = ", ".join(a.id for a in matched)
             raise BadInput(f"This workspace has several {wanted} accounts; name one: {ids}.")
-        if ":" not in wanted and wanted not in self.platforms:
-            raise BadInput(f"{token!r} is neither a platform ({', '.join(self.platforms)}) nor an account.")
+        if ":" not in wanted and self.platforms.find(wanted) is None:
+            raise BadInput(f"{token!r} is neither a platform ({self.platforms.listed()}) nor an account.")
         raise NotFound(
             f"No connected account matches {token!r}. An admin connects one with /connect; see /accounts."
         )
@@ -265,7 +232,7 @@ class AccountService:
         await self._tell_team(
             workspace_id,
             f"🔑 {account_id} needs reconnecting: {reason} Posts to it will fail until an admin runs "
-            f"/connect {platform}.",
+            f"{self.platforms.reconnect(platform)}.",
             reconnect(platform),
         )
 
@@ -278,7 +245,8 @@ class AccountService:
                 if account.health(now) is not Health.EXPIRING:
                     continue
                 if await self.store.warn_once(workspace_id, account.id, f"{now:%Y-%m-%d}"):
-                    await self._tell_team(workspace_id, expiring_notice(account), reconnect(account.platform))
+                    notice = expiring_notice(account, self.platforms.reconnect(account.platform))
+                    await self._tell_team(workspace_id, notice, reconnect(account.platform))
                     sent += 1
         return sent
 
@@ -291,18 +259,15 @@ class AccountService:
     async def credentials(self, workspace_id: str, account_id: str) -> Credentials:
         return await self.store.credentials(workspace_id, account_id)
 
-    async def replace_tokens(self, workspace_id: str, account_id: str, tokens: Tokens) -> None:
-        await self.store.replace_tokens(workspace_id, account_id, tokens)
-
 
 def reconnect(platform: str) -> tuple[Button, ...]:
     return (Button(f"Reconnect {platform}", f"/connect {platform}"),)
 
 
-def expiring_notice(account: Account) -> str:
+def expiring_notice(account: Account, command: str) -> str:
     ends = account.refresh_expires_at or account.access_expires_at
     when = f" on {ends:%Y-%m-%d}" if ends else " soon"
     return (
         f"⏳ {account.id} ({account.name}) must be reconnected: its access lapses{when}. "
-        f"An admin runs /connect {account.platform}."
+        f"An admin runs {command}."
     )

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from core.errors import BadInput
+from core.errors import BadInput, Forbidden
+from core.workspaces import Actor
 
 # Short ids: 6 characters of an alphabet without look-alikes (no 0/o, 1/l/i), so an id can be
 # read aloud or typed from a phone and fits in 64-byte button data with room to spare.
@@ -21,6 +22,15 @@ def check_draft_id(value: str) -> str:
     if not ID_PATTERN.match(candidate):
         raise BadInput(f"{value!r} is not a draft id (ids look like 'k3m9qa'). Send /drafts to see yours.")
     return candidate
+
+
+def require_author_or_admin(draft: Draft, actor: Actor, what: str) -> None:
+    """The one rule for changing a draft (editing its text, attaching media, discarding it),
+    enforced by the core services so every front end gets it."""
+    if draft.author_id != actor.user_id and not actor.is_admin:
+        raise Forbidden(
+            f"Draft {draft.id} was written by someone else; only its author or an admin can {what}."
+        )
 
 
 @dataclass(frozen=True)

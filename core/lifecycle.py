@@ -11,16 +11,9 @@ from zoneinfo import ZoneInfo
 
 from core.drafts import Draft
 from core.errors import BadInput, CoreError, NotFound, OutcomeUnknown
+from core.platforms import Platforms
 from core.posts import Post, PostEvent, PostStatus, Preflight, PublishAttempt, PublishResult
-from core.scheduling import (
-    ENDED,
-    OPEN,
-    SYSTEM,
-    AccountResolver,
-    PostStore,
-    PublishRunner,
-    new_post_id,
-)
+from core.scheduling import ENDED, OPEN, SYSTEM, AccountResolver, PostStore, PublishRunner, new_post_id
 
 __all__ = ["AccountResolver", "PermissiveAccounts", "PostLifecycle", "RecoveryReport"]
 from core.usage import EventKind, UsageEvent
@@ -28,7 +21,6 @@ from core.when import NaturalTimes, Recurrence, parse_when
 from core.workspaces import Actor, Workspace, require_admin
 
 log = logging.getLogger(__name__)
-PLATFORMS = ("facebook", "tiktok")
 # Longer than any publish call may take (HTTP timeouts are far shorter): a post PUBLISHING for
 # this long has no process working on it.
 STUCK_AFTER = timedelta(minutes=5)
@@ -36,18 +28,14 @@ UNKNOWN = frozenset({PostStatus.UNKNOWN})
 
 
 class PermissiveAccounts:
-    """Default `AccountResolver` until connected accounts are wired: accepts a platform name or
-    `platform:account`, checking only the platform and the shape."""
+    """An `AccountResolver` that needs no connected account (tests, benchmarks): accepts an
+    installed platform's name or `platform:account`, checking only the platform and the shape."""
+
+    def __init__(self, platforms: Platforms) -> None:
+        self.platforms = platforms
 
     async def resolve(self, workspace_id: str, token: str) -> str:
-        platform, _, account = token.lower().partition(":")
-        if platform not in PLATFORMS:
-            raise BadInput(
-                f"Unknown platform {token!r}: use facebook, tiktok or an account id like facebook:123."
-            )
-        if account and not account.replace("_", "").replace("-", "").isalnum():
-            raise BadInput(f"{token!r} is not an account id (letters, digits, - and _ after the colon).")
-        return f"{platform}:{account}" if account else platform
+        return self.platforms.check_target(token)
 
 
 @dataclass(frozen=True)
@@ -63,12 +51,12 @@ class PostLifecycle:
     def __init__(
         self,
         runner: PublishRunner,
-        accounts: AccountResolver | None = None,
+        accounts: AccountResolver,
         times: NaturalTimes | None = None,
     ) -> None:
         self.runner = runner
         self.store: PostStore = runner.store
-        self.accounts: AccountResolver = accounts or PermissiveAccounts()
+        self.accounts = accounts
         self.times = times
 
     def parse_when(self, text: str, zone: ZoneInfo, now: datetime) -> datetime:

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from core.errors import QuotaExceeded, RateLimited, StoreUnavailable, UsageStoreUnavailable, format_wait
 from core.ports import Clock, Notifier
-from core.usage import UsageEvent
+from core.usage import EventKind, UsageEvent
 from core.workspaces import Actor, Role, Workspace
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T", "Tally", "ModelTally")
 
 MICROS = 1_000_000
 REFUSALS = {
@@ -113,13 +115,73 @@ class RecordRequest:
 
 
 @dataclass(frozen=True)
+class Tally:
+    """What one member, or the whole workspace, did in a period."""
+
+    events: Mapping[str, int] = field(default_factory=dict)  # event kind → how many
+    tokens: int = 0
+    cost_micros: int = 0
+    publish_failed: int = 0  # failed events that were publish attempts (a platform was named)
+
+    def count(self, kind: EventKind) -> int:
+        return self.events.get(kind, 0)
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            _add(self.events, other.events),
+            self.tokens + other.tokens,
+            self.cost_micros + other.cost_micros,
+            self.publish_failed + other.publish_failed,
+        )
+
+
+@dataclass(frozen=True)
+class ModelTally:
+    tokens: int = 0
+    cost_micros: int = 0
+
+    def __add__(self, other: ModelTally) -> ModelTally:
+        return ModelTally(self.tokens + other.tokens, self.cost_micros + other.cost_micros)
+
+
+@dataclass(frozen=True)
+class PeriodUsage:
+    """One day's or month's usage of a workspace, as the store hands it to the core (typed, so
+    no report knows how the store lays its counters out)."""
+
+    total: Tally = field(default_factory=Tally)
+    members: Mapping[str, Tally] = field(default_factory=dict)  # user id → tally
+    content: Mapping[str, int] = field(default_factory=dict)  # content kind → generations
+    models: Mapping[str, ModelTally] = field(default_factory=dict)
+
+    def member(self, user_id: str) -> Tally:
+        return self.members.get(user_id, Tally())
+
+    def __add__(self, other: PeriodUsage) -> PeriodUsage:
+        return PeriodUsage(
+            self.total + other.total,
+            _merge(self.members, other.members, Tally()),
+            _add(self.content, other.content),
+            _merge(self.models, other.models, ModelTally()),
+        )
+
+
+def _add(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in {*a, *b}}
+
+
+def _merge(a: Mapping[str, _T], b: Mapping[str, _T], zero: _T) -> dict[str, _T]:
+    return {k: a.get(k, zero) + b.get(k, zero) for k in {*a, *b}}
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """What `/usage` and `/limits` need, read in one round trip."""
 
     window: list[int]  # times (ms) of the caller's generations still inside the window, oldest first
     overrides: dict[str, str]
-    day: dict[str, int]
-    month: dict[str, int]
+    day: PeriodUsage
+    month: PeriodUsage
 
 
 @dataclass(frozen=True)
@@ -148,7 +210,7 @@ class UsageStore(Protocol):
         self, workspace_id: str, user_id: str, since_ms: int, day: str, month: str
     ) -> Snapshot: ...
 
-    async def days(self, workspace_id: str, days: list[str]) -> list[dict[str, int]]: ...
+    async def days(self, workspace_id: str, days: list[str]) -> list[PeriodUsage]: ...
 
     async def activity(self, workspace_id: str, user_id: str | None, count: int) -> list[ActivityEntry]: ...
 
@@ -229,7 +291,7 @@ class UsageService:
         await self.record(workspace, actor, UsageEvent("rate_limited", detail=REFUSALS[admission.outcome]))
         raise self._refusal(admission, workspace, now, periods)
 
-    async def record(self, workspace: Workspace, actor: Actor, event: UsageEvent) -> None:
+    async def record(self, workspace: Workspace, actor: Actor, event: UsageEvent) -> bool:
         now = self.clock.now()
         periods = periods_for(now, workspace)
         try:
@@ -237,9 +299,10 @@ class UsageService:
         except StoreUnavailable as exc:
             # The work itself already happened; losing one usage entry beats failing the reply.
             log.warning("usage store unavailable; %s event not recorded: %s", event.kind, exc.detail)
-            return
+            return False
         for notice in _loudest(notices):
             await self.notifier.notify(workspace.id, self._notice_text(notice, workspace, periods))
+        return True
 
     def _admit_request(
         self, workspace: Workspace, actor: Actor, now: datetime, periods: Periods
@@ -338,13 +401,16 @@ class UsageService:
     async def set_override(self, workspace: Workspace, name: str, value: int | None) -> None:
         await self.store.set_override(workspace.id, OVERRIDE_FIELDS[name], value)
 
-    async def days(self, workspace: Workspace, count: int) -> tuple[list[str], list[dict[str, int]]]:
+    async def days(self, workspace: Workspace, count: int) -> tuple[list[str], list[PeriodUsage]]:
         today = self.clock.now().astimezone(workspace.zone).date()
         names = [(today - timedelta(days=back)).isoformat() for back in range(count - 1, -1, -1)]
         return names, await self.store.days(workspace.id, names)
 
     async def activity(self, workspace: Workspace, user_id: str | None, count: int) -> list[ActivityEntry]:
         return await self.store.activity(workspace.id, user_id, count)
+
+    async def daily_chart(self, title: str, days: list[str], series: dict[str, list[int]]) -> bytes:
+        return await self.charts.daily_bars(title, days, series)
 
 
 def _loudest(notices: list[str]) -> list[str]:

@@ -10,15 +10,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from core.drafts import Draft, MediaRef
-from core.errors import BadInput, Forbidden
+from core.drafts import Draft, DraftStore, MediaRef, require_author_or_admin
+from core.errors import BadInput
 from core.posts import Capabilities
 from core.workspaces import Actor
-
-if TYPE_CHECKING:
-    from core.services import Services
 
 MB = 1024 * 1024
 PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
@@ -206,24 +203,33 @@ def check_upload(limits: MediaLimits, mime_type: str, size: int) -> str:
     return kind
 
 
-async def attach_to_draft(
-    services: Services,
-    workspace_id: str,
-    actor: Actor,
-    draft_id: str,
-    upload: Upload,
-) -> Draft:
-    """Keep a chat upload and attach it to a draft of the caller's workspace.
+@dataclass(frozen=True)
+class DraftMedia:
+    """Attaching files to drafts, with the rule in the core so every front end shares it:
+    members attach to their own drafts, admins to any; the draft is looked up inside the
+    caller's workspace only, so another workspace's draft is simply not found."""
 
-    Members may attach to their own drafts, admins to any; the draft is looked up inside
-    `workspace_id` only, so another workspace's draft is simply not found."""
-    draft = await services.drafts.get(workspace_id, draft_id)
-    if draft.author_id != actor.user_id and not actor.is_admin:
-        raise Forbidden(
-            f"Draft {draft.id} was written by someone else; only its author or an admin can change it."
-        )
-    media = await services.media.accept(workspace_id, upload.filename, upload.mime_type, upload.data)
-    return await services.drafts.attach_media(workspace_id, draft.id, media)
+    drafts: DraftStore
+    media: MediaService
+
+    async def attach_upload(self, workspace_id: str, actor: Actor, draft_id: str, upload: Upload) -> Draft:
+        """A file as a chat platform handed it over."""
+        draft = await self._own_draft(workspace_id, actor, draft_id)
+        media = await self.media.accept(workspace_id, upload.filename, upload.mime_type, upload.data)
+        return await self.drafts.attach_media(workspace_id, draft.id, media)
+
+    async def attach_path(
+        self, workspace_id: str, actor: Actor, draft_id: str, raw: str
+    ) -> tuple[Draft, MediaRef]:
+        """A file named by path (the console)."""
+        draft = await self._own_draft(workspace_id, actor, draft_id)
+        media = await self.media.accept_path(workspace_id, raw)
+        return await self.drafts.attach_media(workspace_id, draft.id, media), media
+
+    async def _own_draft(self, workspace_id: str, actor: Actor, draft_id: str) -> Draft:
+        draft = await self.drafts.get(workspace_id, draft_id.strip().lower())
+        require_author_or_admin(draft, actor, "attach files to it")
+        return draft
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.errors import BadInput
 from core.ports import ChannelSender
 from core.reply import Button
 
 log = logging.getLogger(__name__)
 LAST_SEEN_KEPT = 1024  # chats whose last delivery time is remembered before quiet ones are dropped
+
+
+WEBHOOK_PLATFORM = "dcwh"  # a Discord webhook: channel_id is "<webhook id>/<token>"
+WEBHOOK_URL = re.compile(
+    r"^https://(?:(?:canary|ptb)\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks/(\d{17,20})/([\w.-]{60,100})/?$"
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,22 @@ class Channel:
 
     def describe(self) -> str:
         return f"{self.platform}:{self.channel_id}"
+
+    def shown(self) -> str:
+        """For people: a webhook's token is a secret, so only its id is shown."""
+        if self.platform == WEBHOOK_PLATFORM:
+            return f"discord webhook {self.channel_id.split('/', 1)[0]}"
+        return self.describe()
+
+
+def webhook_channel(url: str) -> Channel:
+    match = WEBHOOK_URL.match(url.strip())
+    if match is None:
+        raise BadInput(
+            "That is not a Discord webhook URL; copy it from Server Settings → Integrations → Webhooks "
+            "(https://discord.com/api/webhooks/<id>/<token>)."
+        )
+    return Channel(WEBHOOK_PLATFORM, f"{match.group(1)}/{match.group(2)}")
 
 
 class ChannelStore(Protocol):

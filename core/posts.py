@@ -112,26 +112,6 @@ class PublishAttempt(Protocol):
         ...
 
 
-class UnrecordedAttempt:
-    """A `PublishAttempt` with no ledger behind it (dry runs, tools and tests without a store)."""
-
-    def __init__(self, post: Post) -> None:
-        self._post = post
-
-    @property
-    def post(self) -> Post:
-        return self._post
-
-    async def sending(self) -> None:
-        return None
-
-    async def handle(self, remote_id: str) -> None:
-        self._post.remote_id = remote_id
-
-    async def taken(self, remote_ids: Iterable[str]) -> set[str]:
-        return set()
-
-
 class PostPublisher(Protocol):
     async def publish(self, post: Post, attempt: PublishAttempt) -> PublishResult:
         """Send `post` to its platform, reporting its handle through `attempt`. Raises

@@ -13,7 +13,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.accounts import PLATFORM_NOUN, Account, AccountService, Health
+from core.accounts import Account, AccountService, Health
 from core.drafts import Draft, DraftStore
 from core.errors import (
     BadInput,
@@ -25,6 +25,7 @@ from core.errors import (
     format_wait,
 )
 from core.media import check_for_platform
+from core.platforms import Platforms
 from core.ports import Clock, Progress
 from core.posts import (
     Capabilities,
@@ -34,10 +35,8 @@ from core.posts import (
     Preflight,
     PublishAttempt,
     PublishResult,
-    UnrecordedAttempt,
 )
 from core.reply import Button, Reply
-from core.usage import UsageEvent, UsageGate
 from core.workspaces import Actor, Workspace
 
 log = logging.getLogger(__name__)
@@ -52,21 +51,17 @@ class DispatchingPublisher:
     """The `PostPublisher` port over every installed platform adapter, chosen by the account's
     platform. A rejected token marks the account unhealthy here, once for every platform."""
 
-    def __init__(self, adapters: Mapping[str, PlatformPublisher], accounts: AccountService) -> None:
-        self._adapters = dict(adapters)
+    def __init__(self, platforms: Platforms, accounts: AccountService) -> None:
+        self.platforms = platforms
         self._accounts = accounts
 
-    @property
-    def platforms(self) -> tuple[str, ...]:
-        return tuple(sorted(self._adapters))
-
     def adapter(self, platform: str) -> PlatformPublisher:
-        found = self._adapters.get(platform)
+        found = self.platforms.find(platform)
         if found is None:
             raise BadInput(
-                f"No publisher for {platform!r} is installed; installed: {', '.join(self.platforms)}."
+                f"No publisher for {platform!r} is installed; installed: {self.platforms.listed()}."
             )
-        return found
+        return found.publisher
 
     def capabilities(self, platform: str) -> Capabilities:
         return self.adapter(platform).capabilities
@@ -161,19 +156,18 @@ class PublishingService:
     publisher: DispatchingPublisher
     accounts: AccountService
     drafts: DraftStore
-    usage: UsageGate
     clock: Clock
+    ledger: PostLedger
     dry_run: bool = False
     dry_run_log: list[Post] = field(default_factory=list)
     counter: PostCounter | None = None
-    daily_caps: dict[str, int] = field(default_factory=dict)  # platform → posts per account per day
-    ledger: PostLedger | None = None  # set by the composition root once the post store exists
 
     def _today(self) -> str:
         return self.clock.now().astimezone(UTC).strftime("%Y-%m-%d")
 
     async def _check_daily_cap(self, post: Post) -> None:
-        cap = self.daily_caps.get(post.platform)
+        platform = self.publisher.platforms.find(post.platform)
+        cap = platform.daily_post_cap if platform is not None else 0
         if not cap or self.counter is None:
             return
         done = await self.counter.count(post.workspace_id, post.account_id, self._today())
@@ -189,6 +183,7 @@ class PublishingService:
         """/publish: validate every target, ask for confirmation, then publish and report."""
         draft = await self.drafts.get(workspace.id, request.draft_id)
         accounts = await self._targets(workspace, request.targets)
+        check_options(request.options, {a.platform for a in accounts}, self.publisher.platforms)
         posts = [self._post(workspace, actor, draft, account, request.options) for account in accounts]
         for account, post in zip(accounts, posts, strict=True):
             await self._check(account, post)
@@ -200,19 +195,25 @@ class PublishingService:
         for post in posts:
             if progress is not None and not self.dry_run:
                 await progress.update(f"Publishing to {post.account_id}…\n")
-            line, post_buttons = await self._publish_one(workspace, actor, post)
+            line, post_buttons = await self._publish_one(actor, post)
             lines.append(line)
             buttons += post_buttons
         return self._banner(Reply("\n".join(lines), tuple(buttons)))
 
     async def _targets(self, workspace: Workspace, targets: tuple[str, ...]) -> list[Account]:
         if not targets:
-            raise BadInput("Name where to publish: facebook, tiktok or an account from /accounts.")
+            raise BadInput(
+                f"Name where to publish: {self.publisher.platforms.listed()} or an account from /accounts."
+            )
         found: dict[str, Account] = {}
         for target in targets:
             for account in await self.accounts.find(workspace, target):
                 found.setdefault(account.id, account)
         return list(found.values())
+
+    def _options_of(self, platform: str) -> frozenset[str]:
+        found = self.publisher.platforms.find(platform)
+        return found.options if found is not None else frozenset()
 
     def _post(
         self, workspace: Workspace, actor: Actor, draft: Draft, account: Account, options: dict[str, str]
@@ -224,7 +225,7 @@ class PublishingService:
             account_id=account.id,
             author_id=actor.user_id,
             text=draft.text,
-            options=dict(options),
+            options={k: v for k, v in options.items() if k in self._options_of(account.platform)},
             media=list(draft.media),
             timezone=workspace.timezone,
         )
@@ -233,8 +234,8 @@ class PublishingService:
         if account.health(self.clock.now()) is Health.UNHEALTHY:
             raise BadInput(
                 f"{account.id} is unhealthy ({account.unhealthy_reason or 'token expired'}); "
-                f"an admin must reconnect the {PLATFORM_NOUN.get(account.platform, 'account')} "
-                f"with /connect {account.platform}."
+                f"an admin must reconnect the {self.publisher.platforms.noun(account.platform)} "
+                f"with {self.publisher.platforms.reconnect(account.platform)}."
             )
         if self.dry_run:
             validate_locally(post, self.publisher.capabilities(post.platform))
@@ -248,14 +249,17 @@ class PublishingService:
         lines = [f"Ready to publish draft {request.draft_id}:"]
         buttons: list[Button] = []
         missing = False
+        choices: set[str] = set()
         for account, post in zip(accounts, posts, strict=True):
             flight = Preflight() if self.dry_run else await self.publisher.preflight(post)
             lines.append(f"- {account.name} ({account.id}): {describe(post)}")
             lines += [f"  {note}" for note in flight.notes]
-            ask, choices = missing_choice(flight, post.options, lambda extra: command(request, extra))
-            missing = missing or bool(ask)
+            ask, buttons_for = missing_choice(flight, post.options, lambda extra: command(request, extra))
+            if ask:
+                missing = True
+                choices.add(f"{post.platform} {flight.choice_option}")
             lines += ask
-            buttons += choices
+            buttons += buttons_for
             if flight.consent:
                 lines.append(f"  {flight.consent}")
         if not missing:
@@ -263,7 +267,9 @@ class PublishingService:
             lines.append(f"Send {confirm} to publish.")
             buttons.append(Button("Publish now", confirm))
         return Reply(
-            "\n".join(lines), tuple(b for b in buttons if len(b.command.encode()) <= MAX_BUTTON_BYTES)
+            "\n".join(lines),
+            tuple(b for b in buttons if len(b.command.encode()) <= MAX_BUTTON_BYTES),
+            choice="Choose " + ", ".join(sorted(choices)) if missing else "",
         )
 
     async def _check_choices(self, post: Post) -> None:
@@ -275,7 +281,7 @@ class PublishingService:
                 f"Choose --{flight.choice_option} for {post.account_id}: {', '.join(flight.choices)}."
             )
 
-    async def _publish_one(self, workspace: Workspace, actor: Actor, post: Post) -> tuple[str, list[Button]]:
+    async def _publish_one(self, actor: Actor, post: Post) -> tuple[str, list[Button]]:
         """One account's line of the answer, and the post card's buttons."""
         if self.dry_run:
             self.dry_run_log.append(post)
@@ -283,15 +289,13 @@ class PublishingService:
                 "dry run: would publish draft %s to %s: %s", post.draft_id, post.account_id, describe(post)
             )
             return f"{post.account_id}: would send {describe(post)}", []
-        if self.ledger is not None:
-            post = await self.ledger.opened(post, actor)
-        status = [Button(f"Status {post.id}", f"/status {post.id}")] if self.ledger is not None else []
-        attempt = self.ledger.attempt(post) if self.ledger is not None else UnrecordedAttempt(post)
+        post = await self.ledger.opened(post, actor)
+        status = [Button(f"Status {post.id}", f"/status {post.id}")]
+        attempt = self.ledger.attempt(post)
         try:
             result = await self.publisher.publish(post, attempt)
         except OutcomeUnknown as exc:
-            if self.ledger is not None:
-                await self.ledger.unknown(attempt.post, exc.reason)
+            await self.ledger.unknown(attempt.post, exc.reason)
             return (
                 f"{post.account_id}: not known whether it was published ({exc.reason}). Nothing will "
                 f"be re-posted on a guess: check the account, then /check {post.id}.",
@@ -299,9 +303,10 @@ class PublishingService:
             )
         except CoreError as exc:
             post = attempt.post
-            await self._record_failure(workspace, actor, post, str(exc))
-            retry = [Button(f"Retry {post.id}", f"/retry {post.id}")] if self.ledger is not None else []
-            return f"{post.account_id}: not published. {explain_failure(post, exc, actor)}", status + retry
+            await self.ledger.failed(post, str(exc))  # records usage and tells the team
+            retry = [Button(f"Retry {post.id}", f"/retry {post.id}")]
+            why = explain_failure(post, exc, actor, self.publisher.platforms)
+            return f"{post.account_id}: not published. {why}", status + retry
         except Exception:
             # One account's surprise must not hide what happened on the others. The post stays
             # claimed in the ledger: the scheduler reconciles it with the platform later.
@@ -311,27 +316,14 @@ class PublishingService:
                 f"{post.account_id}: something went wrong on our side (error id {error_id}); the post may "
                 "or may not have gone out. Check the account before trying again."
             ), status
-        await self._record_success(workspace, actor, attempt.post, result)
+        await self._record_success(attempt.post, result)
         where = f" {result.url}" if result.url else ""
         return f"{post.account_id}: published, post id {result.remote_id}.{where}", status
 
-    async def _record_success(
-        self, workspace: Workspace, actor: Actor, post: Post, result: PublishResult
-    ) -> None:
-        if self.ledger is not None:
-            await self.ledger.published(post, result)  # records usage and tells the team
-        else:
-            event = UsageEvent("published", platform=post.platform, detail=result.remote_id)
-            await self.usage.record(workspace, actor, event)
+    async def _record_success(self, post: Post, result: PublishResult) -> None:
+        await self.ledger.published(post, result)  # records usage and tells the team
         if self.counter is not None:
             await self.counter.add(post.workspace_id, post.account_id, self._today())
-
-    async def _record_failure(self, workspace: Workspace, actor: Actor, post: Post, detail: str) -> None:
-        if self.ledger is not None:
-            await self.ledger.failed(post, detail)
-            return
-        event = UsageEvent("failed", platform=post.platform, detail=detail[:200])
-        await self.usage.record(workspace, actor, event)
 
     def _banner(self, reply: Reply) -> Reply:
         if not self.dry_run:
@@ -351,12 +343,24 @@ def missing_choice(
     return [line], [Button(c, again({flight.choice_option: c})) for c in flight.choices]
 
 
-def explain_failure(post: Post, exc: CoreError, actor: Actor) -> str:
+def check_options(options: dict[str, str], targets: set[str], platforms: Platforms) -> None:
+    """Each post carries only its platform's options; one that no target takes is a mistake."""
+    accepted: set[str] = set()
+    for name in targets:
+        found = platforms.find(name)
+        accepted |= found.options if found is not None else frozenset()
+    for option in options:
+        if option not in accepted:
+            raise BadInput(f"--{option} is not an option of {', '.join(sorted(targets))}; leave it out.")
+
+
+def explain_failure(post: Post, exc: CoreError, actor: Actor, platforms: Platforms) -> str:
     if isinstance(exc, TokenExpired):
-        noun = PLATFORM_NOUN.get(post.platform, "account")
+        noun = platforms.noun(post.platform)
         who = "Run" if actor.is_admin else "Ask a workspace admin to run"
         return (
-            f"The access token expired or was revoked: reconnect the {noun}. {who} /connect {post.platform}."
+            f"The access token expired or was revoked: reconnect the {noun}. "
+            f"{who} {platforms.reconnect(post.platform)}."
         )
     if isinstance(exc, PublishRejected) and exc.retryable:
         wait = f" in {format_wait(exc.retry_after)}" if exc.retry_after else " later"

@@ -45,6 +45,21 @@ class Reply:
     # Set on a draft card: lets a front end remember which draft a message shows, so a photo
     # sent as a reply to the card attaches to that draft (Telegram).
     draft_id: str = ""
+    # Carries a secret or a single-use link (the OAuth link): a front end delivers it only to a
+    # one-to-one chat, never to a group, even when that means asking the user to open one.
+    private_only: bool = False
+    # Nothing to show: a blocked user was told once already, and every later command is ignored.
+    silent: bool = False
+    # The first line is a title and the rest its body (a draft or post card): front ends with
+    # cards (Discord embeds) show it as one.
+    card: bool = False
+    # The buttons are alternatives for one choice (e.g. "TikTok privacy"): front ends with
+    # select menus offer them as one.
+    choice: str = ""
+
+    @classmethod
+    def nothing(cls) -> Reply:
+        return cls("", silent=True)
 
     def with_buttons(self, *buttons: Button) -> Reply:
         return replace(self, buttons=self.buttons + buttons)

@@ -1,37 +1,39 @@
-"""The core service container handed to every command handler (built by the composition root)."""
+"""The core services handed to every command handler, built complete by the composition root
+(`bot/bootstrap.py`) and never changed afterwards."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
+from core.abuse import AbuseGuard
 from core.accounts import AccountService
 from core.drafts import DraftStore
 from core.generation.service import GenerationService
+from core.lifecycle import PostLifecycle
 from core.limits import UsageService
-from core.media import MediaService
+from core.media import DraftMedia, MediaService
+from core.notifications import ChannelStore
+from core.platforms import Platforms
 from core.ports import Clock, Notifier
 from core.publishing import PublishingService
-from core.usage import UsageGate
+from core.urls import Resolver, SystemResolver
 from core.workspaces import WorkspaceService
 
-if TYPE_CHECKING:
-    from core.lifecycle import PostLifecycle
-    from core.notifications import ChannelStore
 
-
-@dataclass
+@dataclass(frozen=True)
 class Services:
     workspaces: WorkspaceService
     notifier: Notifier
     clock: Clock
-    usage: UsageGate
+    usage: UsageService  # the usage gate every generation passes, and the /usage reports
     drafts: DraftStore
     media: MediaService
-    limits: UsageService
+    attachments: DraftMedia
+    platforms: Platforms
     accounts: AccountService
     publishing: PublishingService
     generation: GenerationService
-    # Scheduling (posts lifecycle and team notification channels); None in studios built without them.
-    posts: PostLifecycle | None = None
-    channels: ChannelStore | None = None
+    posts: PostLifecycle
+    channels: ChannelStore
+    abuse: AbuseGuard  # blocks and automatic pauses of chat members
+    resolver: Resolver = field(default_factory=SystemResolver)  # checks links people post

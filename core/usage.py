@@ -31,7 +31,10 @@ class UsageEvent:
 class UsageGate(Protocol):
     async def admit_generation(self, workspace: Workspace, actor: Actor) -> None: ...
 
-    async def record(self, workspace: Workspace, actor: Actor, event: UsageEvent) -> None: ...
+    async def record(self, workspace: Workspace, actor: Actor, event: UsageEvent) -> bool:
+        """Write one event; False when the store did not answer (logged, never raised: the work
+        itself already happened)."""
+        ...
 
 
 class OpenUsageGate:
@@ -43,5 +46,6 @@ class OpenUsageGate:
     async def admit_generation(self, workspace: Workspace, actor: Actor) -> None:
         return None
 
-    async def record(self, workspace: Workspace, actor: Actor, event: UsageEvent) -> None:
+    async def record(self, workspace: Workspace, actor: Actor, event: UsageEvent) -> bool:
         self.events.append(event)
+        return True

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import cache
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
-from core.errors import BadInput, Forbidden
+from core.errors import BadInput, ConfigurationError, Forbidden
 from core.recent import Recent
 
 
@@ -33,19 +34,35 @@ class Actor:
         return self.role is Role.ADMIN
 
 
+LINK_SETTING = "linked_to"  # in a chat's own settings: the workspace it joined with /link
+LINK_CHANNEL_SETTING = "linked_channel"  # the notification channel the join added for it
+ADMIN_ROLES_SETTING = "admin_roles"  # chat roles (Discord role ids) whose members are admins
+
+
 @dataclass(frozen=True)
 class Workspace:
     """`id` is namespaced by platform (`tg:-1001`, `dc:42`, `console:console`) so two platforms
-    can never collide."""
+    can never collide. A chat linked into another workspace (`/link`) works in that one: `id`
+    is the shared workspace, `home_id` the chat's own."""
 
     id: str
     platform: str
     title: str
     timezone: str
+    home_id: str = ""
+    admin_roles: frozenset[str] = frozenset()
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def own_id(self) -> str:
+        return self.home_id or self.id
+
+    @property
+    def linked(self) -> bool:
+        return self.own_id != self.id
 
 
 class WorkspaceStore(Protocol):
@@ -61,27 +78,73 @@ class WorkspaceStore(Protocol):
         ...
 
 
+class LinkStore(Protocol):
+    """Which chats joined a workspace, besides each chat's own `linked_to` setting."""
+
+    async def read_settings(self, workspace_id: str) -> dict[str, str]: ...
+
+    async def delete_settings(self, workspace_id: str, names: tuple[str, ...]) -> None: ...
+
+    async def add_alias(self, workspace_id: str, alias_id: str) -> None: ...
+
+    async def remove_alias(self, workspace_id: str, alias_id: str) -> None: ...
+
+    async def aliases(self, workspace_id: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class LinkInvite:
+    """What a `/link` code stands for: join `workspace_id`, offered by `actor_id` on
+    `platform`, whose team notices went to `channel_id` there."""
+
+    workspace_id: str
+    platform: str
+    actor_id: str
+    channel_id: str
+
+
+class LinkCodes(Protocol):
+    async def issue(self, invite: LinkInvite) -> str: ...
+
+    async def consume(self, code: str, joiner_id: str) -> LinkInvite:
+        """The invite, spent once; a code shown to the workspace it came from is refused
+        without being spent."""
+        ...
+
+
 def require_admin(actor: Actor, what: str) -> None:
     if not actor.is_admin:
         raise Forbidden(f"Only workspace admins can {what}.")
 
 
+class UnknownTimezone(BadInput, ValueError):
+    """Also a ValueError, so a pydantic validator (DEFAULT_TIMEZONE in the settings) can raise it."""
+
+
+MAX_TIMEZONE = 64
+HOST_ZONES = frozenset({"localtime"})  # the host's own zone file: not a name a team can rely on
+
+
+@cache  # scanning the zone database takes tens of milliseconds; it does not change while we run
+def known_timezones() -> dict[str, str]:
+    """lower-case name → IANA name, from `zoneinfo.available_timezones()` only: a path such as
+    `Europe` (a directory of the zone database) or `../etc` never reaches `ZoneInfo`."""
+    return {zone.lower(): zone for zone in available_timezones() - HOST_ZONES}
+
+
 def validate_timezone(name: str) -> str:
     """Accept an IANA name case-insensitively; suggest close names when it is unknown."""
     candidate = name.strip()
-    try:
-        ZoneInfo(candidate)
-        return candidate
-    except (ZoneInfoNotFoundError, ValueError):
-        pass
-    by_lower = {zone.lower(): zone for zone in available_timezones()}
-    if candidate.lower() in by_lower:
-        return by_lower[candidate.lower()]
-    hints = sorted(z for z in by_lower.values() if candidate.lower() in z.lower())[:5]
+    if len(candidate) > MAX_TIMEZONE:
+        raise UnknownTimezone(f"That timezone name is {len(candidate)} characters; IANA names are short.")
+    known = known_timezones()
+    if candidate.lower() in known:
+        return known[candidate.lower()]
+    hints = sorted(z for z in known.values() if candidate and candidate.lower() in z.lower())[:5]
     hint = (
         f" Did you mean {', '.join(hints)}?" if hints else " Example: Europe/Berlin, America/New_York, UTC."
     )
-    raise BadInput(f"Unknown timezone {candidate!r}; use an IANA name.{hint}")
+    raise UnknownTimezone(f"Unknown timezone {candidate!r}; use an IANA name.{hint}")
 
 
 @dataclass(frozen=True)
@@ -90,6 +153,7 @@ class Loaded:
 
     settings: dict[str, str]
     members: frozenset[tuple[str, str]]
+    target: str = ""  # the workspace this chat is linked into, if any
 
 
 class WorkspaceService:
@@ -99,21 +163,35 @@ class WorkspaceService:
     written again, nor are the settings read again (see `Recent` for how fresh that is)."""
 
     def __init__(
-        self, store: WorkspaceStore, default_timezone: str, recent: Recent[str, Loaded] | None = None
+        self,
+        store: WorkspaceStore,
+        default_timezone: str,
+        recent: Recent[str, Loaded] | None = None,
+        *,
+        links: LinkStore | None = None,
+        codes: LinkCodes | None = None,
     ) -> None:
         self._store = store
         self._default_timezone = default_timezone
         self._recent: Recent[str, Loaded] = recent or Recent()
+        self._links = links
+        self._codes = codes
 
     async def open(self, workspace_id: str, platform: str, title: str, actor: Actor) -> Workspace:
+        """The workspace a chat works in: its own, or the one it joined with /link (one more
+        round trip, only for a linked chat)."""
         loaded = self._recent.get(workspace_id)
         member = (actor.user_id, actor.display_name)
         if loaded is None or member not in loaded.members:
             settings = await self._store.touch(workspace_id, actor)
-            loaded = Loaded(settings, (loaded.members if loaded else frozenset()) | {member})
+            target = settings.get(LINK_SETTING, "")
+            if target:
+                settings = await self._store.touch(target, actor)
+            loaded = Loaded(settings, (loaded.members if loaded else frozenset()) | {member}, target)
             self._recent.put(workspace_id, loaded)
         timezone = loaded.settings.get("timezone", self._default_timezone)
-        return Workspace(workspace_id, platform, title, timezone)
+        roles = frozenset(r for r in loaded.settings.get(ADMIN_ROLES_SETTING, "").split(",") if r)
+        return Workspace(loaded.target or workspace_id, platform, title, timezone, workspace_id, roles)
 
     async def members(self, workspace: Workspace) -> dict[str, str]:
         """user id → display name of everyone who has used the studio in this workspace."""
@@ -123,5 +201,65 @@ class WorkspaceService:
         require_admin(actor, "change the workspace timezone")
         zone = validate_timezone(name)
         await self._store.save_settings(workspace.id, {"timezone": zone})
+        self.forget(workspace)
+        return replace(workspace, timezone=zone)
+
+    def forget(self, workspace: Workspace) -> None:
         self._recent.forget(workspace.id)
-        return Workspace(workspace.id, workspace.platform, workspace.title, zone)
+        self._recent.forget(workspace.own_id)
+
+    async def set_admin_roles(self, workspace: Workspace, actor: Actor, roles: frozenset[str]) -> Workspace:
+        require_admin(actor, "choose which roles are admins")
+        await self._store.save_settings(workspace.id, {ADMIN_ROLES_SETTING: ",".join(sorted(roles))})
+        self.forget(workspace)
+        return replace(workspace, admin_roles=roles)
+
+    # --- linked workspaces (/link, /unlink) ------------------------------------------------
+
+    def _linking(self) -> tuple[LinkStore, LinkCodes]:
+        if self._links is None or self._codes is None:
+            raise ConfigurationError("Linking workspaces is not set up in this studio.", setting="SECRET_KEY")
+        return self._links, self._codes
+
+    async def invite(self, workspace: Workspace, actor: Actor, channel_id: str) -> str:
+        """A one-time code another chat gives to `/link` to join this workspace."""
+        require_admin(actor, "link this workspace to another chat")
+        _, codes = self._linking()
+        return await codes.issue(LinkInvite(workspace.id, workspace.platform, actor.user_id, channel_id))
+
+    async def join(self, workspace: Workspace, actor: Actor, code: str, channel: str) -> LinkInvite:
+        """Make this chat work in the workspace the code invites it to. `channel` is the
+        notification channel added for this chat (so `/unlink` can take it away again)."""
+        require_admin(actor, "link this chat to another workspace")
+        links, codes = self._linking()
+        if workspace.linked:
+            raise BadInput(f"This chat is already linked to {workspace.id}; send /unlink first.")
+        if await links.aliases(workspace.id):
+            raise BadInput("Other chats are linked to this one; they would lose it. /unlink them first.")
+        invite = await codes.consume(code, workspace.id)
+        if (await links.read_settings(invite.workspace_id)).get(LINK_SETTING):
+            raise BadInput("That workspace has since joined another one; ask there for a new /link code.")
+        await links.add_alias(invite.workspace_id, workspace.own_id)
+        await self._store.save_settings(
+            workspace.own_id, {LINK_SETTING: invite.workspace_id, LINK_CHANNEL_SETTING: channel}
+        )
+        self.forget(workspace)
+        return invite
+
+    async def unlink(self, workspace: Workspace, actor: Actor) -> list[tuple[str, str]]:
+        """Detach this chat from the workspace it joined, or every chat that joined this one.
+        Returns (chat workspace id, the notification channel its join added)."""
+        require_admin(actor, "unlink workspaces")
+        links, _ = self._linking()
+        chats = [workspace.own_id] if workspace.linked else await links.aliases(workspace.id)
+        if not chats:
+            raise BadInput("This chat is not linked to another workspace. /link shares it with one.")
+        detached = []
+        for chat in chats:
+            settings = await links.read_settings(chat)
+            await links.delete_settings(chat, (LINK_SETTING, LINK_CHANNEL_SETTING))
+            await links.remove_alias(workspace.id, chat)
+            self._recent.forget(chat)
+            detached.append((chat, settings.get(LINK_CHANNEL_SETTING, "")))
+        self._recent.forget(workspace.id)
+        return detached

@@ -1,17 +1,31 @@
-"""Shared fixtures. Real-Redis tests use TEST_REDIS_URL (default db 15 on 127.0.0.1:6379) and
-flush that database around each test; with CI set, a missing Redis fails instead of skipping."""
+"""Shared fixtures.
+
+Hermetic: `hermetic_settings` (autouse) removes every variable the Settings model reads and turns
+off `.env`, so a test's settings are exactly what it passes; `process_env` is the clean
+environment for studio subprocesses.
+
+Real-Redis tests run on TEST_REDIS_URL's server (default redis://127.0.0.1:6379/15) in a database
+this process has claimed (`SET cs-test:db:<n> NX EX` on db 0, renewed while the run lasts,
+released at exit): the URL's database first, then others of TEST_REDIS_DBS (default 1-15), so two
+runs or two xdist workers never flush each other's data. With CI set, a missing Redis fails
+instead of skipping."""
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import socket
+import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import fakeredis
 import pytest
+import redis
 import redis.asyncio as aioredis
 
 from adapters.redis.connection import RedisHandle
@@ -24,7 +38,78 @@ from core.workspaces import Role
 from tests.fake_bot_api import FakeBotApi
 from tests.fake_llm import FakeLLM
 
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CLAIM_SECONDS = 120
+PASSED_TO_PROCESSES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT")
+
+
+def database_pool(preferred: int, spec: str) -> list[int]:
+    """TEST_REDIS_DBS as "7" or "7,12-14"; empty: every database but 0 (which holds the claims)."""
+    if not spec.strip():
+        return [preferred, *(n for n in range(15, 0, -1) if n != preferred)]
+    pool: list[int] = []
+    for part in spec.split(","):
+        low, _, high = part.strip().partition("-")
+        pool += range(int(low), int(high or low) + 1)
+    return sorted(pool, key=lambda n: n != preferred)
+
+
+def claim_database(url: str, spec: str) -> str:
+    """This process's own database on the server `url` names (unchanged when it cannot be asked)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        return url
+    control = redis.Redis.from_url(urlunsplit(parts._replace(path="/0")), socket_connect_timeout=2)
+    token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    preferred = int(parts.path.strip("/") or 0)
+    try:
+        for number in database_pool(preferred, spec):
+            key = f"cs-test:db:{number}"
+            if control.set(key, token, nx=True, ex=CLAIM_SECONDS):
+                keep_claim(control, key, token)
+                return urlunsplit(parts._replace(path=f"/{number}"))
+    except redis.RedisError:
+        return url  # no Redis: the real-Redis fixtures skip (or fail under CI) as they always did
+    raise pytest.UsageError(f"every test database in {spec or '1-15'} on {url} is claimed by another run")
+
+
+def keep_claim(control: redis.Redis, key: str, token: str) -> None:
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(CLAIM_SECONDS / 4):
+            if control.get(key) == token.encode():
+                control.expire(key, CLAIM_SECONDS)
+
+    def release() -> None:
+        stop.set()
+        if control.get(key) == token.encode():
+            control.delete(key)
+
+    threading.Thread(target=renew, name="test-db-claim", daemon=True).start()
+    atexit.register(release)
+
+
+TEST_REDIS_URL = claim_database(
+    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), os.environ.get("TEST_REDIS_DBS", "")
+)
+SETTINGS_VARIABLES = frozenset(Settings.model_fields)
+
+
+@pytest.fixture(autouse=True)
+def hermetic_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come only from what a test passes: not from the developer's shell (names are
+    matched case-insensitively, as pydantic-settings does), not from a `.env` file."""
+    for name in list(os.environ):
+        if name.lower() in SETTINGS_VARIABLES:
+            monkeypatch.delenv(name)
+    monkeypatch.setitem(Settings.model_config, "env_file", None)
+
+
+def process_env(**values: str) -> dict[str, str]:
+    """The environment of a studio subprocess: what the interpreter and coverage need, plus
+    exactly `values` — nothing of the developer's settings."""
+    keep = {k: v for k, v in os.environ.items() if k in PASSED_TO_PROCESSES or k.startswith("COV")}
+    return {**keep, **values}
 
 
 class FakeClock:

@@ -66,6 +66,123 @@ def test_secrets_are_redacted_from_every_log_record() -> None:
     assert RedactSecrets(["abc"]).redact("abc") == "abc"  # too short to be a secret worth hiding
 
 
+# --- layers and cycles -----------------------------------------------------------------------
+
+LAYERS = {"core": 0, "adapters": 1, "bot": 2}  # an import may only point at its own or a lower layer
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_imports(path: Path, root: Path) -> set[str]:
+    """Project modules `path` imports (relative imports resolved against its package). Imports
+    under `if TYPE_CHECKING:` count too: a type-only dependency is still a dependency, and on the
+    code this test was written against they were exactly the circle (core.media → core.services
+    → core.publishing → core.media) and the upward import (adapters → bot.settings) it forbids."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module_name(path, root)
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def import_graph(root: Path, packages: tuple[str, ...] = tuple(LAYERS)) -> dict[str, set[str]]:
+    files = [p for package in packages for p in (root / package).rglob("*.py")]
+    modules = {module_name(p, root): p for p in files}
+    return {
+        name: {m for m in module_imports(path, root) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def upward(graph: dict[str, set[str]]) -> list[str]:
+    layer = {name: LAYERS[name.split(".")[0]] for name in graph}
+    return sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets if layer[b] > layer[a])
+
+
+def test_no_import_runs_upward() -> None:
+    """core <- adapters <- bot: the core imports neither adapters nor bot; adapters never bot."""
+    assert upward(import_graph(ROOT)) == []
+
+
+def test_there_is_no_module_import_cycle() -> None:
+    assert cycles(import_graph(ROOT)) == []
+
+
+def test_the_checkers_find_a_planted_cycle_and_an_upward_import(tmp_path: Path) -> None:
+    for package in LAYERS:
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "core" / "a.py").write_text("from core.b import thing\n")
+    (tmp_path / "core" / "b.py").write_text("from . import c\n")
+    (tmp_path / "core" / "c.py").write_text("import core.a\nfrom adapters.x import y\n")
+    (tmp_path / "core" / "d.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bot.z import w\n"
+    )
+    (tmp_path / "adapters" / "x.py").write_text("y = 1\n")
+    (tmp_path / "bot" / "z.py").write_text("from core.a import thing\n")
+    graph = import_graph(tmp_path)
+    assert cycles(graph) == [["core.a", "core.b", "core.c"]]
+    assert upward(graph) == ["core.c -> adapters.x", "core.d -> bot.z"]  # TYPE_CHECKING counts too
+
+
+# --- private APIs and wire protocols -----------------------------------------------------------
+
 OWN_PACKAGES = {"core", "adapters", "bot", "bench"}
 
 

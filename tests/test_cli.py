@@ -19,7 +19,7 @@ from tests.test_console import CLI, console_env
 
 def test_commands_json_lists_every_command_with_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["commands", "--json"]) == 0
-    commands = json.loads(capsys.readouterr().out)
+    commands = json.loads(capsys.readouterr().out)["commands"]
     by_name = {c["name"]: c for c in commands}
     assert {"start", "help", "whoami", "timezone"} <= set(by_name)
     assert by_name["timezone"]["options"][0]["name"] == "name"

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,18 +10,15 @@ from bot.console import Console, ConsoleIdentity, ConsoleNotifier, ConsoleProgre
 from core.commands.registry import Command, Context, NoArgs
 from core.reply import Attachment, Button, Reply
 from core.workspaces import Role
-from tests.conftest import free_port
+from tests.conftest import free_port, process_env
 
 CLI = [sys.executable, "-m", "bot.cli"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def console_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "OPENAI_", "AI_"))}
-    env.update(DATA_DIR=str(tmp_path / "data"), SECRET_KEY="k" * 40, PYTHONPATH=str(ROOT))
-    env["HTTP_PORT"] = str(free_port())
-    env.update(extra)
-    return env
+    defaults = {"DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "k" * 40, "HTTP_PORT": str(free_port())}
+    return process_env(**{**defaults, "PYTHONPATH": str(ROOT), **extra})
 
 
 def run_console(tmp_path: Path, stdin: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

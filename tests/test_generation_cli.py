@@ -72,7 +72,7 @@ def test_console_command_generates_and_lists(
 
 def test_commands_lists_the_generation_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["commands", "--json"]) == 0
-    names = {c["name"] for c in json.loads(capsys.readouterr().out)}
+    names = {c["name"] for c in json.loads(capsys.readouterr().out)["commands"]}
     assert {
         "generate",
         "drafts",

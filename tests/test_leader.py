@@ -10,12 +10,12 @@ from adapters.redis.lease import RedisLease
 from adapters.redis.posts import RedisPostStore
 from adapters.scheduler.aps import ApsJobScheduler
 from adapters.scheduler.service import SchedulerService
-from core.lifecycle import PostLifecycle
+from core.lifecycle import PermissiveAccounts, PostLifecycle
 from core.posts import Post, PostEvent, PostStatus
 from core.scheduling import PublishRunner
 from core.usage import OpenUsageGate
 from tests.conftest import RecordingNotifier
-from tests.fakes.core_fakes import FakePublisher
+from tests.fakes.core_fakes import FakePublisher, named_platforms
 
 
 class WallClock:
@@ -31,7 +31,12 @@ def instance(
     runner = PublishRunner(
         RedisPostStore(client, keys), publisher, jobs, RecordingNotifier(), OpenUsageGate(), WallClock()
     )
-    return SchedulerService(RedisLease(client, keys, name, ttl), jobs, PostLifecycle(runner), tick=0.1)
+    return SchedulerService(
+        RedisLease(client, keys, name, ttl),
+        jobs,
+        PostLifecycle(runner, PermissiveAccounts(named_platforms("facebook", "tiktok"))),
+        tick=0.1,
+    )
 
 
 @pytest.mark.redis

@@ -158,7 +158,7 @@ async def test_daily_token_budget_warns_once_then_stops_generation(
     with pytest.raises(QuotaExceeded) as refused:
         await studio.services.usage.admit_generation(ws, ANN)
     assert "daily token budget is used up (1050 of 1000)" in str(refused.value)
-    refusal = (await studio.services.limits.activity(ws, None, 1))[0]
+    refusal = (await studio.services.usage.activity(ws, None, 1))[0]
     assert (refusal.kind, refusal.detail) == ("rate_limited", "daily token budget")
     assert "2026-11-26 00:00" in str(refused.value)
     clock.advance(days=1)  # a new day in the workspace's timezone: budget and latch start over
@@ -203,10 +203,10 @@ async def test_every_event_kind_is_counted_per_user_and_workspace(
     kinds = ("generated", "regenerated", "published", "scheduled", "cancelled", "failed", "rate_limited")
     for kind in kinds:
         await studio.services.usage.record(ws, ANN, UsageEvent(kind))  # type: ignore[arg-type]
-    _, counters = await studio.services.limits.days(ws, 1)
+    _, periods = await studio.services.usage.days(ws, 1)
     for kind in kinds:
-        assert counters[0][kind] == 1 and counters[0][f"user:console:ann:{kind}"] == 1
-    assert len(await studio.services.limits.activity(ws, "console:ann", 50)) == len(kinds)
+        assert periods[0].total.count(kind) == 1 and periods[0].member("console:ann").count(kind) == 1
+    assert len(await studio.services.usage.activity(ws, "console:ann", 50)) == len(kinds)
     ttl = await any_redis.ttl(f"cs:{{ws:{ws.id}}}:usage:day:2026-11-25")
     assert 90 * 86_400 < ttl <= 92 * 86_400
 
@@ -221,7 +221,7 @@ async def test_retention_trims_old_activity(
     await studio.services.usage.record(ws, ANN, UsageEvent("scheduled"))
     clock.advance(days=1, seconds=1)
     await studio.services.usage.record(ws, ANN, UsageEvent("cancelled"))
-    feed = await studio.services.limits.activity(ws, None, 10)
+    feed = await studio.services.usage.activity(ws, None, 10)
     assert [entry.kind for entry in feed] == ["cancelled", "scheduled"]
 
 

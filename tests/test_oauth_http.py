@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from ipaddress import ip_network
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -62,6 +63,9 @@ async def env(settings: Settings, real_redis: aioredis.Redis) -> AsyncIterator[E
         update={
             "facebook_app_id": "APPID",
             "facebook_app_secret": SecretStr("APPSECRET-xyz"),
+            # TikTok connects by link too, so its callback route is served (one per OAuth platform).
+            "tiktok_client_key": "CLIENTKEY",
+            "tiktok_client_secret": SecretStr("CLIENTSECRET-xyz"),
             "ip_block_strikes": 5,
             "public_base_url": "https://studio.example.com",
         }
@@ -210,14 +214,18 @@ async def test_expired_nonce_key_disappears_with_the_link(env: Env, real_redis: 
 
 @pytest.mark.redis
 async def test_behind_a_trusted_proxy_the_forwarded_client_is_banned_not_the_proxy(env: Env) -> None:
-    env.studio.settings.http_trust_forwarded_for = True
-    attacker = {"X-Forwarded-For": "203.0.113.9, 10.0.0.1"}
+    env.studio.settings.trusted_proxies = (ip_network("127.0.0.0/8"), ip_network("10.0.0.0/8"))
+    # The client wrote 1.2.3.4; our proxies (10.0.0.1, then the peer 127.0.0.1) appended the rest.
+    attacker = {"X-Forwarded-For": "1.2.3.4, 203.0.113.9, 10.0.0.1"}
     for _ in range(5):
         response = await env.web.get("/oauth/facebook/callback", params={"state": "x"}, headers=attacker)
         assert response.status_code == 400
     assert (await env.web.get("/healthz", headers=attacker)).status_code == 403
+    blocker = env.studio.ip_blocker
+    assert blocker is not None and await blocker.banned("203.0.113.9")
+    assert not await blocker.banned("1.2.3.4") and not await blocker.banned("127.0.0.1")
     assert (await env.web.get("/healthz", headers={"X-Forwarded-For": "198.51.100.7"})).status_code == 200
-    env.studio.settings.http_trust_forwarded_for = False
+    env.studio.settings.trusted_proxies = ()
     assert (await env.web.get("/healthz", headers=attacker)).status_code == 200  # header ignored now
 
 
@@ -235,3 +243,26 @@ async def test_an_unreachable_store_answers_503_not_a_traceback(settings: Settin
             await stop_http(server)
             await down.aclose()
     assert response.status_code == 503 and "unavailable" in response.text
+
+
+@pytest.mark.redis
+async def test_openapi_document_is_served_and_names_every_route(env: Env) -> None:
+    response = await env.web.get("/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.") and document["info"]["title"]
+    served = {route.resource.canonical for route in create_app(env.studio).router.routes() if route.resource}
+    assert served <= set(document["paths"]), served - set(document["paths"])
+    assert {"/oauth/facebook/callback", "/oauth/tiktok/callback"} <= set(document["paths"])
+
+
+async def test_openapi_names_the_webhook_path_in_webhook_mode(studio: Studio) -> None:
+    from dataclasses import replace
+
+    from bot.http import describe
+
+    hooked = replace(
+        studio,
+        settings=studio.settings.model_copy(update={"telegram_webhook_url": "https://x.example/tg/abc"}),
+    )
+    assert "post" in describe(hooked)["paths"]["/tg/abc"]  # type: ignore[index]

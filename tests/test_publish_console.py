@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from adapters.redis.connection import RedisHandle
 from bot.bootstrap import Studio, build_studio
 from bot.console import Console, ConsoleIdentity
+from bot.discord.render import render
 from bot.settings import Settings
 from core.commands.dispatch import Caller
 from core.drafts import Draft
@@ -26,6 +27,7 @@ from core.errors import BadInput, NotFound
 from core.posts import PostStatus
 from core.workspaces import Role
 from tests.conftest import FakeClock, RecordingNotifier
+from tests.fakes.core_fakes import StaticResolver
 from tests.test_tiktok_adapter import CREATOR, FakeTikTok, StreamingTransport, ok
 
 WS = "console:console"
@@ -90,7 +92,7 @@ class Session:
 
     async def events(self) -> list[tuple[str, str]]:
         """(kind, platform) of the usage events recorded in the console workspace, oldest first."""
-        entries = await self.studio.services.limits.activity(await workspace(self), None, 50)
+        entries = await self.studio.services.usage.activity(await workspace(self), None, 50)
         return [(e.kind, e.platform) for e in sorted(entries, key=lambda e: e.at)]
 
 
@@ -98,8 +100,14 @@ async def open_session(
     settings: Settings, client: aioredis.Redis, http: httpx.AsyncClient, tmp_path: Path
 ) -> Session:
     notifier = RecordingNotifier()
+    links = StaticResolver({"bakery.example": ["93.184.215.14"]})
     studio = await build_studio(
-        settings, notifier=notifier, clock=FakeClock(), redis=RedisHandle(client, "test"), http=http
+        settings,
+        notifier=notifier,
+        clock=FakeClock(),
+        redis=RedisHandle(client, "test"),
+        http=http,
+        links=links,
     )
     out = io.StringIO()
     console = Console(studio.dispatcher, ConsoleIdentity(), tmp_path / "exports", out)
@@ -308,6 +316,13 @@ async def test_tiktok_shows_creator_privacy_buttons_and_consent_before_a_direct_
         assert "public" not in ask.split("Choose", 1)[1]
         assert "--yes" not in ask  # no publish button before a privacy level is chosen
         assert "Choose --privacy" in await s.say("/publish d1 tiktok --yes")
+        choice = await s.studio.dispatcher.handle_text(ConsoleIdentity().caller(), "/publish d1 tiktok")
+        assert choice.choice == "Choose tiktok privacy"  # a select menu on Discord
+        [menu] = render(choice)[-1].view.children  # type: ignore[union-attr]
+        assert [o.value for o in menu.item.options] == [  # type: ignore[attr-defined]
+            "/publish d1 tiktok --privacy followers",
+            "/publish d1 tiktok --privacy private",
+        ]
         consent = await s.say("/publish d1 tiktok --privacy private")
         assert "Music Usage Confirmation" in consent
         assert "[Publish now] /publish d1 tiktok --privacy private --yes" in consent
@@ -383,7 +398,7 @@ async def test_content_studio_console_process_publishes_to_the_graph_server(
         "-m",
         "bot.cli",
         "console",
-        cwd=Path(__file__).parent.parent,
+        cwd=tmp_path,
         env=env,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,

@@ -17,13 +17,13 @@ from core.errors import (
     StoreUnavailable,
     TokenExpired,
 )
-from core.lifecycle import PostLifecycle
+from core.lifecycle import PermissiveAccounts, PostLifecycle
 from core.posts import Post, PostEvent, PostStatus, PublishResult
 from core.scheduling import PublishRunner, RetryPolicy
 from core.usage import OpenUsageGate
 from core.workspaces import Actor, Role, Workspace
 from tests.conftest import FakeClock
-from tests.fakes.core_fakes import FakeJobs, FakePublisher
+from tests.fakes.core_fakes import FakeJobs, FakePublisher, named_platforms
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -53,7 +53,7 @@ class Rig:
             self.store, publisher, self.jobs, self.notifier, self.usage, self.clock,
             grace=timedelta(hours=1), retry=RetryPolicy(3, 30, 600), rng=random.Random(7),
         )  # fmt: skip
-        self.lifecycle = PostLifecycle(self.runner)
+        self.lifecycle = PostLifecycle(self.runner, PermissiveAccounts(named_platforms("facebook", "tiktok")))
 
     async def add(
         self, post_id: str = "p1", due: datetime = T0, status: PostStatus = PostStatus.SCHEDULED

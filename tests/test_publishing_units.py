@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from adapters.redis.accounts import RedisAccountStore
 from adapters.redis.keys import Keys
 from adapters.security.crypto import TokenCipher
 from adapters.social import facebook, tiktok
-from adapters.social.registry import PublisherContext, load_plugins
+from adapters.social.registry import PublisherContext, load_platforms
 from bot.cli import main
 from bot.logs import REDACTED, RedactSecrets, configure_logging, remember_secret
 from bot.settings import Settings
@@ -27,6 +28,7 @@ from core.errors import BadInput, ConfigurationError, NotFound
 from core.media import MB, MediaLimits, MediaService, bytes_reader, check_for_platform, mp4_duration
 from core.posts import Post
 from core.publishing import describe, validate_locally
+from tests.test_tiktok_adapter import KeptTokens
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -166,7 +168,7 @@ def test_redaction_hides_configured_learned_and_token_shaped_values() -> None:
         "XYZ",
     ):
         assert secret not in out
-    assert "access_token=" + REDACTED in out and "fields=id" in out and "state=1" in out
+    assert "access_token=" + REDACTED in out and "fields=id" in out and "state=" + REDACTED in out
 
 
 def test_logging_redacts_messages_and_tracebacks(capsys: pytest.CaptureFixture[str]) -> None:
@@ -197,7 +199,7 @@ def test_settings_parse_poll_delays_and_old_keys(tmp_path: Path) -> None:
         secret_keys_old=SecretStr("a" * 32 + ", " + "b" * 32),
         tiktok_poll_delays="1,2.5",
     )
-    assert settings.tiktok_poll_delays_seconds() == (1.0, 2.5)
+    assert tiktok.poll_delays(settings.tiktok_poll_delays) == (1.0, 2.5)
     assert settings.old_secret_keys() == ["a" * 32, "b" * 32]
     assert "a" * 32 in settings.secrets()
 
@@ -205,19 +207,19 @@ def test_settings_parse_poll_delays_and_old_keys(tmp_path: Path) -> None:
 def test_entry_points_load_both_platforms_and_bad_chunk_setting_stops_start_up(settings: Settings) -> None:
     import httpx
 
-    context = PublisherContext(settings, httpx.AsyncClient())
-    plugins = load_plugins(context)
-    assert sorted(plugins) == ["facebook", "tiktok"]
-    assert plugins["facebook"].oauth is None and plugins["tiktok"].oauth is None
-    assert plugins["tiktok"].publisher.capabilities.supports() == ["photo", "video"]
-    context.settings = settings.model_copy(update={"tiktok_chunk_mb": 100})
+    context = PublisherContext(settings.model_dump(), httpx.AsyncClient(), KeptTokens())
+    platforms = load_platforms(context)
+    assert platforms.names == ("facebook", "tiktok")
+    assert platforms.with_oauth() == ()
+    assert platforms.get("tiktok").capabilities.supports() == ["photo", "video"]
+    assert platforms.get("facebook").noun == "page"
     with pytest.raises(ConfigurationError, match="5-64 MB"):
-        load_plugins(context)
+        load_platforms(replace(context, config={**context.config, "tiktok_chunk_mb": 100}))
 
 
 def test_commands_cli_lists_the_publishing_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["commands", "--json"]) == 0
-    names = {c["name"] for c in json.loads(capsys.readouterr().out)}
+    names = {c["name"] for c in json.loads(capsys.readouterr().out)["commands"]}
     assert {"connect", "accounts", "disconnect", "attach", "publish"} <= names
     assert main(["commands"]) == 0
     assert "/publish" in capsys.readouterr().out

@@ -20,7 +20,7 @@ from tests.fakes.core_fakes import FakePublisher
 async def sched(settings: Settings, fake_redis: aioredis.Redis, clock: FakeClock) -> AsyncIterator[Studio]:
     studio = await build_studio(
         settings, notifier=RecordingNotifier(), clock=clock, redis=RedisHandle(fake_redis, "memory://"),
-        publisher=FakePublisher(), accounts=PermissiveAccounts(),
+        publisher=FakePublisher(), accounts=PermissiveAccounts,
     )  # fmt: skip
     await studio.services.drafts.save(Draft("d1", "console:w1", "console:u1", "post", "Launch day is here!"))
     await studio.services.drafts.save(Draft("d9", "console:w2", "console:u9", "post", "Other team"))

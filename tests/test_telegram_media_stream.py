@@ -204,7 +204,7 @@ async def test_members_cannot_attach_to_someone_elses_draft(
     api.files["p"] = b"jpeg"
     await tg.send("", chat_id=-1001, user_id=8, **photo_message("p", 4, caption="/attach cd34"))
     assert api.of("sendMessage")[0].params["text"] == (
-        "Draft cd34 was written by someone else; only its author or an admin can change it."
+        "Draft cd34 was written by someone else; only its author or an admin can attach files to it."
     )
     assert (await studio.services.drafts.get("tg:-1001", "cd34")).media == []
 

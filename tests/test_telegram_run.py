@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import sys
@@ -26,7 +25,7 @@ from bot.telegram import build_telegram, start_telegram
 from bot.telegram.webhook import SECRET_HEADER
 from core.errors import DeliveryFailed
 from core.reply import Button
-from tests.conftest import RecordingNotifier
+from tests.conftest import TEST_REDIS_URL, RecordingNotifier, free_port, process_env
 from tests.fake_bot_api import BOT_ID, FakeBotApi, callback_update, message_update
 from tests.fake_llm import FakeLLM
 from tests.telegram_harness import telegram_settings
@@ -82,15 +81,15 @@ async def test_run_polls_publishes_commands_answers_help_and_buttons(
 async def test_the_content_studio_command_runs_the_bot_as_a_process(
     tmp_path: Path, api: FakeBotApi, real_redis: aioredis.Redis
 ) -> None:
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": "123:abc",
-        "TELEGRAM_API_BASE_URL": api.base_url,
-        "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
-        "DATA_DIR": str(tmp_path / "data"),
-        "SECRET_KEY": "k" * 40,
-        "LOG_LEVEL": "INFO",
-    }
+    env = process_env(
+        TELEGRAM_BOT_TOKEN="123:abc",
+        TELEGRAM_API_BASE_URL=api.base_url,
+        REDIS_URL=TEST_REDIS_URL,
+        DATA_DIR=str(tmp_path / "data"),
+        SECRET_KEY="k" * 40,
+        LOG_LEVEL="INFO",
+        HTTP_PORT=str(free_port()),
+    )
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run",
         env=env, cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL,
@@ -123,7 +122,7 @@ async def webhook(
     service = await start_telegram(studio, serve=False)
     rejected: list[str] = []
     web_app = web.Application()
-    service.mount(web_app, rejected.append)
+    service.mount(web_app, lambda request, reason: rejected.append(f"{request.remote}: {reason}"))
     runner = web.AppRunner(web_app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -170,16 +169,17 @@ async def test_webhook_refuses_requests_without_the_secret_and_reports_the_ip(
         assert response.status == 403
     await asyncio.sleep(0.05)
     assert api.of("sendMessage") == []
-    assert rejected == ["127.0.0.1"]
+    assert rejected == ["127.0.0.1: bad webhook secret"]
 
 
 async def test_webhook_refuses_malformed_updates(webhook: tuple[str, list[str]]) -> None:
     url, rejected = webhook
     async with aiohttp.ClientSession() as http:
-        for body in (b"not json", b"[1, 2]"):
+        nested = b"[" * 100_000 + b"]" * 100_000  # exhausts the JSON decoder's stack: still a 400
+        for body in (b"not json", b"[1, 2]", b'"text"', nested, b'{"update_id": "x", "message": 5}'):
             response = await http.post(url, data=body, headers={SECRET_HEADER: WEBHOOK_SECRET})
             assert response.status == 400
-    assert rejected == []
+    assert rejected == ["127.0.0.1: malformed body"] * 5
 
 
 async def test_webhook_mode_serves_its_own_port_until_the_shared_server_exists(

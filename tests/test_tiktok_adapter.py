@@ -27,12 +27,13 @@ from adapters.social.tiktok import (
     capabilities,
     chunk_plan,
 )
-from core.accounts import Account, AccountService, OAuthRequest, Tokens
+from core.accounts import Account, OAuthRequest, Tokens
 from core.drafts import MediaRef
 from core.errors import BadInput, OutcomeUnknown, PublishRejected, TokenExpired
 from core.media import MB
+from core.platforms import TokenWriter
 from core.posts import Credentials, Post
-from tests.conftest import FakeClock, RecordingNotifier
+from tests.conftest import FakeClock
 from tests.fakes.attempts import RecordingAttempt, look, send
 
 CREATOR = {
@@ -126,10 +127,20 @@ class StreamingTransport(httpx.AsyncBaseTransport):
         return await self.handler(request)
 
 
+class KeptTokens:
+    """A token writer that records what a refresh would store."""
+
+    def __init__(self) -> None:
+        self.written: list[tuple[str, str, Tokens]] = []
+
+    async def replace_tokens(self, workspace_id: str, account_id: str, tokens: Tokens) -> None:
+        self.written.append((workspace_id, account_id, tokens))
+
+
 def build(
     fake: Callable[[httpx.Request], Awaitable[httpx.Response]],
     clock: FakeClock | None = None,
-    accounts: AccountService | None = None,
+    accounts: TokenWriter | None = None,
     chunk_mb: int = 10,
 ) -> tuple[TikTokPublisher, list[float]]:
     clock = clock or FakeClock()
@@ -139,7 +150,7 @@ def build(
         slept.append(seconds)
 
     api = TikTokApi(httpx.AsyncClient(transport=StreamingTransport(fake)), "https://tiktok.test", 60, 15)
-    tokens = TikTokTokens(api, "CLIENTKEY", "CLIENTSECRET", clock, lambda: accounts)
+    tokens = TikTokTokens(api, "CLIENTKEY", "CLIENTSECRET", clock, accounts or KeptTokens())
     publisher = TikTokPublisher(
         api,
         tokens,
@@ -533,9 +544,11 @@ async def test_invalid_token_without_refresh_token_needs_reconnecting() -> None:
         await send(publisher, video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
 
 
-async def accounts_on(client: aioredis.Redis, clock: FakeClock) -> tuple[AccountService, RedisAccountStore]:
+async def accounts_on(
+    client: aioredis.Redis, clock: FakeClock
+) -> tuple[RedisAccountStore, RedisAccountStore]:
     store = RedisAccountStore(client, Keys("cs"), TokenCipher("k" * 40))
-    service = AccountService(store, None, {}, None, RecordingNotifier(), clock)
+    service = store  # the plug-in writes refreshed tokens straight to the account store
     account = Account("console:w1", "tiktok", "annbakes", "Ann", "console:u1", clock.now())
     await store.save(account, Tokens("act.OLD-ACCESS", "rft.OLD-REFRESH", clock.now() + timedelta(minutes=2)))
     return service, store
@@ -618,7 +631,7 @@ async def test_verify_and_oauth_exchange_use_the_token_endpoint_and_creator_info
     info = await publisher.verify(CREDS)
     assert (info.remote_id, info.name) == ("annbakes", "Ann Bakes")
     api = TikTokApi(httpx.AsyncClient(transport=httpx.MockTransport(fake)), "https://tiktok.test", 60, 15)
-    tokens = TikTokTokens(api, "CLIENTKEY", "CLIENTSECRET", FakeClock(), lambda: None)
+    tokens = TikTokTokens(api, "CLIENTKEY", "CLIENTSECRET", FakeClock(), KeptTokens())
     oauth = TikTokOAuth(api, tokens, "https://www.tiktok.test", "CLIENTKEY", "https://studio.test/cb")
     [new] = await oauth.exchange("CODE", OAuthRequest("console:w1", "tiktok", "console:u1"))
     assert new.tokens.refresh_token == "rft.NEW" and new.info.remote_id == "annbakes"

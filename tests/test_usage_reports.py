@@ -179,3 +179,23 @@ def test_members_are_found_by_id_short_id_or_name() -> None:
     assert find_member("42", members) == "tg:42"
     assert find_member("ann lee", members) == "tg:42"
     assert find_member("BOB", members) == "console:bob"
+
+
+def test_the_store_hands_the_core_typed_usage_records() -> None:
+    """Only the adapter knows record.lua's field layout; ids may hold colons (`tg:42`)."""
+    from adapters.redis.usage import period_usage
+    from core.limits import ModelTally, Tally
+
+    fields = {
+        "generated": 3, "user:tg:42:generated": 2, "user:console:ann:generated": 1,
+        "tokens": 900, "user:tg:42:tokens": 600, "cost_micros": 1500, "user:tg:42:cost_micros": 1000,
+        "failed": 1, "publish_failed": 1, "content:post": 3,
+        "model:gpt-4o-mini:tokens": 900, "model:gpt-4o-mini:cost_micros": 1500, "notice:tokens:warn": 1,
+    }  # fmt: skip
+    period = period_usage(fields)
+    assert period.total == Tally({"generated": 3, "failed": 1}, 900, 1500, 1)
+    assert period.member("tg:42") == Tally({"generated": 2}, 600, 1000)
+    assert period.member("nobody") == Tally()
+    assert period.content == {"post": 3} and period.models == {"gpt-4o-mini": ModelTally(900, 1500)}
+    both = period + period
+    assert both.total.count("generated") == 6 and both.member("console:ann").count("generated") == 2

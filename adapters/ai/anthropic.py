@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from adapters.ai.http import HttpProvider
+from adapters.ai.shapes import AnthropicEvent, AnthropicMessage, read
 from core.errors import ProviderError
 from core.generation.ports import Generation, Prompt, ProviderConfig, Usage
 
@@ -33,37 +34,35 @@ class AnthropicGenerator(HttpProvider):
         return body
 
     async def generate(self, prompt: Prompt) -> Generation:
-        data = await self.post_json("/v1/messages", self.body(prompt, stream=False))
-        text = "".join(b.get("text", "") for b in data.get("content", []) if b.get("type") == "text")
-        usage = data.get("usage") or {}
-        return Generation(
-            text,
-            data.get("model") or self.model,
-            Usage(usage.get("input_tokens", 0), usage.get("output_tokens", 0)),
-            data.get("stop_reason") or "",
+        answer = read(
+            self.provider,
+            AnthropicMessage,
+            await self.post_json("/v1/messages", self.body(prompt, stream=False)),
         )
+        text = "".join(b.text for b in answer.content if b.type == "text")
+        usage = Usage(answer.usage.input_tokens, answer.usage.output_tokens)
+        return Generation(text, answer.model or self.model, usage, answer.stop_reason or "")
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[str | Generation]:
         parts: list[str] = []
         model, stop, usage = self.model, "", Usage()
-        async for event, data in self.events("/v1/messages", self.body(prompt, stream=True)):
-            if event == "message_start":
-                message = data.get("message", {})
-                model = message.get("model") or model
-                usage = Usage(message.get("usage", {}).get("input_tokens", 0), 0)
-            elif event == "content_block_delta" and data.get("delta", {}).get("type") == "text_delta":
-                parts.append(data["delta"].get("text", ""))
+        async for name, data in self.events("/v1/messages", self.body(prompt, stream=True)):
+            event = read(self.provider, AnthropicEvent, data)
+            if name == "message_start":
+                model = event.message.model or model
+                usage = Usage(event.message.usage.input_tokens, 0)
+            elif name == "content_block_delta" and event.delta.type == "text_delta":
+                parts.append(event.delta.text)
                 yield parts[-1]
-            elif event == "message_delta":
-                stop = data.get("delta", {}).get("stop_reason") or stop
-                usage = Usage(usage.input_tokens, data.get("usage", {}).get("output_tokens", 0))
-            elif event == "error":
-                raise stream_error(data)
+            elif name == "message_delta":
+                stop = event.delta.stop_reason or stop
+                usage = Usage(usage.input_tokens, event.usage.output_tokens)
+            elif name == "error":
+                raise stream_error(event.error.type)
         yield Generation("".join(parts), model, usage, stop)
 
 
-def stream_error(data: dict[str, Any]) -> ProviderError:
-    kind = data.get("error", {}).get("type", "error")
+def stream_error(kind: str) -> ProviderError:
     what = "is overloaded" if kind == "overloaded_error" else f"stopped with {kind}"
     return ProviderError(f"The AI provider (anthropic) {what} while writing. Nothing was saved; try again.")
 

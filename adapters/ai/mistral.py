@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from adapters.ai.http import HttpProvider
+from adapters.ai.shapes import ChatChoice, ChatCompletion, ChatUsage, read
 from core.generation.ports import Generation, Prompt, ProviderConfig, Usage
 
 
@@ -34,32 +35,34 @@ class MistralGenerator(HttpProvider):
 
     async def generate(self, prompt: Prompt) -> Generation:
         data = await self.post_json("/v1/chat/completions", self.body(prompt, stream=False))
-        choice = (data.get("choices") or [{}])[0]
+        answer = read(self.provider, ChatCompletion, data)
+        choice = answer.choices[0] if answer.choices else ChatChoice()
         return Generation(
-            choice.get("message", {}).get("content") or "",
-            data.get("model") or self.model,
-            usage_of(data),
-            choice.get("finish_reason") or "",
+            choice.message.content or "",
+            answer.model or self.model,
+            usage_of(answer),
+            choice.finish_reason or "",
         )
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[str | Generation]:
         parts: list[str] = []
         model, finish, usage = self.model, "", Usage()
         async for _, data in self.events("/v1/chat/completions", self.body(prompt, stream=True)):
-            model = data.get("model") or model
-            usage = usage_of(data) if data.get("usage") else usage
-            for choice in data.get("choices", []):
-                text = (choice.get("delta") or {}).get("content") or ""
+            chunk = read(self.provider, ChatCompletion, data)
+            model = chunk.model or model
+            usage = usage_of(chunk) if chunk.usage is not None else usage
+            for choice in chunk.choices:
+                text = choice.delta.content or ""
                 if text:
                     parts.append(text)
                     yield text
-                finish = choice.get("finish_reason") or finish
+                finish = choice.finish_reason or finish
         yield Generation("".join(parts), model, usage, finish)
 
 
-def usage_of(data: dict[str, Any]) -> Usage:
-    usage = data.get("usage") or {}
-    return Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+def usage_of(answer: ChatCompletion) -> Usage:
+    usage = answer.usage or ChatUsage()
+    return Usage(usage.prompt_tokens, usage.completion_tokens)
 
 
 def create(config: ProviderConfig) -> MistralGenerator:

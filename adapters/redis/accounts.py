@@ -3,6 +3,7 @@ workspace. Plaintext tokens never reach Redis."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,14 @@ from core.errors import NotFound
 from core.posts import Credentials
 
 TOKEN_FIELDS = ("access_token", "refresh_token")
+
+
+@dataclass(frozen=True)
+class Reencrypted:
+    accounts: int
+    rotated: int
+    current: int
+    unreadable: tuple[str, ...]  # "<key> <field>" of tokens no configured key opens
 
 
 def _iso(value: datetime | None) -> str:
@@ -113,6 +122,41 @@ class RedisAccountStore:
         }
         if stale:
             await self._redis.hset(self._key(workspace_id, account_id), mapping=dict[Any, Any](stale))
+
+    @translate_errors
+    async def reencrypt_all(self) -> Reencrypted:
+        """Every account hash (found by SCAN, not by the indexes, so none is missed) with its tokens
+        re-encrypted under the current key. WATCH/MULTI per account: a token refreshed meanwhile
+        is never overwritten with an older one."""
+        accounts = rotated = current = 0
+        unreadable: tuple[str, ...] = ()
+        pattern = self._keys.workspace("*", "account", "*")
+        async for raw in self._redis.scan_iter(match=pattern, count=500, _type="hash"):
+            key = raw.decode() if isinstance(raw, bytes) else str(raw)
+            done = await self._reencrypt(key)
+            accounts += 1
+            rotated, current = rotated + done[0], current + done[1]
+            unreadable += tuple(f"{key} {field}" for field in done[2])
+        return Reencrypted(accounts, rotated, current, unreadable)
+
+    async def _reencrypt(self, key: str) -> tuple[int, int, tuple[str, ...]]:
+        """(re-encrypted, already current, fields no key opens) for one account hash."""
+        outcome: tuple[int, int, tuple[str, ...]] = (0, 0, ())
+
+        async def write(pipe: Any) -> None:
+            nonlocal outcome
+            row = _decode(await pipe.hgetall(key))
+            tokens = {f: row[f] for f in TOKEN_FIELDS if row.get(f)}
+            stale = {f: v for f, v in tokens.items() if not self._cipher.is_current(v)}
+            fresh = {f: self._cipher.try_rotate(v) for f, v in stale.items()}
+            bad = tuple(f for f, v in fresh.items() if v is None)
+            outcome = (len(fresh) - len(bad), len(tokens) - len(fresh), bad)
+            pipe.multi()
+            if len(fresh) > len(bad):
+                pipe.hset(key, mapping={f: v for f, v in fresh.items() if v is not None})
+
+        await self._redis.transaction(write, key)
+        return outcome
 
     @translate_errors
     async def replace_tokens(self, workspace_id: str, account_id: str, tokens: Tokens) -> None:

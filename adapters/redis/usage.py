@@ -15,7 +15,16 @@ from redis.typing import EncodableT
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
 from adapters.redis.scripts import register_script
-from core.limits import ActivityEntry, Admission, AdmitRequest, RecordRequest, Snapshot
+from core.limits import (
+    ActivityEntry,
+    Admission,
+    AdmitRequest,
+    ModelTally,
+    PeriodUsage,
+    RecordRequest,
+    Snapshot,
+    Tally,
+)
 
 OUTCOMES = {0: "admitted", 1: "rate_limited", 2: "tokens", 3: "cost"}
 
@@ -105,16 +114,16 @@ class RedisUsageStore:
         return Snapshot(
             window=[int(score) for _, score in window],
             overrides={_text(k): _text(v) for k, v in overrides.items()},
-            day=_counters(today),
-            month=_counters(this_month),
+            day=period_usage(_counters(today)),
+            month=period_usage(_counters(this_month)),
         )
 
     @translate_errors
-    async def days(self, workspace_id: str, days: list[str]) -> list[dict[str, int]]:
+    async def days(self, workspace_id: str, days: list[str]) -> list[PeriodUsage]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for day in days:
                 pipe.hgetall(self._key(workspace_id, "day", day))
-            return [_counters(raw) for raw in await pipe.execute()]
+            return [period_usage(_counters(raw)) for raw in await pipe.execute()]
 
     @translate_errors
     async def activity(self, workspace_id: str, user_id: str | None, count: int) -> list[ActivityEntry]:
@@ -174,6 +183,45 @@ def _counters(raw: dict[bytes | str, bytes | str]) -> dict[str, int]:
         if text.lstrip("-").isdigit():
             counters[_text(key)] = int(text)
     return counters
+
+
+def period_usage(fields: dict[str, int]) -> PeriodUsage:
+    """The day/month hash `record.lua` writes, as the core's typed record. Its fields:
+    `<kind>`, `tokens`, `cost_micros`, `publish_failed` (workspace totals), the same behind
+    `user:<id>:` (ids may hold colons, `tg:42`; field names never do), `content:<kind>`,
+    `model:<m>:tokens|cost_micros`; `notice:*` latches are not usage."""
+    total: dict[str, int] = {}
+    members: dict[str, dict[str, int]] = {}
+    content: dict[str, int] = {}
+    models: dict[str, dict[str, int]] = {}
+    for name, value in fields.items():
+        head, _, rest = name.partition(":")
+        if head == "user":
+            user, _, field_name = rest.rpartition(":")
+            members.setdefault(user, {})[field_name] = value
+        elif head == "content":
+            content[rest] = value
+        elif head == "model":
+            model, _, field_name = rest.rpartition(":")
+            models.setdefault(model, {})[field_name] = value
+        elif head != "notice":
+            total[name] = value
+    return PeriodUsage(
+        _tally(total),
+        {user: _tally(counts) for user, counts in members.items()},
+        content,
+        {m: ModelTally(c.get("tokens", 0), c.get("cost_micros", 0)) for m, c in models.items()},
+    )
+
+
+def _tally(counts: dict[str, int]) -> Tally:
+    events = {k: v for k, v in counts.items() if k not in TALLY_FIELDS}
+    return Tally(
+        events, counts.get("tokens", 0), counts.get("cost_micros", 0), counts.get("publish_failed", 0)
+    )
+
+
+TALLY_FIELDS = frozenset({"tokens", "cost_micros", "publish_failed"})
 
 
 def _text(value: bytes | str) -> str:

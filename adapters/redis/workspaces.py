@@ -30,6 +30,31 @@ class RedisWorkspaceStore:
     async def list_members(self, workspace_id: str) -> dict[str, str]:
         return _decode(await self._redis.hgetall(self._keys.workspace(workspace_id, "members")))
 
+    # --- links (the core's LinkStore) ---------------------------------------------------------
+    # A chat's `linked_to` setting and the target's set of linked chats live in two workspaces
+    # (two cluster slots), so they are written one after the other, never in one transaction.
+
+    @translate_errors
+    async def read_settings(self, workspace_id: str) -> dict[str, str]:
+        return _decode(await self._redis.hgetall(self._keys.workspace(workspace_id, "settings")))
+
+    @translate_errors
+    async def delete_settings(self, workspace_id: str, names: tuple[str, ...]) -> None:
+        await self._redis.hdel(self._keys.workspace(workspace_id, "settings"), *names)
+
+    @translate_errors
+    async def add_alias(self, workspace_id: str, alias_id: str) -> None:
+        await self._redis.sadd(self._keys.workspace(workspace_id, "linked"), alias_id)
+
+    @translate_errors
+    async def remove_alias(self, workspace_id: str, alias_id: str) -> None:
+        await self._redis.srem(self._keys.workspace(workspace_id, "linked"), alias_id)
+
+    @translate_errors
+    async def aliases(self, workspace_id: str) -> list[str]:
+        members = await self._redis.smembers(self._keys.workspace(workspace_id, "linked"))
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
 
 def _decode(raw: dict[bytes | str, bytes | str]) -> dict[str, str]:
     def text(value: bytes | str) -> str:

@@ -14,6 +14,7 @@ from core.errors import ConfigurationError
 
 TOKENS_LABEL = b"content-studio/tokens-at-rest/v1"
 STATE_LABEL = b"content-studio/oauth-state/v1"
+LINK_LABEL = b"content-studio/link-code/v1"
 
 
 def derive_key(secret: str, label: bytes) -> bytes:
@@ -65,3 +66,10 @@ class TokenCipher:
     def rotate(self, ciphertext: str) -> str:
         """Re-encrypt under the current key (after a key rotation)."""
         return self._fernet.rotate(ciphertext.encode()).decode()
+
+    def try_rotate(self, ciphertext: str) -> str | None:
+        """`rotate`, or None when no configured key opens `ciphertext`."""
+        try:
+            return self.rotate(ciphertext)
+        except InvalidToken:
+            return None

@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 import httpx
 
 from adapters.social.delivery import MaybeSent, transport_failure
-from adapters.social.registry import PlatformPlugin, PublisherContext
-from core.accounts import NewAccount, OAuthRequest, Tokens
+from adapters.social.registry import PublisherContext
 from core.errors import BadInput, OutcomeUnknown, PublishRejected, TokenExpired
 from core.media import MB
+from core.platforms import ManualConnect, NewAccount, OAuthRequest, Platform, Tokens
 from core.posts import (
     AccountInfo,
     Capabilities,
@@ -208,7 +208,8 @@ class FacebookPublisher:
         what = f"page {credentials.remote_id}"
         params = {"fields": "id", "access_token": credentials.access_token}
         body = await self._graph.call("GET", post.remote_id, what, params=params)
-        return _result(str(body["id"])) if body.get("id") else None
+        found = body.get("id")
+        return _result(str(found)) if _is_id(found) else None
 
     async def _lookup(
         self, post: Post, credentials: Credentials, attempt: PublishAttempt
@@ -228,11 +229,12 @@ class FacebookPublisher:
         body = await self._graph.call(
             "GET", f"{credentials.remote_id}/feed", f"page {credentials.remote_id}", params=params
         )
+        items = body.get("data")
         candidates = [
             (created, str(item["id"]))
-            for item in body.get("data", [])
+            for item in (items if isinstance(items, list) else [])
             if isinstance(item, dict)
-            and item.get("id")
+            and _is_id(item.get("id"))
             and str(item.get("message", "")).strip() == post.text.strip()
             and (created := _created(item)) is not None
             and created >= since
@@ -287,36 +289,80 @@ class FacebookOAuth:
             "GET",
             "oauth/access_token",
             "login",
-            params={**app, "grant_type": "fb_exchange_token", "fb_exchange_token": short["access_token"]},
+            params={**app, "grant_type": "fb_exchange_token", "fb_exchange_token": _token(short)},
         )
         pages = await self._graph.call(
             "GET",
             "me/accounts",
             "login",
-            params={"fields": "id,name,access_token", "access_token": long["access_token"]},
+            params={"fields": "id,name,access_token", "access_token": _token(long)},
         )
-        granted = [p for p in pages.get("data", []) if isinstance(p, dict) and p.get("access_token")]
+        listed = pages.get("data")
+        granted = [p for p in listed if _is_page(p)] if isinstance(listed, list) else []
         if request.page_id:
-            granted = [p for p in granted if str(p.get("id")) == request.page_id]
+            granted = [p for p in granted if str(p["id"]) == request.page_id]
         return [
-            NewAccount(PLATFORM, AccountInfo(str(p["id"]), str(p.get("name", ""))), Tokens(p["access_token"]))
+            NewAccount(
+                PLATFORM, AccountInfo(str(p["id"]), str(p.get("name") or "")), Tokens(p["access_token"])
+            )
             for p in granted
         ]
 
 
-def create(context: PublisherContext) -> PlatformPlugin:
-    s = context.settings
-    graph = Graph(
-        context.http, s.facebook_graph_api_url, s.facebook_api_version, s.publish_retry_after_seconds
+def _token(body: dict[str, Any]) -> str:
+    """The access token of a login step, checked: Facebook answering 200 without one is refused."""
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise BadInput(
+            "Facebook answered the login without an access token; nothing was connected. Try again."
+        )
+    return token
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and bool(str(value).strip())
+
+
+def _is_page(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("id"), str | int)
+        and isinstance(entry.get("access_token"), str)
+        and bool(entry["access_token"])
     )
-    publisher = FacebookPublisher(graph, capabilities(s.facebook_max_photo_mb, s.facebook_max_video_mb))
+
+
+def read_tokens(credential: str, secret: str, now: datetime) -> tuple[str, Tokens]:
+    """`/connect facebook <page_id> <page_token>`: the page id names the account."""
+    if not credential.isdigit() or not secret:
+        raise BadInput(f"Usage: {MANUAL_USAGE} (the page id is a number).")
+    return credential, Tokens(secret)
+
+
+MANUAL_USAGE = "/connect facebook <page_id> <page_token>"
+
+
+def create(context: PublisherContext) -> Platform:
+    s = context.config
+    graph = Graph(
+        context.http, s["facebook_graph_api_url"], s["facebook_api_version"], s["publish_retry_after_seconds"]
+    )
+    publisher = FacebookPublisher(graph, capabilities(s["facebook_max_photo_mb"], s["facebook_max_video_mb"]))
     oauth = None
-    if s.facebook_app_id and s.facebook_app_secret:
+    if s["facebook_app_id"] and s["facebook_app_secret"]:
         oauth = FacebookOAuth(
             graph,
-            s.facebook_dialog_url,
-            s.facebook_app_id,
-            s.facebook_app_secret.get_secret_value(),
-            f"{s.public_base_url}/oauth/facebook/callback",
+            s["facebook_dialog_url"],
+            s["facebook_app_id"],
+            s["facebook_app_secret"].get_secret_value(),
+            context.public_url(f"/oauth/{PLATFORM}/callback"),
         )
-    return PlatformPlugin(publisher, oauth)
+    return Platform(
+        PLATFORM,
+        publisher,
+        ManualConnect(MANUAL_USAGE, read_tokens, "page id", "page token"),
+        noun="page",
+        oauth=oauth,
+        oauth_settings="FACEBOOK_APP_ID, FACEBOOK_APP_SECRET",
+        options=frozenset({"link"}),
+    )

@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 import httpx
 
 from adapters.social.delivery import MaybeSent, transport_failure
-from adapters.social.registry import PlatformPlugin, PublisherContext
-from core.accounts import AccountService, NewAccount, OAuthRequest, Tokens
+from adapters.social.registry import PublisherContext
 from core.errors import BadInput, ConfigurationError, OutcomeUnknown, PublishRejected, TokenExpired
 from core.media import MB
+from core.platforms import ManualConnect, NewAccount, OAuthRequest, Platform, Tokens, TokenWriter
 from core.ports import Clock
 from core.posts import (
     PRIVACY_ALIASES,
@@ -160,12 +160,25 @@ class TikTokApi:
         return CreatorInfo(
             nickname=str(data.get("creator_nickname", "")),
             username=str(data.get("creator_username", "")),
-            privacy_options=tuple(str(o) for o in data.get("privacy_level_options", [])),
-            max_duration=float(data.get("max_video_post_duration_sec") or 0),
+            privacy_options=_strings(data.get("privacy_level_options")),
+            max_duration=_number(data.get("max_video_post_duration_sec"), 0),
             comment_disabled=bool(data.get("comment_disabled", False)),
             duet_disabled=bool(data.get("duet_disabled", False)),
             stitch_disabled=bool(data.get("stitch_disabled", False)),
         )
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    """A list of strings from TikTok, or nothing: a string is not a list of options."""
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def _number(value: Any, default: float) -> float:
+    """A duration TikTok sends as a number; anything else (missing, text, negative, absurd) is
+    the documented default rather than a crash or an overflowing date."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10**9:
+        return default
+    return float(value)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -186,7 +199,7 @@ class TikTokTokens:
         client_key: str,
         client_secret: str,
         clock: Clock,
-        accounts: Callable[[], AccountService | None],
+        accounts: TokenWriter,
     ) -> None:
         self._api = api
         self._client_key, self._client_secret = client_key, client_secret
@@ -212,9 +225,7 @@ class TikTokTokens:
                 {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token},
                 credentials.remote_id,
             )
-            accounts = self._accounts()
-            if accounts is not None:
-                await accounts.replace_tokens(credentials.workspace_id, credentials.account_id, tokens)
+            await self._accounts.replace_tokens(credentials.workspace_id, credentials.account_id, tokens)
         return Credentials(
             credentials.workspace_id,
             credentials.account_id,
@@ -241,8 +252,8 @@ class TikTokTokens:
         return Tokens(
             access_token=str(payload["access_token"]),
             refresh_token=str(payload.get("refresh_token", "")),
-            access_expires_at=now + timedelta(seconds=int(payload.get("expires_in", 86400))),
-            refresh_expires_at=now + timedelta(seconds=int(payload.get("refresh_expires_in", 31536000))),
+            access_expires_at=now + timedelta(seconds=_number(payload.get("expires_in"), 86400)),
+            refresh_expires_at=now + timedelta(seconds=_number(payload.get("refresh_expires_in"), 31536000)),
         )
 
 
@@ -569,26 +580,51 @@ class TikTokOAuth:
         return [NewAccount(PLATFORM, AccountInfo(info.username, info.nickname or info.username), tokens)]
 
 
-def create(context: PublisherContext) -> PlatformPlugin:
-    s = context.settings
-    if not MIN_CHUNK <= s.tiktok_chunk_mb * MB <= MAX_CHUNK:
+ACCESS_LIFETIME = timedelta(hours=24)  # documented: access 24 h, refresh 365 days
+REFRESH_LIFETIME = timedelta(days=365)
+MANUAL_USAGE = "/connect tiktok <access_token> [refresh_token]"
+
+
+def poll_delays(raw: str) -> tuple[float, ...]:
+    """`TIKTOK_POLL_DELAYS` ("2,4,8"; its shape is checked by the setting's pattern)."""
+    return tuple(float(part) for part in raw.split(","))
+
+
+def read_tokens(credential: str, secret: str, now: datetime) -> tuple[str, Tokens]:
+    """`/connect tiktok <access_token> [refresh_token]`: TikTok's answer names the creator."""
+    refresh_expiry = now + REFRESH_LIFETIME if secret else None
+    return "", Tokens(credential, secret, now + ACCESS_LIFETIME, refresh_expiry)
+
+
+def create(context: PublisherContext) -> Platform:
+    s = context.config
+    if not MIN_CHUNK <= s["tiktok_chunk_mb"] * MB <= MAX_CHUNK:
         raise ConfigurationError("TikTok chunks must be 5-64 MB.", setting="TIKTOK_CHUNK_MB")
-    api = TikTokApi(context.http, s.tiktok_api_url, s.publish_retry_after_seconds, s.tiktok_daily_post_cap)
-    secret = s.tiktok_client_secret.get_secret_value() if s.tiktok_client_secret else ""
-    tokens = TikTokTokens(api, s.tiktok_client_key, secret, context.clock, lambda: context.accounts)
+    api = TikTokApi(
+        context.http, s["tiktok_api_url"], s["publish_retry_after_seconds"], s["tiktok_daily_post_cap"]
+    )
+    secret = s["tiktok_client_secret"].get_secret_value() if s["tiktok_client_secret"] else ""
+    tokens = TikTokTokens(api, s["tiktok_client_key"], secret, context.clock, context.tokens)
     publisher = TikTokPublisher(
         api,
         tokens,
-        capabilities(s.tiktok_max_photo_mb, s.tiktok_max_video_mb),
-        chunk_size=s.tiktok_chunk_mb * MB,
-        poll_delays=s.tiktok_poll_delays_seconds(),
-        poll_timeout=s.tiktok_poll_timeout_seconds,
+        capabilities(s["tiktok_max_photo_mb"], s["tiktok_max_video_mb"]),
+        chunk_size=s["tiktok_chunk_mb"] * MB,
+        poll_delays=poll_delays(s["tiktok_poll_delays"]),
+        poll_timeout=s["tiktok_poll_timeout_seconds"],
         sleep=context.sleep,
         clock=context.clock,
     )
     oauth = None
     if tokens.configured():
-        oauth = TikTokOAuth(
-            api, tokens, s.tiktok_auth_url, s.tiktok_client_key, f"{s.public_base_url}/oauth/tiktok/callback"
-        )
-    return PlatformPlugin(publisher, oauth)
+        redirect = context.public_url(f"/oauth/{PLATFORM}/callback")
+        oauth = TikTokOAuth(api, tokens, s["tiktok_auth_url"], s["tiktok_client_key"], redirect)
+    return Platform(
+        PLATFORM,
+        publisher,
+        ManualConnect(MANUAL_USAGE, read_tokens, "access token", "refresh token"),
+        oauth=oauth,
+        oauth_settings="TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET",
+        options=frozenset({"privacy", "inbox"}),
+        daily_post_cap=s["tiktok_daily_post_cap"],
+    )

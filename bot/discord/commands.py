@@ -1,4 +1,6 @@
-"""Build discord.py app commands from the core registry, so each command is declared once."""
+"""Build discord.py app commands from the core registry, so each command is declared once:
+typed options, choices for enumerations, autocomplete where the core can suggest values, an
+attachment option where a command takes a photo or video."""
 
 from __future__ import annotations
 
@@ -9,24 +11,58 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
-from core.commands.registry import Command, Option
+from core.commands.completion import Suggestion
+from core.commands.registry import Command, Option, Registry
 
-Invoke = Callable[[discord.Interaction, str, dict[str, Any]], Awaitable[None]]
+Run = Callable[[discord.Interaction, Command, dict[str, Any]], Awaitable[None]]
+Complete = Callable[[discord.Interaction, Command, str, str], Awaitable[list[Suggestion]]]
 
-PYTHON_TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
+DESCRIPTION_LIMIT = 100
+MAX_CHOICES = 25
+PYTHON_TYPES: dict[str, Any] = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "attachment": discord.Attachment,
+    "role": discord.Role,
+}
 
 
-def build_app_command(command: Command, invoke: Invoke) -> app_commands.Command[Any, ..., Any]:
+def build_tree(
+    client: discord.Client, registry: Registry, run: Run, complete: Complete
+) -> app_commands.CommandTree:
+    tree: app_commands.CommandTree = app_commands.CommandTree(client)
+    for command in registry.all():
+        tree.add_command(build_app_command(command, run, complete))
+    return tree
+
+
+def build_app_command(command: Command, run: Run, complete: Complete) -> app_commands.Command[Any, ..., Any]:
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
-        options = {name: value for name, value in values.items() if value is not None}
-        await invoke(interaction, command.name, options)
+        await run(interaction, command, {name: value for name, value in values.items() if value is not None})
 
     options = command.options()
+    # discord.py reads parameters with inspect.signature, which honours __signature__.
     callback.__signature__ = signature(options)  # type: ignore[attr-defined]
-    callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
-        o.name: o.description[:100] for o in options
-    }
-    return app_commands.Command(name=command.name, description=command.summary, callback=callback)
+    described = app_commands.describe(**{o.name: o.description[:DESCRIPTION_LIMIT] for o in options})(
+        callback
+    )
+    built: app_commands.Command[Any, ..., None] = app_commands.Command(
+        name=command.name, description=command.summary, callback=described
+    )
+    for option in options:
+        if option.complete:
+            built.autocomplete(option.name)(suggester(command, option.name, complete))
+    return built
+
+
+def suggester(command: Command, option: str, complete: Complete) -> Any:
+    async def suggest(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        found = await complete(interaction, command, option, current)
+        return [app_commands.Choice(name=s.label, value=s.value) for s in found[:MAX_CHOICES]]
+
+    return suggest
 
 
 def signature(options: list[Option]) -> inspect.Signature:
@@ -35,7 +71,8 @@ def signature(options: list[Option]) -> inspect.Signature:
             "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
         )
     ]
-    for option in options:
+    # Discord wants required options before optional ones; values are passed by name anyway.
+    for option in sorted(options, key=lambda o: not o.required):
         annotation = annotation_of(option)
         default = inspect.Parameter.empty if option.required else None
         if not option.required:
@@ -49,6 +86,23 @@ def signature(options: list[Option]) -> inspect.Signature:
 
 
 def annotation_of(option: Option) -> Any:
-    if option.choices and len(option.choices) <= 25:
+    if option.choices and len(option.choices) <= MAX_CHOICES:
         return Literal[tuple(option.choices)]  # discord.py turns a Literal into choices
     return PYTHON_TYPES.get(option.type, str)
+
+
+def discord_payloads(registry: Registry) -> list[dict[str, Any]]:
+    """Exactly what the front end syncs (`content-studio commands --json`): the same tree,
+    serialised by discord.py itself. Building a client opens no connection."""
+
+    async def never(*_: Any) -> Any:
+        raise RuntimeError("a payload-only tree runs no command")
+
+    tree = build_tree(discord.Client(intents=discord.Intents(guilds=True)), registry, never, never)
+    return payloads(tree)
+
+
+def payloads(
+    tree: app_commands.CommandTree, guild: discord.abc.Snowflake | None = None
+) -> list[dict[str, Any]]:
+    return [command.to_dict(tree) for command in tree.get_commands(guild=guild)]

@@ -13,9 +13,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from adapters.redis.keys import Keys
-from adapters.redis.telegram import RedisTelegramStore
 from bot.bootstrap import Studio
+from bot.http import HttpServer, add_strike, create_app, start_http, stop_http
 from bot.telegram.app import TelegramRunner, build_application
 from bot.telegram.frontend import TelegramFrontEnd
 from bot.telegram.sender import TelegramChannelSender
@@ -32,32 +31,32 @@ class TelegramService:
     runner: TelegramRunner
     sender: TelegramChannelSender
     webhook_path: str = ""
-    web_runner: web.AppRunner | None = None
+    http: HttpServer | None = None
 
     def mount(self, web_app: web.Application, on_rejected: OnRejected | None = None) -> None:
         """Serve the webhook on a shared aiohttp Application (bot/http.py)."""
         mount_webhook(web_app, self.webhook_path, self.app, self.runner.webhook_secret, on_rejected)
 
-    async def serve_webhook(self, host: str, port: int, on_rejected: OnRejected | None = None) -> None:
-        """A small server of its own until the studio's shared HTTP server takes the route."""
-        web_app = web.Application(client_max_size=1024 * 1024)
-        self.mount(web_app, on_rejected)
-        self.web_runner = web.AppRunner(web_app, access_log=None)
-        await self.web_runner.setup()
-        await web.TCPSite(self.web_runner, host, port).start()
-        log.info("Telegram webhook listening on %s:%s%s", host, port, self.webhook_path)
+    async def serve_webhook(self, studio: Studio) -> None:
+        """Webhook mode without `run`: the studio's own HTTP server (limits, timeouts, block list)
+        on HTTP_HOST:HTTP_PORT, refusals counted as strikes."""
+        web_app = create_app(studio)
+        self.mount(web_app, add_strike)
+        self.http = await start_http(web_app, studio.settings.http_host, studio.settings.http_port)
+        log.info("Telegram webhook served at %s", self.webhook_path)
 
     async def stop(self) -> None:
-        if self.web_runner is not None:
-            await self.web_runner.cleanup()
+        if self.http is not None:
+            await stop_http(self.http)
         await self.runner.stop()
 
 
 def build_telegram(studio: Studio, *, clock: Callable[[], float] = time.monotonic) -> TelegramService:
     settings = studio.settings
-    store = RedisTelegramStore(studio.redis.client, Keys(settings.redis_key_prefix))
     webhook = settings.telegram_webhook_url
-    app, frontend = build_application(settings, studio.dispatcher, store, clock=clock, polling=not webhook)
+    app, frontend = build_application(
+        settings, studio.dispatcher, studio.telegram_store, clock=clock, polling=not webhook
+    )
     secret = settings.resolved_webhook_secret() if webhook else ""
     runner = TelegramRunner(app, settings, studio.dispatcher.registry, secret)
     sender = TelegramChannelSender(app.bot, frontend.delivery)
@@ -65,12 +64,10 @@ def build_telegram(studio: Studio, *, clock: Callable[[], float] = time.monotoni
     return TelegramService(app, frontend, runner, sender, path)
 
 
-async def start_telegram(
-    studio: Studio, *, serve: bool = True, on_rejected: OnRejected | None = None
-) -> TelegramService:
+async def start_telegram(studio: Studio, *, serve: bool = True) -> TelegramService:
     """Build and start the bot. In webhook mode with `serve`, also listen on HTTP_HOST:HTTP_PORT."""
     service = build_telegram(studio)
     await service.runner.start()
     if studio.settings.telegram_webhook_url and serve:
-        await service.serve_webhook(studio.settings.http_host, studio.settings.http_port, on_rejected)
+        await service.serve_webhook(studio)
     return service

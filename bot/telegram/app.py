@@ -9,7 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeAllChatAdministrators, BotCommandScopeAllPrivateChats, Update
+from telegram import (
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
@@ -105,15 +111,33 @@ def bot_commands(registry: Registry, *, admin: bool) -> list[BotCommand]:
     return commands[:MAX_COMMANDS]
 
 
-async def publish_commands(app: Any, registry: Registry) -> None:
-    """Members see member commands everywhere; chat administrators and private chats (each a
-    personal workspace whose owner is its admin) see every command. Telegram picks the most
-    specific scope, so the admin lists repeat the member commands."""
-    bot = app.bot
-    await bot.set_my_commands(bot_commands(registry, admin=False))
+def command_scopes(registry: Registry) -> list[tuple[BotCommandScope | None, list[BotCommand]]]:
+    """Members see member commands everywhere (no scope: Telegram's default); chat
+    administrators and private chats (each a personal workspace whose owner is its admin) see
+    every command. Telegram picks the most specific scope, so the admin lists repeat the
+    member commands."""
     everything = bot_commands(registry, admin=True)
-    await bot.set_my_commands(everything, scope=BotCommandScopeAllPrivateChats())
-    await bot.set_my_commands(everything, scope=BotCommandScopeAllChatAdministrators())
+    return [
+        (None, bot_commands(registry, admin=False)),
+        (BotCommandScopeAllPrivateChats(), everything),
+        (BotCommandScopeAllChatAdministrators(), everything),
+    ]
+
+
+def telegram_payloads(registry: Registry) -> list[dict[str, Any]]:
+    """The setMyCommands parameters `publish_commands` sends (`content-studio commands --json`)."""
+    sent: list[dict[str, Any]] = []
+    for scope, commands in command_scopes(registry):
+        params: dict[str, Any] = {"commands": [c.to_dict() for c in commands]}
+        if scope is not None:
+            params["scope"] = scope.to_dict()
+        sent.append(params)
+    return sent
+
+
+async def publish_commands(app: Any, registry: Registry) -> None:
+    for scope, commands in command_scopes(registry):
+        await app.bot.set_my_commands(commands, scope=scope)
 
 
 @dataclass

@@ -6,7 +6,6 @@ and error messages are decided once, in the core."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
@@ -25,6 +24,7 @@ from bot.telegram.media import MediaIntake
 from bot.telegram.progress import TelegramProgress, Typing
 from bot.telegram.render import units
 from bot.telegram.roles import RoleResolver
+from core.commands.credentials import CREDENTIAL_REFUSAL, carries_credential
 from core.commands.dispatch import Caller, Dispatcher
 from core.commands.parsing import split_command
 from core.errors import StoreUnavailable
@@ -36,6 +36,12 @@ ALERT_LIMIT = 200  # answerCallbackQuery text
 CALLBACK_ANSWER_WAIT = 2.0  # answer the button press by then even if the command still runs
 PRIVATE_HINT = "Send /help to see what I can do."
 APOLOGY = "Sorry, something went wrong on our side (error id {error_id}). Please try again."
+DEEP_LINK_PAYLOAD = "private"  # /start private: the user opened the private chat we asked for
+OPEN_PRIVATE_CHAT = (
+    "{name}, what you asked for is private (a link that works once, or a secret), so I will not "
+    "post it here, and I cannot message you yet. Open a private chat with me: {link} , press Start, "
+    "then send the command here again."
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,10 @@ class TelegramFrontEnd:
         media = filters.PHOTO | filters.VIDEO | filters.Document.IMAGE | filters.Document.VIDEO
         app.add_handler(MessageHandler(messages & media, self.on_media))
         app.add_handler(MessageHandler(messages & filters.ChatType.PRIVATE & filters.TEXT, self.on_text))
+        # Any other text the bot sees in a group (replies, mentions) is checked for credentials too.
+        app.add_handler(
+            MessageHandler(messages & ~filters.ChatType.PRIVATE & filters.TEXT, self.on_group_text)
+        )
         app.add_error_handler(self.on_error)
 
     async def caller(self, bot: Bot, chat: Chat, user: User, sender_chat: Chat | None = None) -> Caller:
@@ -83,6 +93,8 @@ class TelegramFrontEnd:
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None or not message.text:
+            return
+        if await self._took_credential(context.bot, message, user, message.text):
             return
         if not self._is_for_us(context.bot, message):
             return
@@ -102,7 +114,20 @@ class TelegramFrontEnd:
             reply = await self.dispatcher.handle_text(caller, message.text, progress)
         if reply.delete_source:  # e.g. a token typed in a group: take it out of the chat history
             await self._delete(context.bot, message)
+        if reply.silent:
+            return
         await self.finish(context.bot, message.chat, user, target, reply, progress)
+
+    async def _took_credential(self, bot: Bot, message: Message, user: User, text: str) -> bool:
+        """A credential in a group is deleted before anything else (role lookups, parsing), whoever
+        sent it and whatever the command, and the sender is told privately. True when it was."""
+        if message.chat.type == ChatType.PRIVATE or not carries_credential(text):
+            return False
+        await self._delete(bot, message)
+        await self.send_private(
+            bot, user, Target(message.chat_id), CREDENTIAL_REFUSAL, message.chat.title or ""
+        )
+        return True
 
     def _is_for_us(self, bot: Bot, message: Message) -> bool:
         """In groups, ignore commands addressed to another bot, and unknown commands nobody
@@ -135,13 +160,20 @@ class TelegramFrontEnd:
 
     async def send_private(self, bot: Bot, user: User, target: Target, reply: Reply, title: str = "") -> None:
         """Ephemeral replies go to the user's private chat; when the bot may not write there
-        (the user never started it) they are answered in the chat instead."""
+        (the user never started it) they are answered in the chat instead, except a private-only
+        reply (a secret, a single-use link): then the chat only gets a link to open a private chat."""
         private = replace(reply, text=f"In {title}: {reply.text}") if title else reply
         try:
             await self.delivery.send(bot, Target(user.id), private)
         except (Forbidden, BadRequest) as exc:
             log.debug("cannot DM user %s (%s); answering in the chat", user.id, exc)
-            await self.delivery.send(bot, target, reply)
+            await self.delivery.send(bot, target, self._in_chat(bot, user, reply))
+
+    def _in_chat(self, bot: Bot, user: User, reply: Reply) -> Reply:
+        if not reply.private_only:
+            return reply
+        link = f"https://t.me/{bot.username}?start={DEEP_LINK_PAYLOAD}"
+        return Reply(OPEN_PRIVATE_CHAT.format(name=user.full_name, link=link))
 
     async def _remember_card(self, chat: Chat, message: Message, reply: Reply) -> None:
         """Which draft a card shows, for a photo sent later as a reply to it. The card is
@@ -178,17 +210,24 @@ class TelegramFrontEnd:
         done, _ = await asyncio.wait({task}, timeout=CALLBACK_ANSWER_WAIT)
         if done:
             reply = task.result()
+            if reply.silent:
+                await query.answer()
+                return
             if await self._answer_with_alert(query, reply):
                 return
             await query.answer()
         else:
             await query.answer()  # stop the client's spinner; the card is edited when done
             reply = await task
+        if reply.silent:
+            return
         await self._show_pressed(context.bot, card, query.from_user, reply)
 
     async def _answer_with_alert(self, query: CallbackQuery, reply: Reply) -> bool:
         """A short ephemeral answer (a refusal, a usage hint) pops up for the presser only."""
-        if not reply.ephemeral or reply.attachment is not None or units(reply.text) > ALERT_LIMIT:
+        if not reply.ephemeral or reply.private_only or reply.attachment is not None:
+            return False
+        if units(reply.text) > ALERT_LIMIT:
             return False
         await query.answer(reply.text, show_alert=True)
         return True
@@ -209,8 +248,15 @@ class TelegramFrontEnd:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
+        if await self._took_credential(context.bot, message, user, message.caption or ""):
+            return
         caller = await self.caller(context.bot, message.chat, user, message.sender_chat)
         await self.media.handle(context.bot, message, caller)
+
+    async def on_group_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is not None and user is not None and message.text:
+            await self._took_credential(context.bot, message, user, message.text)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is not None:
@@ -221,10 +267,13 @@ class TelegramFrontEnd:
     # --- anything unexpected -------------------------------------------------------------------
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error_id = secrets.token_hex(4)
-        payload = (
-            json.dumps(update.to_dict(), ensure_ascii=False) if isinstance(update, Update) else repr(update)
+        # Never the update itself: its text may be a token someone pasted.
+        log.error(
+            "telegram update failed (error id %s): %s",
+            error_id,
+            describe_update(update),
+            exc_info=context.error,
         )
-        log.error("telegram update failed (error id %s): %s", error_id, payload, exc_info=context.error)
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
             return
@@ -232,3 +281,13 @@ class TelegramFrontEnd:
             await context.bot.send_message(chat.id, APOLOGY.format(error_id=error_id))
         except TelegramError as exc:
             log.error("could not send the apology for error %s: %s", error_id, exc)
+
+
+def describe_update(update: object) -> str:
+    """Where an update came from, without anything its sender wrote."""
+    if not isinstance(update, Update):
+        return type(update).__name__
+    kind = "callback_query" if update.callback_query else "message" if update.effective_message else "update"
+    chat = update.effective_chat.id if update.effective_chat else "-"
+    user = update.effective_user.id if update.effective_user else "-"
+    return f"update {update.update_id} ({kind}, chat {chat}, user {user})"

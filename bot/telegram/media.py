@@ -13,10 +13,11 @@ from telegram.error import TelegramError
 
 from adapters.redis.telegram import RedisTelegramStore
 from bot.telegram.delivery import Delivery, Target
+from core.abuse import UserBlocked
 from core.commands.dispatch import Caller
 from core.commands.parsing import split_command
 from core.errors import BadInput, CoreError
-from core.media import MB, Upload, attach_to_draft, check_upload
+from core.media import MB, Upload, check_upload
 from core.reply import Reply
 from core.services import Services
 
@@ -62,10 +63,16 @@ class MediaIntake:
     async def handle(self, bot: Bot, message: Message, caller: Caller) -> None:
         target = Target(message.chat_id, message.message_id)
         try:
+            if self._services.abuse is not None:
+                await self._services.abuse.check(caller.workspace_id, caller.actor)
             draft_id = await self._target_draft(bot, message, caller)
             if draft_id is None:
                 return
             reply = await self._attach(bot, message, caller, draft_id)
+        except UserBlocked as exc:
+            if not exc.first:
+                return
+            reply = Reply(str(exc))
         except CoreError as exc:
             reply = Reply(exc.user_message(is_admin=caller.actor.is_admin))
         await self._delivery.send(bot, target, reply)
@@ -100,7 +107,9 @@ class MediaIntake:
         check_upload(self._services.media.limits, file.mime_type, file.size or 1)
         data = await self._download(bot, file)
         upload = Upload(file.filename, file.mime_type, data)
-        draft = await attach_to_draft(self._services, caller.workspace_id, caller.actor, draft_id, upload)
+        draft = await self._services.attachments.attach_upload(
+            caller.workspace_id, caller.actor, draft_id, upload
+        )
         count = len(draft.media)
         return Reply(
             f"Attached the {file.kind} ({len(data) / MB:.1f} MB) to draft {draft.id}; "

@@ -10,6 +10,8 @@ import html
 
 from telegram.constants import MessageLimit
 
+from core.text import split_text as split
+
 TEXT_LIMIT = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096
 CAPTION_LIMIT = int(MessageLimit.CAPTION_LENGTH)  # 1024
 PARSE_MODE = "HTML"
@@ -26,35 +28,8 @@ def units(text: str) -> int:
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Chunks of at most `limit` units, cut at a paragraph, line or word boundary when one
-    exists in the second half of the window; a single huge word is cut hard."""
-    chunks: list[str] = []
-    rest = text.strip() or "(empty)"
-    while units(rest) > limit:
-        head = _fit(rest, limit)
-        cut = _boundary(head)
-        chunks.append(head[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    chunks.append(rest)
-    return [c for c in chunks if c]
-
-
-def _fit(text: str, limit: int) -> str:
-    """The longest prefix within `limit` UTF-16 units. Python slices code points, so a
-    surrogate pair is never split. A code point is 1 or 2 units, so dropping half the excess
-    (rounded up) never overshoots and converges in a few steps."""
-    end = min(len(text), limit)
-    while (excess := units(text[:end]) - limit) > 0:
-        end -= (excess + 1) // 2
-    return text[:end]
-
-
-def _boundary(head: str) -> int:
-    for separator in ("\n\n", "\n", " "):
-        position = head.rfind(separator)
-        if position >= len(head) // 2:
-            return position + len(separator)
-    return len(head)
+    """Chunks of at most `limit` UTF-16 units (the shared splitter, Telegram's measure)."""
+    return split(text, limit, units)
 
 
 def split_caption(text: str) -> tuple[str, list[str]]:

@@ -1,11 +1,19 @@
 """The command registry: each capability contributes its list of commands here."""
 
-from core.commands import basics, publishing, scheduling, usage
+from core.commands import basics, linking, moderation, publishing, scheduling, usage
 from core.commands.registry import Registry
 from core.generation import commands as generation
 
 
 def build_registry() -> Registry:
     return Registry(
-        [*basics.COMMANDS, *generation.COMMANDS, *publishing.COMMANDS, *scheduling.COMMANDS, *usage.COMMANDS]
+        [
+            *basics.COMMANDS,
+            *generation.COMMANDS,
+            *publishing.COMMANDS,
+            *scheduling.COMMANDS,
+            *usage.COMMANDS,
+            *moderation.COMMANDS,
+            *linking.COMMANDS,
+        ]
     )

@@ -15,14 +15,29 @@ WELCOME = (
 
 
 class HelpArgs(Args):
-    command: str | None = Field(None, description="show the details of one command")
+    command: str | None = Field(None, description="show the details of one command", max_length=64)
+
+
+class StartArgs(Args):
+    # Telegram deep links (t.me/<bot>?start=<payload>) arrive as /start <payload>: 1-64 of A-Za-z0-9_-.
+    payload: str | None = Field(None, description="set by a deep link", pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class TimezoneArgs(Args):
-    name: str | None = Field(None, description="IANA timezone, e.g. Europe/Berlin", max_length=64)
+    name: str | None = Field(
+        None,
+        description="IANA timezone, e.g. Europe/Berlin",
+        max_length=64,
+        json_schema_extra={"complete": "timezone"},
+    )
 
 
-async def start(ctx: Context, args: NoArgs) -> Reply:
+async def start(ctx: Context, args: StartArgs) -> Reply:
+    if args.payload and ctx.private:
+        return Reply(
+            "This private chat is open: links and confirmations meant only for you come here now. "
+            "Go back to your group and send the command again."
+        )
     return Reply(f"{WELCOME}\n\n{render_help(ctx)}")
 
 
@@ -72,7 +87,7 @@ async def timezone(ctx: Context, args: TimezoneArgs) -> Reply:
 
 
 COMMANDS = [
-    Command("start", "Introduce the studio and list commands", start),
+    Command("start", "Introduce the studio and list commands", start, StartArgs),
     Command("help", "List commands, or explain one", show_help, HelpArgs, examples=("/help timezone",)),
     Command("whoami", "Show your user, workspace and role", whoami),
     Command(

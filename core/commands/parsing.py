@@ -12,6 +12,7 @@ from core.commands.registry import Args, Command, Option
 from core.errors import BadInput
 
 TOKEN = re.compile(r"\S+")
+WHITESPACE = re.compile(r"(\s)")  # the first blank of any kind (space, tab, newline) ends the name
 MAX_COMMAND_TEXT = 20_000
 
 
@@ -20,10 +21,8 @@ def split_command(text: str) -> tuple[str, str]:
     stripped = text.strip()
     if stripped.startswith("/"):
         stripped = stripped[1:]
-    head, _, rest = stripped.partition(" ")
-    if "\n" in head:
-        head, _, more = head.partition("\n")
-        rest = more + (" " + rest if rest else "")
+    head, *after = WHITESPACE.split(stripped, maxsplit=1)  # [name] or [name, blank, rest]
+    rest = after[1] if after else ""
     name = head.split("@", 1)[0].lower()
     return name, rest.strip()
 
@@ -117,6 +116,8 @@ def explain(command: Command, exc: ValidationError) -> str:
             problems.append(f"<{where}> is required")
         elif error["type"] == "extra_forbidden":
             problems.append(f"{where} is not an option of /{command.name}")
+        elif error["type"] == "string_pattern_mismatch":  # the regex itself would mean nothing to people
+            problems.append(f"{where}: {str(error['input'])[:40]!r} is not in the accepted form")
         else:
             problems.append(f"{where}: {error['msg']}")
     return f"{'; '.join(problems)}. Usage: {command.usage()}"

@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from typing import Annotated
 
-from pydantic import Field, JsonValue
+from pydantic import AfterValidator, Field, JsonValue
 
-from core.accounts import PLATFORM_NOUN, Account, Health, Tokens
+from core.accounts import Account, Health
 from core.commands.registry import Args, Command, Context, NoArgs
 from core.errors import BadInput
+from core.generation.commands import DRAFT
+from core.media import Upload
 from core.posts import PRIVACY_ALIASES
-from core.publishing import PublishRequest
+from core.publishing import PublishRequest, check_options
 from core.reply import Button, Reply
+from core.urls import check_public_url, check_url_shape
 from core.workspaces import Role, require_admin
 
 GROUP = "Accounts & publishing"
-TIKTOK_ACCESS_LIFETIME = timedelta(hours=24)  # documented: access 24 h, refresh 365 days
-TIKTOK_REFRESH_LIFETIME = timedelta(days=365)
 OPTION: dict[str, JsonValue] = {"option": True}
 
 
 class ConnectArgs(Args):
-    platform: str = Field(description="facebook or tiktok", max_length=20)
+    platform: str = Field(description="an installed platform, e.g. facebook or tiktok", max_length=20)
     credential: str | None = Field(
         None, description="facebook: page id; tiktok: access token (private chats only)", max_length=4096
     )
     secret: str | None = Field(
-        None, description="facebook: page token; tiktok: refresh token (private chats only)", max_length=4096
+        None,
+        description="facebook: page token; tiktok: refresh token (private chats only)",
+        max_length=4096,
     )
     page: str | None = Field(
         None,
@@ -37,26 +40,32 @@ class ConnectArgs(Args):
 
 
 class AccountArgs(Args):
-    account: str = Field(description="an account id from /accounts, e.g. facebook:123", max_length=120)
+    account: str = Field(
+        description="an account id from /accounts, e.g. facebook:123",
+        max_length=120,
+        json_schema_extra={"complete": "account"},
+    )
     yes: bool = Field(False, description="confirm", json_schema_extra=OPTION)
 
 
 class AttachArgs(Args):
-    draft: str = Field(description="draft id", max_length=40)
+    draft: str = Field(description="draft id", max_length=40, json_schema_extra=DRAFT)
     path: str = Field(
-        description="path of a photo or video on this machine",
+        "",
+        description="path of a photo or video on this machine (console)",
         max_length=1024,
         json_schema_extra={"rest": True},
     )
+    file: Upload | None = Field(None, description="the photo or video to attach", json_schema_extra=OPTION)
 
 
 class PublishArgs(Args):
-    draft: str = Field(description="draft id", max_length=40)
+    draft: str = Field(description="draft id", max_length=40, json_schema_extra=DRAFT)
     targets: str = Field(
         "",
         description="facebook, tiktok or account ids from /accounts (none: choose from a list)",
         max_length=500,
-        json_schema_extra={"rest": True},
+        json_schema_extra={"rest": True, "complete": "account"},
     )
     privacy: str | None = Field(
         None,
@@ -64,7 +73,7 @@ class PublishArgs(Args):
         max_length=40,
         json_schema_extra=OPTION,
     )
-    link: str | None = Field(
+    link: Annotated[str, AfterValidator(check_url_shape)] | None = Field(
         None,
         description="Facebook: a link to attach (https://...)",
         max_length=2000,
@@ -88,6 +97,7 @@ async def connect(ctx: Context, args: ConnectArgs) -> Reply:
             f"Open this link within 10 minutes to connect {platform} (it works once):\n{url}",
             (Button(f"Connect {platform}", f"/connect {platform}"),),
             ephemeral=True,
+            private_only=True,  # the link works once: whoever sees it first can use or burn it
         )
     if ctx.workspace.platform != "console" and not ctx.private:
         return Reply(
@@ -96,47 +106,37 @@ async def connect(ctx: Context, args: ConnectArgs) -> Reply:
             ephemeral=True,
             delete_source=True,
         )
-    account = await _connect_manual(ctx, platform, args.credential, args.secret or "")
+    account = await accounts.connect_typed(
+        ctx.workspace, ctx.actor, platform, args.credential, args.secret or ""
+    )
     return Reply(
         f"Connected {account.name} ({account.id}). Publish with /publish <draft> {account.id}.",
         ephemeral=True,
     )
 
 
-async def _connect_manual(ctx: Context, platform: str, credential: str, secret: str) -> Account:
-    now = ctx.services.clock.now()
-    if platform == "facebook":
-        if not credential.isdigit() or not secret:
-            raise BadInput("Usage: /connect facebook <page_id> <page_token> (the page id is a number).")
-        tokens = Tokens(secret)
-        return await ctx.services.accounts.connect_manual(
-            ctx.workspace, ctx.actor, platform, credential, tokens
-        )
-    refresh_expiry = now + TIKTOK_REFRESH_LIFETIME if secret else None
-    tokens = Tokens(credential, secret, now + TIKTOK_ACCESS_LIFETIME, refresh_expiry)
-    return await ctx.services.accounts.connect_manual(ctx.workspace, ctx.actor, platform, "", tokens)
-
-
 async def list_accounts(ctx: Context, args: NoArgs) -> Reply:
     accounts = await ctx.services.accounts.all(ctx.workspace)
     if not accounts:
         return Reply(
-            "No accounts are connected. An admin connects one with /connect facebook or /connect tiktok."
+            f"No accounts are connected. An admin connects one with {ctx.services.platforms.connect_hint()}."
         )
     now = ctx.services.clock.now()
     lines = ["Connected accounts:"]
     for account in accounts:
         health = account.health(now)
-        detail = _health_detail(account, health)
-        can = ", ".join(ctx.services.publishing.publisher.capabilities(account.platform).supports())
+        detail = _health_detail(ctx, account, health)
+        platform = ctx.services.platforms.find(account.platform)
+        can = ", ".join(platform.capabilities.supports()) if platform else "nothing: plug-in not installed"
         lines.append(f"- {account.id} {account.name}: {health.value}{detail} (posts {can})")
     return Reply("\n".join(lines))
 
 
-def _health_detail(account: Account, health: Health) -> str:
-    noun = PLATFORM_NOUN.get(account.platform, "account")
+def _health_detail(ctx: Context, account: Account, health: Health) -> str:
+    platforms = ctx.services.platforms
     if health is Health.UNHEALTHY:
-        return f" — reconnect the {noun} with /connect {account.platform}"
+        noun, command = platforms.noun(account.platform), platforms.reconnect(account.platform)
+        return f" — reconnect the {noun} with {command}"
     ends = account.refresh_expires_at or account.access_expires_at
     if health is Health.EXPIRING and ends is not None:
         return f" — token expires {ends:%Y-%m-%d %H:%M %Z}; reconnect soon"
@@ -158,11 +158,16 @@ async def disconnect(ctx: Context, args: AccountArgs) -> Reply:
 
 
 async def attach(ctx: Context, args: AttachArgs) -> Reply:
-    if ctx.workspace.platform != "console":
+    if args.file is not None:
+        attachments = ctx.services.attachments
+        draft = await attachments.attach_upload(ctx.workspace.id, ctx.actor, args.draft, args.file)
+        media = draft.media[-1]
+    elif ctx.workspace.platform != "console" or not args.path:
         raise BadInput("Attach a file by sending it in this chat with the caption /attach <draft>.")
-    await ctx.services.drafts.get(ctx.workspace.id, args.draft)
-    media = await ctx.services.media.accept_path(ctx.workspace.id, args.path)
-    draft = await ctx.services.drafts.attach_media(ctx.workspace.id, args.draft, media)
+    else:
+        draft, media = await ctx.services.attachments.attach_path(
+            ctx.workspace.id, ctx.actor, args.draft, args.path
+        )
     seconds = f", {media.duration_sec:.0f} s" if media.duration_sec else ""
     return Reply(
         f"Attached a {media.kind} ({media.size / (1024 * 1024):.1f} MB{seconds}) to draft {draft.id}; "
@@ -178,9 +183,14 @@ async def publish(ctx: Context, args: PublishArgs) -> Reply:
         options["privacy"] = privacy_alias(args.privacy)
     if args.inbox:
         options["inbox"] = "true"
+    targets = tuple(args.targets.lower().split())
     if args.link:
-        options["link"] = args.link
-    request = PublishRequest(args.draft.lower(), tuple(args.targets.lower().split()), options, args.yes)
+        # A link no target takes is refused before its host is looked up (a network call).
+        known = {t.split(":", 1)[0] for t in targets} & set(ctx.services.platforms.names)
+        if known:
+            check_options({"link": args.link}, known, ctx.services.platforms)
+        options["link"] = await check_public_url(args.link, ctx.services.resolver)
+    request = PublishRequest(args.draft.lower(), targets, options, args.yes)
     return await ctx.services.publishing.publish_now(ctx.workspace, ctx.actor, request, ctx.progress)
 
 
@@ -191,7 +201,7 @@ async def choose_target(ctx: Context, draft_id: str, verb: str) -> Reply:
     if not accounts:
         return Reply(
             f"Draft {draft.id} is ready, but no account is connected yet. "
-            "A workspace admin connects one with /connect facebook or /connect tiktok."
+            f"A workspace admin connects one with {ctx.services.platforms.connect_hint()}."
         )
     buttons = tuple(Button(f"{a.platform}: {a.name}", f"/{verb} {draft.id} {a.id}") for a in accounts)
     return Reply(
@@ -244,6 +254,7 @@ COMMANDS = [
         publish,
         PublishArgs,
         group=GROUP,
+        slow=True,
         examples=("/publish ab12 facebook", "/publish ab12 tiktok --privacy private"),
     ),
 ]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
+from core.media import Upload
 from core.ports import NullProgress, Progress
 from core.reply import Reply
 from core.workspaces import Actor, Role, Workspace
@@ -58,6 +59,9 @@ class Option:
     required: bool
     choices: tuple[str, ...] = ()
     kind: Literal["positional", "option", "rest"] = "positional"
+    # What a front end may suggest as the user types ("draft", "post", "account", "timezone"):
+    # see `core/commands/completion.py`.
+    complete: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class Command:
     role: Role = Role.MEMBER
     group: str = "General"
     examples: tuple[str, ...] = ()
+    # May take longer than a chat platform waits for a first answer (AI generation, publishing):
+    # front ends acknowledge at once and follow up.
+    slow: bool = False
 
     def __post_init__(self) -> None:
         if not COMMAND_NAME.match(self.name):
@@ -102,13 +109,17 @@ def _option(name: str, info: Any) -> Option:
     elif extra.get("option"):
         kind = "option"
     type_name, choices = _describe_type(info.annotation)
+    if extra.get("mention") == "role":
+        type_name = "role"
+    listed = extra.get("choices")
     return Option(
         name=name,
         type=type_name,
         description=info.description or name.replace("_", " "),
         required=info.is_required(),
-        choices=choices,
+        choices=tuple(str(c) for c in listed) if isinstance(listed, list | tuple) else choices,
         kind=kind,
+        complete=str(extra.get("complete", "")),
     )
 
 
@@ -119,6 +130,8 @@ def _describe_type(annotation: Any) -> tuple[str, tuple[str, ...]]:
         return _describe_type(inner[0]) if inner else ("string", ())
     if origin is Literal:
         return "string", tuple(str(a) for a in get_args(annotation))
+    if annotation is Upload:
+        return "attachment", ()
     names = {bool: "boolean", int: "integer", float: "number"}
     return names.get(annotation, "string"), ()
 
@@ -150,6 +163,7 @@ class Registry:
                 "role": c.role.value,
                 "usage": c.usage(),
                 "examples": list(c.examples),
+                "slow": c.slow,
                 "options": [opt.__dict__ for opt in c.options()],
             }
             for c in self.all()

@@ -3,17 +3,18 @@ post whose outcome is unknown: /check, /republish, /markpublished."""
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field
 
+from core.commands.linking import chat_channel
 from core.commands.publishing import privacy_alias
 from core.commands.registry import Args, Command, Context, NoArgs
 from core.drafts import Draft
-from core.errors import BadInput, ConfigurationError
+from core.errors import BadInput
 from core.lifecycle import PostLifecycle
-from core.notifications import Channel, ChannelStore
+from core.notifications import ChannelStore, webhook_channel
+from core.platforms import Platforms
 from core.posts import Post, PostStatus
 from core.publishing import missing_choice
 from core.reply import Button, Reply
@@ -22,15 +23,24 @@ from core.when import EXAMPLES, Recurrence, describe_time
 from core.workspaces import Role, Workspace, require_admin
 
 GROUP = "Scheduling"
-TARGET = re.compile(r"^(facebook|tiktok)(:[\w-]+)?$", re.IGNORECASE)
-POST_ID = Field(description="post id (see /queue)", min_length=1, max_length=32)
+POST_ID = Field(
+    description="post id (see /queue)", min_length=1, max_length=32, json_schema_extra={"complete": "post"}
+)
 WHEN = Field(description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": True})
 
 
 class ScheduleArgs(Args):
-    draft: str = Field(description="draft id (see /drafts)", min_length=1, max_length=32)
+    draft: str = Field(
+        description="draft id (see /drafts)",
+        min_length=1,
+        max_length=32,
+        json_schema_extra={"complete": "draft"},
+    )
     platforms: str = Field(
-        "", description="facebook, tiktok or account ids like facebook:123 (comma-separated)"
+        "",
+        description="platforms or account ids like facebook:123 (comma-separated)",
+        max_length=500,
+        json_schema_extra={"complete": "account"},
     )
     # Optional so the draft card's Schedule button (draft id only) gets quick choices, not an error.
     when: str = Field("", description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": True})
@@ -73,26 +83,23 @@ class MarkArgs(Args):
 
 
 class NotifyArgs(Args):
-    action: Literal["here", "off", "list"] = Field("list", description="here, off or list")
+    action: Literal["here", "off", "list", "webhook"] = Field(
+        "list", description="here, off, list, or webhook (a Discord webhook URL)"
+    )
+    url: str | None = Field(
+        None, description="webhook: the Discord webhook URL (with off: stop using it)", max_length=300
+    )
 
 
-def lifecycle(ctx: Context) -> PostLifecycle:
-    if ctx.services.posts is None:
-        raise ConfigurationError("Scheduling is not set up in this studio.", setting="REDIS_URL")
-    return ctx.services.posts
-
-
-def split_targets(platforms: str, when: str) -> tuple[list[str], str]:
+def split_targets(known: Platforms, platforms: str, when: str) -> tuple[list[str], str]:
     """`facebook,tiktok in 2h` and `facebook tiktok in 2h` both work: leading words of `when`
     that name a platform or account belong to the targets."""
     targets = [t for t in platforms.split(",") if t]
     words = when.split()
-    while words and all(TARGET.match(w) for w in words[0].split(",") if w):
+    while words and all(known.is_target(w) for w in words[0].split(",") if w):
         targets += [w for w in words.pop(0).split(",") if w]
-    if not targets or not all(TARGET.match(t) for t in targets):
-        raise BadInput(
-            f"{platforms!r} is not a platform: use facebook, tiktok or an account id like facebook:123."
-        )
+    if not targets or not all(known.is_target(t) for t in targets):
+        raise BadInput(f"{platforms!r} is not a platform: use {known.targets_hint()}.")
     return targets, " ".join(words)
 
 
@@ -117,13 +124,14 @@ def card(post: Post, zone_name: str | None = None) -> str:
 
 async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
     named = [t for t in args.platforms.replace(",", " ").split() if t]
-    if not args.when.strip() and all(TARGET.match(t) for t in named):
+    known = ctx.services.platforms
+    if not args.when.strip() and all(known.is_target(t) for t in named):
         return await suggest_times(ctx, args.draft.lower(), named)
-    targets, when_text = split_targets(args.platforms, args.when)
+    targets, when_text = split_targets(known, args.platforms, args.when)
     draft = await ctx.services.drafts.get(ctx.workspace.id, args.draft.lower())
     rule = Recurrence.parse(when_text)
     now = ctx.services.clock.now()
-    service = lifecycle(ctx)
+    service = ctx.services.posts
     due = None if rule else service.parse_when(when_text, ctx.workspace.zone, now)
     options = {"privacy": privacy_alias(args.privacy)} if args.privacy else {}
     asked = await ask_choices(ctx, service, draft, targets, when_text, options, args.consent == "yes")
@@ -137,7 +145,8 @@ async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
         head = f"Scheduled draft {draft.id} {rule.describe()} ({ctx.workspace.timezone}); first {first_due}."
     else:
         head = f"Scheduled draft {draft.id} for {first_due}."
-    return Reply("\n\n".join([head, *(card(p, ctx.workspace.timezone) for p in posts)]), _buttons(posts))
+    text = "\n\n".join([head, *(card(p, ctx.workspace.timezone) for p in posts)])
+    return Reply(text, _buttons(posts), card=True)
 
 
 async def ask_choices(
@@ -176,7 +185,7 @@ async def ask_choices(
     else:
         lines += [*consent, f"Send {again({}, agree=True)} to agree and schedule."]
         buttons.append(Button("I agree — schedule", again({}, agree=True)))
-    return Reply("\n".join(lines), tuple(buttons))
+    return Reply("\n".join(lines), tuple(buttons), choice="Choose privacy" if missing else "")
 
 
 async def suggest_times(ctx: Context, draft_id: str, named: list[str]) -> Reply:
@@ -186,7 +195,7 @@ async def suggest_times(ctx: Context, draft_id: str, named: list[str]) -> Reply:
     if not targets:
         return Reply(
             f"Draft {draft.id} is ready, but no account is connected yet. "
-            "A workspace admin connects one with /connect facebook or /connect tiktok."
+            f"A workspace admin connects one with {ctx.services.platforms.connect_hint()}."
         )
     buttons = tuple(
         Button(f"{target} · {label}", f"/schedule {draft.id} {target} {when}")
@@ -213,7 +222,7 @@ def _buttons(posts: list[Post]) -> tuple[Button, ...]:
 
 
 async def queue(ctx: Context, args: NoArgs) -> Reply:
-    posts = await lifecycle(ctx).queue(ctx.workspace)
+    posts = await ctx.services.posts.queue(ctx.workspace)
     upcoming = [p for p in posts if p.status is PostStatus.SCHEDULED]
     attention = [
         p
@@ -238,17 +247,17 @@ def _line(post: Post, workspace: Workspace) -> str:
 
 
 async def status(ctx: Context, args: PostArgs) -> Reply:
-    post = await lifecycle(ctx).get(ctx.workspace, args.post)
+    post = await ctx.services.posts.get(ctx.workspace, args.post)
     history = [
         f"  {e.at.astimezone(ctx.workspace.zone):%Y-%m-%d %H:%M:%S} {e.status.value}: {e.detail} ({e.actor})"
         for e in post.history[-10:]
     ]
     text = card(post, ctx.workspace.timezone) + "\nHistory:\n" + "\n".join(history)
-    return Reply(text, post_buttons(post))
+    return Reply(text, post_buttons(post), card=True)
 
 
 async def cancel(ctx: Context, args: CancelArgs) -> Reply:
-    service = lifecycle(ctx)
+    service = ctx.services.posts
     post = await service.get(ctx.workspace, args.post)
     if not args.yes:
         what = "the whole series" if post.recurrence else "it"
@@ -262,7 +271,7 @@ async def cancel(ctx: Context, args: CancelArgs) -> Reply:
 
 
 async def reschedule(ctx: Context, args: RescheduleArgs) -> Reply:
-    service = lifecycle(ctx)
+    service = ctx.services.posts
     due = service.parse_when(args.when, ctx.workspace.zone, ctx.services.clock.now())
     post = await service.reschedule(ctx.workspace, ctx.actor, args.post, due)
     return Reply(
@@ -271,7 +280,7 @@ async def reschedule(ctx: Context, args: RescheduleArgs) -> Reply:
 
 
 async def retry(ctx: Context, args: PostArgs) -> Reply:
-    post = await lifecycle(ctx).retry(ctx.workspace, ctx.actor, args.post)
+    post = await ctx.services.posts.retry(ctx.workspace, ctx.actor, args.post)
     return Reply(
         f"Publishing post {post.id} to {post.account_id} now. I'll tell the team how it went.",
         post_buttons(post),
@@ -279,12 +288,12 @@ async def retry(ctx: Context, args: PostArgs) -> Reply:
 
 
 async def check(ctx: Context, args: PostArgs) -> Reply:
-    post, answer = await lifecycle(ctx).check(ctx.workspace, ctx.actor, args.post)
+    post, answer = await ctx.services.posts.check(ctx.workspace, ctx.actor, args.post)
     return Reply(f"{answer}\n\n{card(post, ctx.workspace.timezone)}", post_buttons(post))
 
 
 async def republish(ctx: Context, args: RepublishArgs) -> Reply:
-    service = lifecycle(ctx)
+    service = ctx.services.posts
     if not args.yes:
         post = await service.get(ctx.workspace, args.post)
         return Reply(
@@ -303,19 +312,13 @@ async def republish(ctx: Context, args: RepublishArgs) -> Reply:
 
 
 async def mark_published(ctx: Context, args: MarkArgs) -> Reply:
-    post = await lifecycle(ctx).mark_published(ctx.workspace, ctx.actor, args.post, args.url)
+    post = await ctx.services.posts.mark_published(ctx.workspace, ctx.actor, args.post, args.url)
     return Reply(f"Marked post {post.id} as published.\n\n{card(post, ctx.workspace.timezone)}")
 
 
-def channels(ctx: Context) -> ChannelStore:
-    if ctx.services.channels is None:
-        raise ConfigurationError("Team notifications are not set up in this studio.", setting="REDIS_URL")
-    return ctx.services.channels
-
-
 async def notify(ctx: Context, args: NotifyArgs) -> Reply:
-    store = channels(ctx)
-    here = Channel(ctx.workspace.platform, ctx.channel_id or ctx.workspace.id.partition(":")[2])
+    store = ctx.services.channels
+    here = chat_channel(ctx)
     if args.action == "list":
         found = await store.list(ctx.workspace.id)
         if not found:
@@ -323,8 +326,10 @@ async def notify(ctx: Context, args: NotifyArgs) -> Reply:
                 "No notification channel is set; notices go to this workspace's own chat. "
                 "An admin sends /notify here in a channel to use it."
             )
-        return Reply("Team notifications go to:\n" + "\n".join(f"  {c.describe()}" for c in found))
+        return Reply("Team notifications go to:\n" + "\n".join(f"  {c.shown()}" for c in found))
     require_admin(ctx.actor, "change where team notifications go")
+    if args.action == "webhook" or args.url:
+        return await notify_webhook(ctx, store, args)
     if args.action == "here":
         await store.add(ctx.workspace.id, here)
         return Reply(
@@ -337,6 +342,28 @@ async def notify(ctx: Context, args: NotifyArgs) -> Reply:
             f"This channel ({here.describe()}) was not a notification channel. /notify list shows them."
         )
     return Reply(f"This channel ({here.describe()}) no longer receives team notifications.")
+
+
+async def notify_webhook(ctx: Context, store: ChannelStore, args: NotifyArgs) -> Reply:
+    """A Discord webhook URL carries its own secret token: the reply is private and the
+    message with the URL is deleted where the platform allows."""
+    channel = webhook_channel(args.url or "")
+    if args.action == "off":
+        removed = await store.remove(ctx.workspace.id, channel)
+        text = (
+            "That webhook no longer receives team notifications."
+            if removed
+            else ("That webhook was not a notification target. /notify list shows them.")
+        )
+        return Reply(text, ephemeral=True, delete_source=True)
+    if args.action != "webhook":
+        raise BadInput("Usage: /notify webhook <url>, or /notify off <url>.")
+    await store.add(ctx.workspace.id, channel)
+    return Reply(
+        f"The Discord webhook {channel.shown()} now receives team notifications.",
+        ephemeral=True,
+        delete_source=True,
+    )
 
 
 COMMANDS = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Literal
 
@@ -10,7 +9,15 @@ from pydantic import Field
 
 from core.commands.registry import Args, Command, Context, NoArgs
 from core.errors import BadInput
-from core.limits import MICROS, OVERRIDE_FIELDS, ActivityEntry, EffectiveLimits, Snapshot, UsageService
+from core.limits import (
+    MICROS,
+    OVERRIDE_FIELDS,
+    ActivityEntry,
+    EffectiveLimits,
+    PeriodUsage,
+    Snapshot,
+    UsageService,
+)
 from core.reply import Attachment, Button, Reply
 from core.workspaces import Role, Workspace, require_admin
 
@@ -49,20 +56,18 @@ def local_time(moment: datetime, workspace: Workspace) -> str:
 
 
 async def usage(ctx: Context, args: NoArgs) -> Reply:
-    service = ctx.services.limits
+    service = ctx.services.usage
     snap, periods, _ = await service.snapshot(ctx.workspace, ctx.actor)
     limits = service.effective(snap.overrides, ctx.actor.role)
-    uid = f"user:{ctx.actor.user_id}:"
+    today, month = snap.day.member(ctx.actor.user_id), snap.month.member(ctx.actor.user_id)
     lines = [
         f"Your usage, {ctx.actor.display_name}:",
         _hour_line(snap, limits, service, ctx.workspace),
-        f"Today: {snap.day.get(uid + 'tokens', 0):,} tokens, {money(snap.day.get(uid + 'cost_micros', 0))}"
-        f" (workspace: {snap.day.get('tokens', 0):,} tokens)",
-        f"This month: {snap.month.get(uid + 'tokens', 0):,} tokens, "
-        f"{money(snap.month.get(uid + 'cost_micros', 0))} "
-        f"(workspace: {money(snap.month.get('cost_micros', 0))})",
-        f"Posts published by you: {snap.day.get(uid + 'published', 0)} today, "
-        f"{snap.month.get(uid + 'published', 0)} this month",
+        f"Today: {today.tokens:,} tokens, {money(today.cost_micros)}"
+        f" (workspace: {snap.day.total.tokens:,} tokens)",
+        f"This month: {month.tokens:,} tokens, {money(month.cost_micros)} "
+        f"(workspace: {money(snap.month.total.cost_micros)})",
+        f"Posts published by you: {today.count('published')} today, {month.count('published')} this month",
         f"Days end at midnight {ctx.workspace.timezone}; this month's budget resets "
         f"{local_time(periods.month_ends, ctx.workspace)}.",
     ]
@@ -85,7 +90,7 @@ def _hour_line(snap: Snapshot, limits: EffectiveLimits, service: UsageService, w
 async def limits(ctx: Context, args: LimitsArgs) -> Reply:
     if args.action == "set":
         return await set_limit(ctx, args)
-    service = ctx.services.limits
+    service = ctx.services.usage
     snap, periods, _ = await service.snapshot(ctx.workspace, ctx.actor)
     mine = service.effective(snap.overrides, ctx.actor.role)
     member = service.effective(snap.overrides, Role.MEMBER)
@@ -96,8 +101,8 @@ async def limits(ctx: Context, args: LimitsArgs) -> Reply:
         f"- generations_member: {member.generations_per_hour} per hour per member{_src(mine, 'member')}",
         f"- generations_admin: {admin.generations_per_hour} per hour per admin{_src(mine, 'admin')}",
         f"  You: {used} used this hour, {max(0, mine.generations_per_hour - used)} left.",
-        _budget_line("daily_tokens", mine, snap.day.get("tokens", 0), periods.day_ends, ws),
-        _budget_line("monthly_cost", mine, snap.month.get("cost_micros", 0), periods.month_ends, ws),
+        _budget_line("daily_tokens", mine, snap.day.total.tokens, periods.day_ends, ws),
+        _budget_line("monthly_cost", mine, snap.month.total.cost_micros, periods.month_ends, ws),
         f"Admins: /limits set <name> <value|default> (names: {LIMIT_NAMES}); 0 turns a budget off.",
     ]
     return Reply("\n".join(lines), ephemeral=True)
@@ -128,7 +133,7 @@ async def set_limit(ctx: Context, args: LimitsArgs) -> Reply:
     if not args.value:
         raise BadInput(f"Give a value for {name}, or 'default'. Example: /limits set {name} 30")
     value = parse_limit(name, args.value)
-    await ctx.services.limits.set_override(ctx.workspace, name, value)
+    await ctx.services.usage.set_override(ctx.workspace, name, value)
     shown = "the studio default" if value is None else _show_value(name, value)
     return Reply(f"{name} is now {shown} for this workspace.", buttons=(Button("Limits", "/limits"),))
 
@@ -169,66 +174,57 @@ def _show_value(name: str, value: int) -> str:
 async def stats(ctx: Context, args: StatsArgs) -> Reply:
     require_admin(ctx.actor, "see workspace statistics")
     count = int(args.period.removesuffix("d"))
-    days, counters = await ctx.services.limits.days(ctx.workspace, count)
-    totals = sum_counters(counters)
+    days, periods = await ctx.services.usage.days(ctx.workspace, count)
+    totals = sum(periods, PeriodUsage())
     members = await ctx.services.workspaces.members(ctx.workspace)
     lines = [f"Stats for the last {count} days ({days[0]} to {days[-1]}, {ctx.workspace.timezone}):"]
     lines += _member_lines(totals, members)
     lines += _totals_lines(totals)
-    chart = await ctx.services.limits.charts.daily_bars(
-        f"Daily activity, last {count} days", days, daily_series(counters)
+    chart = await ctx.services.usage.daily_chart(
+        f"Daily activity, last {count} days", days, daily_series(periods)
     )
     attachment = Attachment(f"activity-{days[-1]}-{args.period}.png", chart, "image/png")
     return Reply("\n".join(lines), attachment=attachment)
 
 
-def sum_counters(counters: list[dict[str, int]]) -> Counter[str]:
-    totals: Counter[str] = Counter()
-    for day in counters:
-        totals.update(day)
-    return totals
-
-
-def daily_series(counters: list[dict[str, int]]) -> dict[str, list[int]]:
+def daily_series(periods: list[PeriodUsage]) -> dict[str, list[int]]:
     return {
-        "generated": [d.get("generated", 0) + d.get("regenerated", 0) for d in counters],
-        "published": [d.get("published", 0) for d in counters],
-        "failed": [d.get("failed", 0) for d in counters],
+        "generated": [p.total.count("generated") + p.total.count("regenerated") for p in periods],
+        "published": [p.total.count("published") for p in periods],
+        "failed": [p.total.count("failed") for p in periods],
     }
 
 
-def _member_lines(totals: Counter[str], members: dict[str, str]) -> list[str]:
-    # Keys are `user:<id>:<field>`; ids may hold colons (`tg:42`), field names never do.
-    users = sorted({k.removeprefix("user:").rpartition(":")[0] for k in totals if k.startswith("user:")})
-    if not users:
+def _member_lines(totals: PeriodUsage, members: dict[str, str]) -> list[str]:
+    if not totals.members:
         return ["No activity in this period."]
     lines = ["Per member:"]
-    for user in users:
-        p = f"user:{user}:"
+    for user in sorted(totals.members):
+        t = totals.members[user]
         lines.append(
-            f"- {members.get(user, user)}: {totals[p + 'generated']} generated, "
-            f"{totals[p + 'regenerated']} regenerated, {totals[p + 'published']} published, "
-            f"{totals[p + 'scheduled']} scheduled, {totals[p + 'rate_limited']} refused, "
-            f"{totals[p + 'tokens']:,} tokens, {money(totals[p + 'cost_micros'])}"
+            f"- {members.get(user, user)}: {t.count('generated')} generated, "
+            f"{t.count('regenerated')} regenerated, {t.count('published')} published, "
+            f"{t.count('scheduled')} scheduled, {t.count('rate_limited')} refused, "
+            f"{t.tokens:,} tokens, {money(t.cost_micros)}"
         )
     return lines
 
 
-def _totals_lines(totals: Counter[str]) -> list[str]:
-    kinds = sorted((k.removeprefix("content:"), n) for k, n in totals.items() if k.startswith("content:"))
-    models = sorted({k.removeprefix("model:").rpartition(":")[0] for k in totals if k.startswith("model:")})
-    published, failed = totals["published"], totals["publish_failed"]
+def _totals_lines(totals: PeriodUsage) -> list[str]:
+    t = totals.total
+    kinds = sorted(totals.content.items())
+    published, failed = t.count("published"), t.publish_failed
     rate = f"{published * 100 / (published + failed):.0f}% success" if published + failed else "no attempts"
     return [
         "Content kinds: " + (", ".join(f"{k} {n}" for k, n in kinds) or "none"),
-        f"Tokens and cost: {totals['tokens']:,} tokens, {money(totals['cost_micros'])}",
+        f"Tokens and cost: {t.tokens:,} tokens, {money(t.cost_micros)}",
         *(
-            f"- {m}: {totals[f'model:{m}:tokens']:,} tokens, {money(totals[f'model:{m}:cost_micros'])}"
-            for m in models
+            f"- {m}: {totals.models[m].tokens:,} tokens, {money(totals.models[m].cost_micros)}"
+            for m in sorted(totals.models)
         ),
-        f"Publishing: {published} published, {failed} failed ({rate}); {totals['scheduled']} scheduled, "
-        f"{totals['cancelled']} cancelled",
-        f"Requests refused by limits: {totals['rate_limited']}",
+        f"Publishing: {published} published, {failed} failed ({rate}); {t.count('scheduled')} scheduled, "
+        f"{t.count('cancelled')} cancelled",
+        f"Requests refused by limits: {t.count('rate_limited')}",
     ]
 
 
@@ -240,7 +236,7 @@ async def activity(ctx: Context, args: ActivityArgs) -> Reply:
     if args.user:
         members = await ctx.services.workspaces.members(ctx.workspace)
         user_id = find_member(args.user, members)
-    entries = await ctx.services.limits.activity(ctx.workspace, user_id, args.count)
+    entries = await ctx.services.usage.activity(ctx.workspace, user_id, args.count)
     if not entries:
         return Reply("No activity recorded yet." if user_id is None else f"No activity by {args.user} yet.")
     header = f"Recent activity, newest first ({ctx.workspace.timezone}):"

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from core.commands.registry import Args, Command, Context
 from core.drafts import Draft, check_draft_id
 from core.errors import BadInput, NotFound
 from core.generation.brand import change_brand, describe_brand
 from core.generation.pricing import format_cost
-from core.generation.prompts import TRANSFORMS
+from core.generation.prompts import KINDS, LENGTHS, PLATFORMS, TRANSFORMS
 from core.generation.requests import MAX_TOPIC, build_request, check_options, check_topic, parse_text
 from core.reply import Button, Reply
 
@@ -21,8 +21,18 @@ PAGE_SIZE = 8
 PREVIEW = 60
 
 
-def option(description: str) -> Any:
-    return Field(None, description=description, json_schema_extra={"option": True})
+# Offered as choices where a front end has them (Discord); typed text accepts any tone.
+TONES = ("friendly", "professional", "playful", "witty", "inspiring", "informative", "casual",
+         "formal", "bold", "warm", "urgent", "calm")  # fmt: skip
+DRAFT: dict[str, JsonValue] = {"complete": "draft"}
+
+
+def option(description: str, **extra: Any) -> Any:
+    return Field(None, description=description, json_schema_extra={"option": True, **extra})
+
+
+def draft_id() -> Any:
+    return Field(description="draft id", max_length=32, json_schema_extra=DRAFT)
 
 
 class GenerateArgs(Args):
@@ -31,12 +41,16 @@ class GenerateArgs(Args):
         description="kind and topic, e.g. 'a post about our spring sale'",
         json_schema_extra={"rest": True},
     )
-    kind: str | None = option("post, caption, tiktok, thread, outline, article, hashtags, rewrite, ...")
-    platform: str | None = option("facebook, tiktok, tiktok_photo, telegram or discord")
-    tone: str | None = option("e.g. playful, professional")
+    kind: str | None = option(
+        "post, caption, tiktok, thread, outline, article, hashtags, rewrite, ...", choices=list(KINDS)
+    )
+    platform: str | None = option(
+        "facebook, tiktok, tiktok_photo, telegram or discord", choices=list(PLATFORMS)
+    )
+    tone: str | None = option("e.g. playful, professional", choices=list(TONES))
     audience: str | None = option("who it is for")
     language: str | None = option("e.g. English, Spanish")
-    length: str | None = option("short, medium or long")
+    length: str | None = option("short, medium or long", choices=list(LENGTHS))
     cta: str | None = option("call to action to end with")
     emoji: bool = Field(False, description="use emoji", json_schema_extra={"option": True})
     no_emoji: bool = Field(False, description="no emoji", json_schema_extra={"option": True})
@@ -47,17 +61,17 @@ class DraftsArgs(Args):
 
 
 class DraftArgs(Args):
-    id: str = Field(description="draft id", max_length=32)
+    id: str = draft_id()
     version: int | None = Field(None, ge=1, description="show an earlier version")
 
 
 class EditArgs(Args):
-    id: str = Field(description="draft id", max_length=32)
+    id: str = draft_id()
     text: str | None = Field(None, description="the new text", json_schema_extra={"rest": True})
 
 
 class RegenerateArgs(Args):
-    id: str = Field(description="draft id", max_length=32)
+    id: str = draft_id()
     instruction: str | None = Field(
         None,
         description="what to change, e.g. 'make it funnier'",
@@ -67,17 +81,19 @@ class RegenerateArgs(Args):
 
 
 class VariantsArgs(Args):
-    id: str = Field(description="draft id", max_length=32)
+    id: str = draft_id()
     n: int = Field(3, ge=1, le=5, description="how many variants (1-5)")
 
 
 class DiscardArgs(Args):
-    id: str = Field(description="draft id", max_length=32)
+    id: str = draft_id()
     yes: bool = Field(False, description="confirm", json_schema_extra={"option": True})
 
 
 class BrandArgs(Args):
-    field: str | None = Field(None, description="description, do, dont, sample, hashtags or language")
+    field: str | None = Field(
+        None, description="description, do, dont, sample, hashtags or language", max_length=32
+    )
     value: str | None = Field(None, description="the new value", json_schema_extra={"rest": True})
     clear: bool = Field(False, description="remove the field's value", json_schema_extra={"option": True})
 
@@ -128,7 +144,7 @@ def draft_reply(draft: Draft, heading: str, extra: str = "") -> Reply:
         lines.append(f"Warning: {draft.warning}")
     if extra:
         lines.append(extra)
-    return Reply("\n".join(lines), buttons=draft_buttons(draft.id), draft_id=draft.id)
+    return Reply("\n".join(lines), buttons=draft_buttons(draft.id), draft_id=draft.id, card=True)
 
 
 def describe_kind(draft: Draft) -> str:
@@ -263,7 +279,7 @@ async def ai(ctx: Context, args: AiArgs) -> Reply:
 
 COMMANDS = [
     Command("generate", "Write a post, caption, script, thread or article with AI", generate, GenerateArgs,
-            group=GROUP, examples=("/generate a post about our spring sale",
+            group=GROUP, slow=True, examples=("/generate a post about our spring sale",
                                    "/generate caption about our new oat latte for facebook",
                                    "/generate tiktok script about latte art --tone playful")),
     Command("drafts", "List recent drafts", list_drafts, DraftsArgs, group=GROUP, examples=("/drafts 2",)),
@@ -272,9 +288,9 @@ COMMANDS = [
     Command("edit", "Replace a draft's text", edit, EditArgs, group=GROUP,
             examples=("/edit k3m9qa Spring sale: 20% off everything!",)),
     Command("regenerate", "Write a draft again, optionally with an instruction", regenerate, RegenerateArgs,
-            group=GROUP, examples=("/regenerate k3m9qa make it funnier",)),
+            group=GROUP, slow=True, examples=("/regenerate k3m9qa make it funnier",)),
     Command("variants", "Write 1-5 alternative versions of a draft", variants, VariantsArgs, group=GROUP,
-            examples=("/variants k3m9qa 3",)),
+            slow=True, examples=("/variants k3m9qa 3",)),
     Command("discard", "Delete a draft (asks first)", discard, DiscardArgs, group=GROUP,
             examples=("/discard k3m9qa",)),
     Command("brand", "Show or set the workspace's brand voice", brand, BrandArgs, group=GROUP,

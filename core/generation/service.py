@@ -4,11 +4,12 @@ finished draft once while recording its usage. Nothing is stored when any step b
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.drafts import Draft, DraftStore
-from core.errors import BadInput, CoreError, ProviderError
+from core.drafts import Draft, DraftStore, require_author_or_admin
+from core.errors import BadInput, CoreError, ProviderError, StoreUnavailable
 from core.generation.brand import Profile, ProfileStore
 from core.generation.ports import Generation, GeneratorSource, Prompt, TextGenerator, Usage
 from core.generation.pricing import PriceTable
@@ -52,6 +53,26 @@ class Result:
         return f"Still too long after a shorter retry: {self.check.describe()}. Edit or regenerate it."
 
 
+NOT_COUNTED = "Its usage was not counted: the usage store did not answer."
+
+
+class TextNotKept(StoreUnavailable):
+    """Generated text the store could not keep: shown in full so the work is not lost."""
+
+    def __init__(self, text: str, *, counted: bool) -> None:
+        super().__init__("draft store unavailable after generation")
+        usage = (
+            "its usage was counted"
+            if counted
+            else "its usage was NOT counted (the usage store did not answer)"
+        )
+        self.args = (
+            "The studio's store did not answer, so this text was not saved as a draft, and "
+            f"{usage}. Copy it now:\n\n{text}",
+        )
+        self.text, self.counted = text, counted
+
+
 class GenerationService:
     def __init__(
         self,
@@ -92,8 +113,10 @@ class GenerationService:
         prompt = build_prompt(request, profile.brand, self._limits, extra=extra)
         result = await self._produce(workspace, actor, profile, request, prompt, progress)
         self._apply(draft, result, "regenerated")
-        await asyncio.gather(  # as in `_keep`
-            self._drafts.save(draft), self._record(workspace, actor, "regenerated", request.kind, result)
+        await self._store_and_charge(  # as in `_keep`
+            self._drafts.save(draft),
+            self._record(workspace, actor, "regenerated", request.kind, result),
+            draft,
         )
         return draft
 
@@ -143,6 +166,7 @@ class GenerationService:
         if len(cleaned) > MAX_EDIT:
             raise BadInput(f"The new text is {len(cleaned)} characters; at most {MAX_EDIT}.")
         draft = await self._drafts.get(workspace.id, draft_id)
+        require_author_or_admin(draft, actor, "edit it")
         draft.versions.append(draft.snapshot())
         check = self._limits.check(draft.kind, draft.platform, cleaned)
         draft.text, draft.source, draft.updated_at = cleaned, "edited", self._now()
@@ -154,8 +178,7 @@ class GenerationService:
 
     async def discard(self, workspace: Workspace, actor: Actor, draft_id: str) -> Draft:
         draft = await self._drafts.get(workspace.id, draft_id)
-        if draft.author_id != actor.user_id:
-            require_admin(actor, "discard drafts written by someone else")
+        require_author_or_admin(draft, actor, "discard it")
         await self._drafts.delete(workspace.id, draft.id)
         return draft
 
@@ -222,10 +245,26 @@ class GenerationService:
     async def _keep(self, workspace: Workspace, actor: Actor, draft: Draft, result: Result) -> Draft:
         """Store a new draft and charge its generation together: one wait instead of two, and
         the tokens are charged even if the store fails (they were spent)."""
-        stored, _ = await asyncio.gather(
-            self._drafts.create(draft), self._record(workspace, actor, "generated", draft.kind, result)
+        return await self._store_and_charge(
+            self._drafts.create(draft), self._record(workspace, actor, "generated", draft.kind, result), draft
         )
-        return stored
+
+    async def _store_and_charge(
+        self, store: Awaitable[Draft | None], charge: Awaitable[bool], draft: Draft
+    ) -> Draft:
+        """The model was called and paid for: if the store then fails (Redis stalled after a
+        fail-open admission), the text is handed over instead of thrown away, and the reply says
+        whether its usage was counted."""
+        stored, counted = await asyncio.gather(store, charge, return_exceptions=True)
+        if isinstance(stored, StoreUnavailable):
+            raise TextNotKept(draft.text, counted=counted is True) from stored
+        for outcome in (stored, counted):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        kept = stored if isinstance(stored, Draft) else draft
+        if counted is False:
+            kept.warning = " ".join(filter(None, [kept.warning, NOT_COUNTED]))
+        return kept
 
     def _new_draft(
         self, workspace: Workspace, actor: Actor, request: ContentRequest, result: Result
@@ -255,7 +294,7 @@ class GenerationService:
 
     async def _record(
         self, workspace: Workspace, actor: Actor, kind: Any, content: str, result: Result
-    ) -> None:
+    ) -> bool:
         event = UsageEvent(
             kind=kind,
             content_kind=content,
@@ -264,7 +303,7 @@ class GenerationService:
             output_tokens=result.usage.output_tokens,
             cost=result.cost,
         )
-        await self._usage.record(workspace, actor, event)
+        return await self._usage.record(workspace, actor, event)
 
     def _now(self) -> str:
         return self._clock.now().isoformat()

@@ -6,7 +6,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.posts import Post, Preflight, PublishAttempt, PublishResult
+from core.platforms import ManualConnect, Platform, Platforms, access_token_only
+from core.posts import (
+    AccountInfo,
+    Capabilities,
+    Credentials,
+    Post,
+    Preflight,
+    PublishAttempt,
+    PublishResult,
+)
 from core.when import Recurrence
 
 Outcome = PublishResult | BaseException
@@ -45,6 +54,36 @@ class FakePublisher:
         return self.reconcile_outcome
 
 
+class NamedPlatform:
+    """A `PlatformPublisher` that only has a name (for tests that need a platform to exist)."""
+
+    def __init__(self, name: str) -> None:
+        self.platform = name
+        self.capabilities = Capabilities(name, True, True, True, True, 5000)
+
+    async def validate(self, post: Post, credentials: Credentials) -> None:
+        return None
+
+    async def preflight(self, post: Post, credentials: Credentials) -> Preflight:
+        return Preflight()
+
+    async def publish(self, post: Post, credentials: Credentials, attempt: PublishAttempt) -> PublishResult:
+        raise AssertionError("a named-only platform never publishes")
+
+    async def reconcile(
+        self, post: Post, credentials: Credentials, attempt: PublishAttempt
+    ) -> PublishResult | None:
+        return None
+
+    async def verify(self, credentials: Credentials) -> AccountInfo:
+        return AccountInfo(credentials.remote_id, credentials.remote_id)
+
+
+def named_platforms(*names: str) -> Platforms:
+    connect = ManualConnect("/connect x <token>", access_token_only)
+    return Platforms(Platform(name, NamedPlatform(name), connect) for name in names)
+
+
 class FakeJobs:
     """A `JobScheduler` that records arms and computes series times in plain zoneinfo."""
 
@@ -71,3 +110,15 @@ class FakeJobs:
             if candidate.weekday() in rule.days and candidate > local:
                 return candidate.astimezone(ZoneInfo("UTC"))
         raise AssertionError("no occurrence")
+
+
+class StaticResolver:
+    """The `core.urls.Resolver` port from a table: tests never depend on DNS."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+
+    async def addresses(self, host: str) -> list[str]:
+        if host not in self.table:
+            raise OSError(f"{host} does not resolve")
+        return self.table[host]

@@ -4,7 +4,6 @@ code path with the HTTP test publisher), and reading what the platform received.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import free_port
+from tests.conftest import free_port, process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,12 +42,16 @@ class PlatformProcess:
 
 
 def studio_env(redis_url: str, prefix: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "SCHEDULE", "PUBLISH_"))}
-    env.update(
+    return process_env(
         REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix, DATA_DIR=str(data_dir), SECRET_KEY="s" * 40,
-        LOG_LEVEL="INFO", PYTHONUNBUFFERED="1", **extra,
+        LOG_LEVEL="INFO", PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), **extra,
     )  # fmt: skip
-    return env
+
+
+def outside_repo(env: dict[str, str]) -> Path:
+    """Studio processes run beside their DATA_DIR, never in the repository, where a developer's
+    `.env` would configure them."""
+    return Path(env["DATA_DIR"]).parent
 
 
 def start_studio(
@@ -64,14 +67,15 @@ def start_studio(
     real = ["--real-publishers"] if real_publishers else []
     return subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.studio_runner", "--platform-url", platform_url, *real, mode],
-        cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, text=True,
+        cwd=outside_repo(env), env=env, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
+        text=True,
     )  # fmt: skip
 
 
 def console(platform_url: str, env: dict[str, str], script: str, timeout: float = 60) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "tests.fakes.studio_runner", "--platform-url", platform_url, "console"],
-        cwd=ROOT, env=env, input=script, capture_output=True, text=True, timeout=timeout,
+        cwd=outside_repo(env), env=env, input=script, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stdout

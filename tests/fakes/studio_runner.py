@@ -32,7 +32,7 @@ async def main(platform_url: str, real: bool, argv: list[str]) -> int:
         studio = await build_studio(settings, senders=senders)
     else:
         studio = await build_studio(
-            settings, senders=senders, publisher=publisher, accounts=PermissiveAccounts()
+            settings, senders=senders, publisher=publisher, accounts=PermissiveAccounts
         )
     try:
         await serve(studio, args)
