@@ -76,6 +76,9 @@ class Command:
     # May take longer than a chat platform waits for a first answer (AI generation, publishing):
     # front ends acknowledge at once and follow up.
     slow: bool = False
+    # Reads the handler will make first, started while the dispatcher opens the workspace
+    # (given the caller's workspace id); a failure here is ignored, the handler reads again.
+    warm: Callable[[Services, str], Awaitable[object]] | None = None
 
     def __post_init__(self) -> None:
         if not COMMAND_NAME.match(self.name):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, JsonValue
 
@@ -15,6 +15,9 @@ from core.generation.pricing import format_cost
 from core.generation.prompts import KINDS, LENGTHS, PLATFORMS, TRANSFORMS
 from core.generation.requests import MAX_TOPIC, build_request, check_options, check_topic, parse_text
 from core.reply import Button, Reply
+
+if TYPE_CHECKING:
+    from core.services import Services
 
 GROUP = "Content"
 PAGE_SIZE = 8
@@ -277,9 +280,14 @@ async def ai(ctx: Context, args: AiArgs) -> Reply:
     )
 
 
+async def warm_profile(services: Services, workspace_id: str) -> None:
+    """Every generation reads the brand profile first: read it while the workspace opens."""
+    await services.generation.warm(workspace_id)
+
+
 COMMANDS = [
     Command("generate", "Write a post, caption, script, thread or article with AI", generate, GenerateArgs,
-            group=GROUP, slow=True, examples=("/generate a post about our spring sale",
+            group=GROUP, slow=True, warm=warm_profile, examples=("/generate a post about our spring sale",
                                    "/generate caption about our new oat latte for facebook",
                                    "/generate tiktok script about latte art --tone playful")),
     Command("drafts", "List recent drafts", list_drafts, DraftsArgs, group=GROUP, examples=("/drafts 2",)),
@@ -288,9 +296,9 @@ COMMANDS = [
     Command("edit", "Replace a draft's text", edit, EditArgs, group=GROUP,
             examples=("/edit k3m9qa Spring sale: 20% off everything!",)),
     Command("regenerate", "Write a draft again, optionally with an instruction", regenerate, RegenerateArgs,
-            group=GROUP, slow=True, examples=("/regenerate k3m9qa make it funnier",)),
+            group=GROUP, slow=True, warm=warm_profile, examples=("/regenerate k3m9qa make it funnier",)),
     Command("variants", "Write 1-5 alternative versions of a draft", variants, VariantsArgs, group=GROUP,
-            slow=True, examples=("/variants k3m9qa 3",)),
+            slow=True, warm=warm_profile, examples=("/variants k3m9qa 3",)),
     Command("discard", "Delete a draft (asks first)", discard, DiscardArgs, group=GROUP,
             examples=("/discard k3m9qa",)),
     Command("brand", "Show or set the workspace's brand voice", brand, BrandArgs, group=GROUP,

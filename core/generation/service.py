@@ -210,6 +210,10 @@ class GenerationService:
     async def profile(self, workspace: Workspace) -> Profile:
         return await self._profiles.load(workspace.id)
 
+    async def warm(self, workspace_id: str) -> None:
+        """Load the profile into the in-process window (a prefetch: the next load is a hit)."""
+        await self._profiles.load(workspace_id)
+
     async def save_profile(self, workspace: Workspace, actor: Actor, profile: Profile) -> None:
         require_admin(actor, "change the brand voice")
         await self._profiles.save(workspace.id, profile)
