@@ -22,20 +22,20 @@ from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.ipblock import BlockPolicy, IpBlocker
 from adapters.redis.keys import Keys
-from adapters.redis.lease import RedisLease, instance_id
 from adapters.redis.post_counts import RedisPostCounter
 from adapters.redis.posts import RedisPostStore
 from adapters.redis.profiles import RedisProfileStore
+from adapters.redis.queue import RedisPublishQueue
 from adapters.redis.telegram import RedisTelegramStore
 from adapters.redis.usage import RedisUsageStore
 from adapters.redis.workspaces import RedisWorkspaceStore
-from adapters.scheduler.aps import ApsJobScheduler, build_jobstore, sync_client_for
-from adapters.scheduler.service import SchedulerService
+from adapters.scheduler.aps import ArmNotices
 from adapters.security.crypto import TokenCipher
 from adapters.security.oauth_state import JwtLinkCodes, JwtOAuthStates
 from adapters.social.registry import PublisherContext, load_platforms
 from adapters.timeparse import DateparserTimes
 from bot.logs import remember_secret
+from bot.pipeline import Pipeline, build_pipeline
 from bot.settings import Settings
 from core.abuse import AbuseGuard, AbuseRules
 from core.accounts import AccountService
@@ -73,15 +73,14 @@ class Studio:
     services: Services
     dispatcher: Dispatcher
     ip_blocker: IpBlocker
-    scheduler: SchedulerService | None
+    pipeline: Pipeline
     http: httpx.AsyncClient | None  # owned here (closed with the studio); None when handed in
     telegram_store: RedisTelegramStore
 
-    async def start_scheduler(self) -> None:
-        """Join the leader election (first round awaited, so a leader has recovered the queue
-        — published what is due, reported what was missed — before commands are read)."""
-        if self.scheduler is not None:
-            await self.scheduler.start()
+    async def start_scheduler(self, drain_timeout: float = 0.0) -> None:
+        """Join the leader election (first round awaited, so a leader has reconciled the queue
+        before commands are read) and start consuming the publish queue."""
+        await self.pipeline.start(drain_timeout)
 
     def add_sender(self, sender: ChannelSender) -> None:
         """A chat front end that started after the studio delivers its platform's team notices."""
@@ -89,8 +88,7 @@ class Studio:
             self.services.notifier.add_sender(sender)
 
     async def close(self) -> None:
-        if self.scheduler is not None:
-            await self.scheduler.stop()
+        await self.pipeline.stop()
         if isinstance(self.services.notifier, RoutingNotifier):
             await self.services.notifier.aclose()
         await self.services.generation.aclose()
@@ -125,23 +123,21 @@ async def build_studio(
     notifier = notifier or build_notifier(settings, channels, senders)
     client = http or httpx.AsyncClient(timeout=HTTP_TIMEOUT)
     clock = clock or SystemClock()
-    jobs = ApsJobScheduler(
-        build_jobstore(keys, sync_client_for(settings.redis_url, handle.embedded)), handle.client, keys
-    )
+    store = RedisPostStore(handle.client, keys)
+    queue = RedisPublishQueue(handle.client, keys)
+    jobs, finish_pipeline = build_pipeline(settings, handle.client, store, queue, clock, handle.embedded)
     wiring = Wiring(settings, handle, keys, notifier, clock, client, sleep)
-    services = wiring.services(jobs, channels, publisher, accounts, links)
-    scheduler = None
-    if settings.scheduler_enabled:
-        lease = RedisLease(handle.client, keys, instance_id(), settings.scheduler_lease_seconds)
-        chores = housekeeping(settings, services.accounts, services.posts)
-        scheduler = SchedulerService(lease, jobs, services.posts, housekeeping=chores)
+    services = wiring.services(jobs, store, channels, publisher, accounts, links)
+    pipeline = finish_pipeline(
+        services.posts.runner, housekeeping(settings, services.accounts, services.posts)
+    )
     return Studio(
         settings,
         handle,
         services,
         Dispatcher(services, build_registry()),
         IpBlocker(handle.client, keys, block_policy(settings)),
-        scheduler,
+        pipeline,
         client if http is None else None,  # a client handed in is closed by its owner
         RedisTelegramStore(handle.client, keys),
     )
@@ -161,7 +157,8 @@ class Wiring:
 
     def services(
         self,
-        jobs: ApsJobScheduler,
+        jobs: ArmNotices,
+        posts_store: RedisPostStore,
         channels: RedisChannelStore,
         post_publisher: PostPublisher | None,
         resolver: ResolverFactory | None,
@@ -178,7 +175,7 @@ class Wiring:
         drafts = RedisDraftStore(client, keys)
         runner = build_runner(
             settings,
-            RedisPostStore(client, keys),
+            posts_store,
             post_publisher or publisher,
             jobs,
             self.notifier,
@@ -271,7 +268,7 @@ def build_runner(
     settings: Settings,
     store: RedisPostStore,
     publisher: PostPublisher,
-    jobs: ApsJobScheduler,
+    jobs: ArmNotices,
     notifier: Notifier,
     usage: UsageGate,
     clock: Clock,
@@ -289,6 +286,7 @@ def build_runner(
         grace=timedelta(seconds=settings.schedule_misfire_grace),
         retry=retry,
         concurrency=settings.publish_concurrency,
+        stuck_after=timedelta(seconds=settings.publish_stuck_after),
     )
 
 

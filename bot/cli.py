@@ -82,6 +82,9 @@ def parser() -> argparse.ArgumentParser:
     console.add_argument("--user", default="console")
     console.add_argument("--workspace", default="console")
     console.add_argument("--role", choices=[r.value for r in Role], default=Role.ADMIN.value)
+    sub.add_parser(
+        "worker", help="publish queued posts (and take part in the scheduler election); no chat front end"
+    )
     sub.add_parser("doctor", help="check configuration, Redis and the AI provider")
     sub.add_parser(
         "rotate-key", help="re-encrypt every stored token under SECRET_KEY (then drop SECRET_KEYS_OLD)"
@@ -105,12 +108,22 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# A console publishes what was due while no studio ran before it reads the first command.
+CONSOLE_DRAIN_SECONDS = 60.0
+
+
 async def serve(studio: Studio, args: argparse.Namespace) -> None:
-    await studio.start_scheduler()
     if args.command == "console":
+        if studio.pipeline is not None:
+            studio.pipeline.finish_on_stop = CONSOLE_DRAIN_SECONDS
+        await studio.start_scheduler(drain_timeout=CONSOLE_DRAIN_SECONDS)
         identity = ConsoleIdentity(args.user, args.workspace, Role(args.role))
         await run_console(studio, identity)
+    elif args.command == "worker":
+        await studio.start_scheduler()
+        await wait_for_stop()
     else:
+        await studio.start_scheduler()
         await run_services(studio)
 
 

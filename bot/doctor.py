@@ -78,15 +78,17 @@ async def check_scheduler(settings: Settings) -> Check:
     try:
         keys = Keys(settings.redis_key_prefix)
         lease = await RedisLease(handle.client, keys, "doctor", 1).current()
-        upcoming = await RedisPostStore(handle.client, keys).due_before(None, limit=1)
+        upcoming = await RedisPostStore(handle.client, keys).next_due()
     finally:
         await handle.close()
     leader = (
-        f"leader {lease.holder} (lease {lease.ttl_ms / 1000:.0f} s left)" if lease else "no leader running"
+        f"leader {lease.holder}, epoch {lease.epoch} (lease {lease.ttl_ms / 1000:.0f} s left)"
+        if lease
+        else "no leader running"
     )
     if not upcoming:
         return Check("scheduler", True, f"{leader}; nothing scheduled")
-    workspace, post_id, due = upcoming[0]
+    workspace, post_id, due = upcoming
     return Check(
         "scheduler", True, f"{leader}; next post {post_id} ({workspace}) due {due:%Y-%m-%d %H:%M:%S} UTC"
     )

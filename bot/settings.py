@@ -277,7 +277,13 @@ class Settings(BaseSettings):
     )
     publish_retry_max: float = Field(3600.0, gt=0, le=86400, description="longest retry delay in seconds")
     scheduler_enabled: bool = Field(True, description="take part in the scheduler leader election")
-    scheduler_lease_seconds: float = Field(15.0, ge=2, le=600, description="leader lease; take-over time")
+    scheduler_lease_seconds: float = Field(15.0, ge=1, le=600, description="leader lease; take-over time")
+    publish_visibility_timeout: float = Field(
+        60.0, ge=1, le=3600, description="seconds a dead consumer's queue entry waits before another takes it"
+    )
+    publish_stuck_after: float = Field(
+        300.0, ge=1, le=86400, description="seconds after which a claim is abandoned and recovered"
+    )
     post_retention_days: int = Field(
         180,
         ge=1,

@@ -1,29 +1,26 @@
-"""What people do with posts (schedule, cancel, reschedule, retry) and what the leader does when
-it takes over (reconcile posts left publishing, report misfires, re-arm the queue)."""
+"""What people do with posts (schedule, cancel, reschedule, retry, /publish now) and the
+leader's housekeeping. Taking over (repairing the timer, recovering abandoned claims) is the
+pipeline's work (adapters/scheduler/service.py); recovering one claim is `PublishRunner.recover`."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.drafts import Draft
-from core.errors import BadInput, CoreError, NotFound, OutcomeUnknown
+from core.errors import BadInput, CoreError, NotFound
 from core.platforms import Platforms
 from core.posts import Post, PostEvent, PostStatus, Preflight, PublishAttempt, PublishResult
-from core.scheduling import ENDED, OPEN, SYSTEM, AccountResolver, PostStore, PublishRunner, new_post_id
+from core.scheduling import ENDED, OPEN, AccountResolver, PostStore, PublishRunner, new_post_id
 
-__all__ = ["AccountResolver", "PermissiveAccounts", "PostLifecycle", "RecoveryReport"]
+__all__ = ["AccountResolver", "PermissiveAccounts", "PostLifecycle"]
 from core.usage import EventKind, UsageEvent
 from core.when import NaturalTimes, Recurrence, parse_when
 from core.workspaces import Actor, Workspace, require_admin
 
 log = logging.getLogger(__name__)
-# Longer than any publish call may take (HTTP timeouts are far shorter): a post PUBLISHING for
-# this long has no process working on it.
-STUCK_AFTER = timedelta(minutes=5)
 UNKNOWN = frozenset({PostStatus.UNKNOWN})
 
 
@@ -36,15 +33,6 @@ class PermissiveAccounts:
 
     async def resolve(self, workspace_id: str, token: str) -> str:
         return self.platforms.check_target(token)
-
-
-@dataclass(frozen=True)
-class RecoveryReport:
-    reconciled: int = 0
-    republished: int = 0
-    unverified: int = 0
-    missed: int = 0
-    armed: int = 0
 
 
 class PostLifecycle:
@@ -159,7 +147,7 @@ class PostLifecycle:
             raise BadInput(
                 f"Post {post.id} changed meanwhile (it may be publishing now); see /status {post.id}."
             )
-        await self.runner.jobs.disarm(post.id)
+        await self.runner.jobs.disarm(cancelled)
         await self._usage(workspace, actor, "cancelled", post)
         return cancelled
 
@@ -263,9 +251,9 @@ class PostLifecycle:
     async def opened(self, post: Post, actor: Actor) -> Post:
         """Store an immediate post already claimed, before the platform is called."""
         now = self.runner.clock.now()
-        claimed = replace(post, id=new_post_id(), due_at=now, created_at=now, attempts=1, claimed_at=now)
+        claimed = replace(post, id=new_post_id(), due_at=now, created_at=now, claimed_at=now, attempts=1)
         event = PostEvent(now, actor.user_id, PostStatus.PUBLISHING, f"published now by {actor.display_name}")
-        await self.store.create(claimed, event)
+        await self.store.create(claimed, event, claim=True)
         return claimed
 
     async def published(self, post: Post, result: PublishResult) -> None:
@@ -289,120 +277,7 @@ class PostLifecycle:
         except CoreError as exc:
             log.warning("could not record usage %s: %s", kind, exc)
 
-    # --- the leader, on taking over -----------------------------------------------------------
-
-    async def recover(self) -> RecoveryReport:
-        """Never lose, never double: settle what a crash left publishing, report posts due too
-        long ago as missed, and arm everything else (a due one runs at once)."""
-        reconciled, republished, unverified = await self.reconcile_in_flight()
-        missed, armed = await self.settle_scheduled()
-        report = RecoveryReport(reconciled, republished, unverified, missed, armed)
-        log.info("scheduler recovery: %s", report)
-        return report
-
-    async def reconcile_in_flight(self, older_than: timedelta | None = None) -> tuple[int, int, int]:
-        """Posts a crashed process left PUBLISHING: ask the platform what it has. Posts this
-        process is publishing right now are skipped (re-gaining the lease after a blip), and with
-        `older_than` so are posts claimed more recently than that (another process may still be
-        finishing them)."""
-        counts = [0, 0, 0]
-        now = self.runner.clock.now()
-        for workspace_id, post_id in await self.store.in_flight():
-            if post_id in self.runner.busy:
-                continue
-            post = await self._load(workspace_id, post_id)
-            if post is None or post.status is not PostStatus.PUBLISHING:
-                continue
-            claimed_at = post.claimed_at or (post.history[-1].at if post.history else now)
-            if older_than is not None and now - claimed_at < older_than:
-                continue
-            counts[await self._reconcile(post)] += 1
-        return counts[0], counts[1], counts[2]
-
-    async def _reconcile(self, post: Post) -> int:
-        """0: found published; 1: publishing again (or resuming its handle); 2: unknown."""
-        runner = self.runner
-        if not post.remote_id and post.sent_at is None:
-            # The create request never left before the crash: publishing again is safe.
-            return await self._publish_again(post, "not sent before the restart; publishing again")
-        try:
-            found = await runner.publisher.reconcile(post, runner.attempt(post))
-        except OutcomeUnknown as exc:
-            await runner.mark_unknown(post, f"the studio stopped while publishing; {exc.reason}")
-            return 2
-        except Exception as exc:  # the platform cannot be asked right now
-            if post.remote_id:  # publishing resumes the handle and asks again, with retries
-                return await self._publish_again(post, f"could not ask {post.platform} ({exc}); resuming")
-            await runner.mark_unknown(
-                post, f"the studio stopped while publishing and {post.platform} could not be asked ({exc})"
-            )
-            return 2
-        if found is not None:
-            await runner.record_published(post, found, "found published after a restart")
-            return 0
-        if post.remote_id:
-            return await self._publish_again(post, f"resuming {post.platform}'s handle after a restart")
-        await runner.mark_unknown(
-            post,
-            f"the studio stopped after the request may have reached {post.platform}, "
-            "which shows no matching post created since",
-        )
-        return 2
-
-    async def _publish_again(self, post: Post, detail: str) -> int:
-        runner = self.runner
-        again = replace(post, status=PostStatus.SCHEDULED, due_at=runner.clock.now(), sent_at=None)
-        event = PostEvent(runner.clock.now(), SYSTEM, PostStatus.SCHEDULED, detail)
-        if await self.store.transition(again, {PostStatus.PUBLISHING}, event):
-            await runner.jobs.arm(again)
-        return 1
-
-    async def settle_scheduled(self) -> tuple[int, int]:
-        """Posts due too long ago → missed; posts already due → published right here (so a
-        console started after downtime shows them published); the rest → armed."""
-        runner = self.runner
-        now = runner.clock.now()
-        cutoff = now - runner.grace
-        has_job = runner.jobs.armed_ids()
-        missed = armed = 0
-        due_now: list[Post] = []
-        for workspace_id, post_id, due in await self.store.due_before(None):
-            if now < due and post_id in has_job:
-                armed += 1
-                continue
-            post = await self._load(workspace_id, post_id)
-            if post is None or post.status is not PostStatus.SCHEDULED:
-                continue
-            if due < cutoff and not post.is_series:
-                await runner.mark_missed(post)
-                missed += 1
-            elif due <= now and not post.is_series:
-                due_now.append(post)
-            else:
-                await runner.jobs.arm(post)
-                armed += 1
-        await asyncio.gather(*(runner.run(p.workspace_id, p.id) for p in due_now))
-        return missed, armed + len(due_now)
-
-    async def publish_due(self) -> int:
-        """Publish every post due by now, here (a console at end of input: a post it just
-        asked to publish now goes out before the process ends)."""
-        due = await self.store.due_before(self.runner.clock.now())
-        await asyncio.gather(*(self.runner.run(ws, post_id) for ws, post_id, _ in due))
-        return len(due)
-
-    async def sweep(self, lag: timedelta) -> int:
-        """Safety net run by the leader: a post still SCHEDULED `lag` after its due time lost
-        its job (it fired while Redis was away, or Redis restarted empty): run it now."""
-        runner = self.runner
-        overdue = await self.store.due_before(runner.clock.now() - lag)
-        lost = [(ws, post_id) for ws, post_id, _ in overdue if post_id not in runner.pending]
-        if lost:
-            log.warning("%d overdue post(s) without a running job; publishing them now", len(lost))
-        await asyncio.gather(*(runner.run(ws, post_id) for ws, post_id in lost))
-        # A post left PUBLISHING (its result could not be stored) must not stay stuck either.
-        await self.reconcile_in_flight(older_than=STUCK_AFTER)
-        return len(lost)
+    # --- the leader's housekeeping -------------------------------------------------------------
 
     async def prune(self, keep: timedelta) -> int:
         """Housekeeping run by the leader: finished posts older than `keep` are deleted, so the

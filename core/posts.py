@@ -56,10 +56,15 @@ class Post:
     series_id: str = ""
     timezone: str = "UTC"  # the workspace timezone when scheduled: times in messages use it
     created_at: datetime | None = None
-    # The current attempt (idempotent platform calls): when it was claimed, and when the request
-    # that creates the post was about to leave (None: it never left, so posting again is safe).
+    # The current attempt (idempotent platform calls, the publish pipeline): `claimed_at`, when
+    # the current claim was taken — a recovery asks the platform only about what happened after
+    # it (a Facebook lookup is bounded by it); `sent_at`, when the request that creates the post
+    # was about to leave (None: it never left, so posting again is safe); `epoch`, the claim's
+    # fencing token, raised by every claim: a write carrying an older epoch is refused, so a
+    # process frozen past its claim cannot overwrite a result.
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
+    epoch: int = 0
 
     @property
     def platform(self) -> str:
@@ -123,7 +128,8 @@ class PostPublisher(Protocol):
         """After a crash while `post` was PUBLISHING, or a person's "Check again": what the
         platform has for this attempt (TikTok: status by publish_id; Facebook: the post by id,
         or one created after the claim that no other post owns), or None if it has nothing.
-        Raises `OutcomeUnknown` when it cannot be asked."""
+        Raises `OutcomeUnknown` when it cannot be asked. `post` is the recovering claim: its
+        `epoch` is already the new one, its `claimed_at` still the crashed attempt's."""
         ...
 
     async def preflight(self, post: Post) -> Preflight:

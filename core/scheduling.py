@@ -1,22 +1,26 @@
 """The post lifecycle: scheduling, the publish runner, retries, misfires and crash recovery.
 
 The post store is the single source of truth; the job scheduler (APScheduler behind
-`JobScheduler`) only says *when* to look at a post. Every step re-reads the post and moves it
-with an atomic, status-checked transition, so a stale or duplicated job can never publish twice:
+`JobScheduler`) only says *when* to look at a post, and the publish queue hands the post to a
+runner in any process. Every step re-reads the post and moves it with an atomic, status-checked
+transition, so a stale or duplicated queue entry can never publish twice:
 
     scheduled --claim--> publishing --> published | failed | scheduled (retry later) | unknown
     scheduled --> missed (due longer than the grace period ago) | cancelled
     unknown --> published (check again finds it, or marked) | scheduled (publish again, confirmed)
+    publishing, claim older than the stuck age --re-claim--> ask the platform (reconcile) -->
+        published | publish again (never sent) or resume its handle | unknown (team told)
 
+Every claim raises the post's epoch; the claim's own writes carry it and are refused once a
+newer claim exists, so a process frozen past its claim can never overwrite what recovery did.
 While publishing, the platform adapter reports through a `LedgerAttempt`: "the create request
-is leaving" (`sent_at`) and the platform's handle (`remote_id`), each stored at once, so
-recovery resumes from the handle and treats "maybe sent, no handle" as unknown, never as
-"not there".
+is leaving" (`sent_at`) and the platform's handle (`remote_id`), each stored at once (fenced by
+the claim's epoch), so recovery resumes from the handle and treats "maybe sent, no handle" as
+unknown, never as "not there".
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import secrets
@@ -50,29 +54,35 @@ EARLY_LIMIT = timedelta(seconds=1)  # a job firing earlier than this is stale: r
 
 
 class PostStore(Protocol):
-    async def create(self, post: Post, event: PostEvent) -> None: ...
+    async def create(self, post: Post, event: PostEvent, *, claim: bool = False) -> None:
+        """Store a new post; `claim`: it is created already claimed (/publish now), epoch 1."""
+        ...
 
     async def get(self, workspace_id: str, post_id: str, *, history: bool = True) -> Post:
         """The post (with its history unless `history=False`), or `NotFound` (also for another
         workspace's post)."""
         ...
 
-    async def transition(self, post: Post, allowed: Iterable[PostStatus], event: PostEvent) -> bool:
+    async def transition(
+        self,
+        post: Post,
+        allowed: Iterable[PostStatus],
+        event: PostEvent,
+        *,
+        fence: bool = False,
+        claim: bool = False,
+    ) -> bool:
         """Store `post` (its new status is `event.status`) only if its stored status is one of
-        `allowed`; atomic, so two instances can never both claim a post. False if refused."""
+        `allowed`; atomic, so two instances can never both claim a post. `fence`: also only if
+        the stored epoch is still `post.epoch` (a claim's own writes). `claim`: raise the epoch
+        (written back to `post.epoch`). False if refused."""
+        ...
+
+    async def holds(self, post: Post) -> bool:
+        """Is `post` still publishing under its claim (`post.epoch`)?"""
         ...
 
     async def list_workspace(self, workspace_id: str, limit: int = 50) -> list[Post]: ...
-
-    async def due_before(
-        self, when: datetime | None, limit: int = 100_000
-    ) -> list[tuple[str, str, datetime]]:
-        """(workspace id, post id, due) of every SCHEDULED post due before `when`, earliest first."""
-        ...
-
-    async def in_flight(self) -> list[tuple[str, str]]:
-        """(workspace id, post id) of every post left PUBLISHING."""
-        ...
 
     async def prune(self, before: datetime) -> int:
         """Delete finished posts (published, failed, missed, cancelled) due or created before
@@ -88,15 +98,12 @@ class PostStore(Protocol):
 
 
 class JobScheduler(Protocol):
-    """When to look at a post again (APScheduler on the leader; a Redis inbox elsewhere)."""
+    """When to look at a post again: tells the leader's timer (APScheduler) that the post's
+    time or status changed; the leader re-reads the post."""
 
     async def arm(self, post: Post) -> None: ...
 
-    async def disarm(self, post_id: str) -> None: ...
-
-    def armed_ids(self) -> set[str]:
-        """Ids of the posts that have a job (lets recovery skip re-arming 10,000 posts)."""
-        ...
+    async def disarm(self, post: Post) -> None: ...
 
     def next_fire(self, rule: Recurrence, zone: ZoneInfo, after: datetime) -> datetime:
         """Next occurrence of `rule` strictly after `after` (DST-correct), as UTC."""
@@ -177,14 +184,15 @@ class LedgerAttempt:
 
     async def _save(self, post: Post, detail: str) -> None:
         event = PostEvent(self._clock.now(), SYSTEM, PostStatus.PUBLISHING, detail)
-        if not await self._store.transition(post, {PostStatus.PUBLISHING}, event):
+        if not await self._store.transition(post, {PostStatus.PUBLISHING}, event, fence=True):
             # Someone settled the post meanwhile (a person, a recovering leader): stop here.
             raise PublishRejected(post.platform, f"post {post.id} changed while it was being published")
         self._post = post
 
 
 class PublishRunner:
-    """Runs one post when its job fires: claim, call the platform, record, retry or fail."""
+    """Runs one post when the queue hands it over: claim, call the platform, record, retry or
+    fail; or recover a claim a dead process left behind."""
 
     def __init__(
         self,
@@ -198,98 +206,145 @@ class PublishRunner:
         grace: timedelta = timedelta(hours=1),
         retry: RetryPolicy | None = None,
         concurrency: int = 50,
+        stuck_after: timedelta = timedelta(minutes=5),
         rng: random.Random | None = None,
     ) -> None:
         self.store, self.publisher, self.jobs = store, publisher, jobs
         self.notifier, self.usage, self.clock = notifier, usage, clock
         self.grace = grace
         self.retry = retry or RetryPolicy()
-        self._slots = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        # Longer than any live publish call may take: a claim this old has no process on it.
+        self.stuck_after = stuck_after
         self._rng = rng or random.Random()
-        self._in_flight = 0
         self.busy: set[str] = set()  # posts this process has claimed and not yet settled
-        self.pending: set[str] = set()  # posts whose job is running here (waiting or publishing)
-        self._idle = asyncio.Event()
-        self._idle.set()
 
-    async def run(self, workspace_id: str, post_id: str) -> None:
-        """Entry point of a fired job. Never raises: a job error must not kill the scheduler."""
-        self._enter()
-        self.pending.add(post_id)
+    async def run(self, workspace_id: str, post_id: str) -> bool:
+        """Entry point of a queue entry. True when the entry is settled (acknowledge it); False
+        when another live claim is still working on the post (leave the entry pending: it comes
+        back after the visibility timeout). Never raises: one post must not stop the consumer."""
         try:
-            # The whole run holds a slot, store reads included: 1,000 posts due at once must not
-            # open 1,000 Redis connections.
-            async with self._slots:
-                await self._run(workspace_id, post_id)
+            return await self._run(workspace_id, post_id)
+        except StoreUnavailable as exc:
+            log.warning("post %s of %s left for later: %s", post_id, workspace_id, exc)
+            return False
         except Exception:
             log.exception("publishing post %s of %s failed unexpectedly", post_id, workspace_id)
-        finally:
-            self.pending.discard(post_id)
-            self._leave()
-
-    async def wait_idle(self, timeout: float) -> bool:  # noqa: ASYNC109
-        """Wait for in-flight publishing (the console does this at end of input)."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
             return False
-        return True
 
-    def _enter(self) -> None:
-        self._in_flight += 1
-        self._idle.clear()
-
-    def _leave(self) -> None:
-        self._in_flight -= 1
-        if self._in_flight == 0:
-            self._idle.set()
-
-    async def _run(self, workspace_id: str, post_id: str) -> None:
+    async def _run(self, workspace_id: str, post_id: str) -> bool:
         try:
             post = await self.store.get(workspace_id, post_id, history=False)
         except NotFound:
-            log.warning("job for unknown post %s of %s ignored", post_id, workspace_id)
-            return
+            log.warning("queue entry for unknown post %s of %s ignored", post_id, workspace_id)
+            return True
+        if post.status is PostStatus.PUBLISHING:
+            # A duplicate entry of a post this process is publishing right now is settled by
+            # the entry that claimed it.
+            return True if post.id in self.busy else await self.recover(post)
         if post.status is not PostStatus.SCHEDULED:
-            return  # cancelled, already published, or claimed elsewhere: a stale job is harmless
+            return True  # cancelled, already published: a stale entry is harmless
         if post.is_series:
             await self.fire_series(post)
-            return
+            return True
         now = self.clock.now()
         if post.due_at and post.due_at > now + EARLY_LIMIT:
-            await self.jobs.arm(post)  # rescheduled later than this (stale) job
-            return
-        if post.due_at and post.due_at > now:  # the job fires a little ahead; never post early
-            await asyncio.sleep((post.due_at - now).total_seconds())
+            await self.jobs.arm(post)  # rescheduled later than this (stale) entry
+            return True
         if post.due_at and now - post.due_at > self.grace:
             await self.mark_missed(post)
-            return
+            return True
         await self.claim_and_publish(post)
+        return True
 
     async def claim_and_publish(self, post: Post) -> None:
+        now = self.clock.now()
         claimed = replace(
             post,
             status=PostStatus.PUBLISHING,
             attempts=post.attempts + 1,
             error="",
-            claimed_at=self.clock.now(),
+            claimed_at=now,
             sent_at=None,
         )
         event = self._event(
             PostStatus.PUBLISHING, f"attempt {claimed.attempts}: sending to {post.account_id}"
         )
-        if not await self.store.transition(claimed, OPEN, event):
-            return  # another instance (or a duplicate job) claimed it first
-        self.busy.add(post.id)
-        try:
-            await self._send(claimed)
-        finally:
-            self.busy.discard(post.id)
+        if not await self.store.transition(claimed, OPEN, event, claim=True):
+            return  # another instance (or a duplicate entry) claimed it first
+        await self._send(claimed)
 
     def attempt(self, claimed: Post) -> LedgerAttempt:
         return LedgerAttempt(self.store, claimed, self.clock)
 
     async def _send(self, claimed: Post) -> None:
+        self.busy.add(claimed.id)
+        try:
+            await self._call_platform(claimed)
+        finally:
+            self.busy.discard(claimed.id)
+
+    async def recover(self, post: Post) -> bool:
+        """A post left PUBLISHING. A claim younger than the stuck age may still be worked on by
+        a live process: leave it. An older one is re-claimed (the epoch fences the old claim's
+        late writes) and settled from what the ledger holds, never by posting again on a guess:
+        never sent → publish again; a handle → ask the platform by it, else resume it; sent
+        without a handle → the platform's lookup, else `unknown` with the team told."""
+        claimed_at = post.claimed_at or (post.history[-1].at if post.history else None)
+        now = self.clock.now()
+        if claimed_at is not None and now - claimed_at < self.stuck_after:
+            return False
+        event = self._event(
+            PostStatus.PUBLISHING, "claim abandoned by a stopped process; checking the platform"
+        )
+        again = replace(post, claimed_at=claimed_at)  # reconcile is bounded by the old claim's time
+        if not await self.store.transition(again, {PostStatus.PUBLISHING}, event, fence=True, claim=True):
+            return True  # another process recovered it first, or its owner just finished it
+        await self._resume(again)
+        return True
+
+    async def _resume(self, post: Post) -> None:
+        if not post.remote_id and post.sent_at is None:
+            # The create request never left before the crash: publishing again is safe.
+            await self._publish_again(post, "not sent before the restart; publishing again")
+            return
+        try:
+            found = await self.publisher.reconcile(post, self.attempt(post))
+        except OutcomeUnknown as exc:
+            await self.mark_unknown(post, f"the studio stopped while publishing; {exc.reason}")
+            return
+        except Exception as exc:  # the platform cannot be asked right now
+            if post.remote_id:  # publishing resumes the handle and asks again, with retries
+                await self._publish_again(post, f"could not ask {post.platform} ({exc}); resuming")
+            else:
+                reason = f"the studio stopped while publishing and {post.platform} could not be asked"
+                await self.mark_unknown(post, f"{reason} ({exc})")
+            return
+        if found is not None:
+            await self.record_published(post, found, "found published after a restart")
+        elif post.remote_id:
+            await self._publish_again(post, f"resuming {post.platform}'s handle after a restart")
+        else:
+            await self.mark_unknown(
+                post,
+                f"the studio stopped after the request may have reached {post.platform}, "
+                "which shows no matching post created since",
+            )
+
+    async def _publish_again(self, post: Post, detail: str) -> None:
+        """Under the recovering claim: a fresh attempt (a stored handle is resumed, not re-sent)."""
+        fresh = replace(post, attempts=post.attempts + 1, claimed_at=self.clock.now(), sent_at=None)
+        if await self.store.transition(
+            fresh, {PostStatus.PUBLISHING}, self._event(PostStatus.PUBLISHING, detail), fence=True
+        ):
+            await self._send(fresh)
+
+    async def _call_platform(self, claimed: Post) -> None:
+        # Last check before the platform: a claim taken over while this process was frozen
+        # must not call the platform again.
+        if not await self.store.holds(claimed):
+            log.warning("post %s: claim %d superseded; not sending", claimed.id, claimed.epoch)
+            return
         attempt = self.attempt(claimed)
         try:
             result = await self.publisher.publish(claimed, attempt)
@@ -330,7 +385,7 @@ class PublishRunner:
         # a stored handle is kept and resumed.
         again = replace(post, status=PostStatus.SCHEDULED, due_at=due, error=reason, sent_at=None)
         event = self._event(PostStatus.SCHEDULED, f"{reason}; retrying in {delay:.0f} s")
-        if await self.store.transition(again, {PostStatus.PUBLISHING}, event):
+        if await self.store.transition(again, {PostStatus.PUBLISHING}, event, fence=True):
             await self.jobs.arm(again)
 
     async def record_published(
@@ -345,7 +400,9 @@ class PublishRunner:
             post, status=PostStatus.PUBLISHED, remote_id=result.remote_id, url=result.url, error=""
         )
         detail = f"{how} on {post.account_id}" + (f": {result.url}" if result.url else "")
-        if not await self.store.transition(done, allowed, self._event(PostStatus.PUBLISHED, detail)):
+        if not await self.store.transition(
+            done, allowed, self._event(PostStatus.PUBLISHED, detail), fence=True
+        ):
             return
         await self._record_usage(done, "published")
         link = f" {result.url}" if result.url else ""
@@ -354,7 +411,7 @@ class PublishRunner:
     async def fail(self, post: Post, reason: str) -> None:
         failed = replace(post, status=PostStatus.FAILED, error=reason)
         if not await self.store.transition(
-            failed, {PostStatus.PUBLISHING}, self._event(PostStatus.FAILED, reason)
+            failed, {PostStatus.PUBLISHING}, self._event(PostStatus.FAILED, reason), fence=True
         ):
             return
         await self._record_usage(failed, "failed", reason)
@@ -365,7 +422,7 @@ class PublishRunner:
         team gets a card to check again, publish again or mark it published."""
         unknown = replace(post, status=PostStatus.UNKNOWN, error=reason)
         if not await self.store.transition(
-            unknown, {PostStatus.PUBLISHING}, self._event(PostStatus.UNKNOWN, reason)
+            unknown, {PostStatus.PUBLISHING}, self._event(PostStatus.UNKNOWN, reason), fence=True
         ):
             return
         await self._record_usage(unknown, "failed", f"outcome unknown: {reason}")
@@ -381,7 +438,7 @@ class PublishRunner:
         missed = replace(post, status=PostStatus.MISSED, error=reason)
         if not await self.store.transition(missed, OPEN, self._event(PostStatus.MISSED, reason)):
             return
-        await self.jobs.disarm(post.id)
+        await self.jobs.disarm(missed)
         await self._notify(missed, f"⚠️ Post {post.id} to {post.account_id} {reason}. It was NOT published.")
 
     async def fire_series(self, series: Post) -> None:

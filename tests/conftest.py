@@ -236,3 +236,19 @@ async def api() -> AsyncIterator[FakeBotApi]:
     server = await FakeBotApi().start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+def redis_db() -> Iterator[str]:
+    """The real Redis DB for process-level tests, flushed around each (sync: processes use it)."""
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"these tests need the real Redis at {TEST_REDIS_URL}: {exc}")
+    client.flushdb()
+    yield TEST_REDIS_URL
+    client.flushdb()
+    client.close()

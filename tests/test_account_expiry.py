@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import redis.asyncio as aioredis
 
 from adapters.redis.keys import Keys
 from adapters.redis.lease import RedisLease
-from adapters.scheduler.service import SchedulerService
+from adapters.redis.posts import RedisPostStore
+from adapters.redis.queue import RedisPublishQueue
+from adapters.scheduler.aps import ApsTimer
+from adapters.scheduler.service import LeaderService
 from bot.bootstrap import Studio, housekeeping
 from core.accounts import Account, Tokens
 from core.posts import Post, PostEvent, PostStatus
@@ -48,13 +52,29 @@ async def test_the_leader_runs_the_expiry_check_as_housekeeping(
         calls.append(1)
         return 0
 
-    assert studio.scheduler is not None
-    lease = RedisLease(fake_redis, Keys("t"), "me", 5)
-    service = SchedulerService(lease, studio.scheduler.jobs, studio.services.posts,  # type: ignore[arg-type]
-                               sweep_every=0.0, housekeeping=chore, housekeeping_every=3600)  # fmt: skip
-    await service._sweep()
-    await service._sweep()
-    assert calls == [1]  # hourly, not every sweep
+    from apscheduler.jobstores.memory import MemoryJobStore
+
+    keys = Keys("t")
+    service = LeaderService(
+        RedisLease(fake_redis, keys, "me", 1.0),
+        ApsTimer(MemoryJobStore(), lambda ws, post: True),
+        RedisPostStore(fake_redis, keys),
+        RedisPublishQueue(fake_redis, keys),
+        studio.services.clock,
+        stuck_after=60,
+        housekeeping=chore,
+        housekeeping_every=3600,
+    )
+    await service.start()
+    try:
+        for _ in range(100):
+            if calls:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)  # more lease renewals: the chores must not follow them
+        assert calls == [1]  # hourly, not every renewal
+    finally:
+        await service.stop()
 
 
 async def test_housekeeping_warns_and_deletes_old_finished_posts(

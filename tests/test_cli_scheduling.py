@@ -32,7 +32,7 @@ async def test_doctor_names_the_leader_and_the_next_due_post(
     post = Post("abc123", "console:w1", "d1", "facebook", "u", "Hi", due_at=due)
     await RedisPostStore(real_redis, Keys("cs")).create(post, PostEvent(due, "u", PostStatus.SCHEDULED))
     busy = await check_scheduler(settings)
-    assert "leader host:42:ab (lease 15 s left)" in busy.detail
+    assert "leader host:42:ab, epoch 1 (lease 15 s left)" in busy.detail
     assert "next post abc123 (console:w1) due 2030-01-02 03:04:05 UTC" in busy.detail
 
 
@@ -63,6 +63,6 @@ async def test_a_studio_without_the_scheduler_still_serves_commands(tmp_path: Pa
         _env_file=None, redis_url="memory://", data_dir=tmp_path, secret_key="x" * 40, scheduler_enabled=False
     )  # type: ignore[call-arg]
     studio = await build_studio(settings)
-    assert studio.scheduler is None
+    assert studio.pipeline is not None and studio.pipeline.leader is None  # it still publishes
     await studio.start_scheduler()
     await studio.close()

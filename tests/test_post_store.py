@@ -29,7 +29,8 @@ async def test_a_post_round_trips_with_its_history(any_redis: aioredis.Redis) ->
     assert loaded.status is PostStatus.SCHEDULED
     assert loaded.due_at == T0
     assert [(e.status, e.detail) for e in loaded.history] == [(PostStatus.SCHEDULED, "scheduled by User")]
-    assert await store.due_before(None) == [("console:w1", "p1", T0)]
+    assert await store.scheduled("console:w1") == [("p1", T0)]
+    assert await store.workspaces() == ["console:w1"]
 
 
 async def test_creating_twice_is_refused(any_redis: aioredis.Redis) -> None:
@@ -59,8 +60,8 @@ async def test_only_one_of_many_concurrent_claims_wins(real_redis: aioredis.Redi
         for s in stores
     ]
     assert sorted(await asyncio.gather(*claims)) == [False] * 19 + [True]
-    assert await stores[0].in_flight() == [("console:w1", "p1")]
-    assert await stores[0].due_before(None) == []
+    assert [pid for pid, _ in await stores[0].publishing("console:w1")] == ["p1"]
+    assert await stores[0].scheduled("console:w1") == []
 
 
 async def test_transitions_keep_the_indexes_in_step(any_redis: aioredis.Redis) -> None:
@@ -80,8 +81,8 @@ async def test_transitions_keep_the_indexes_in_step(any_redis: aioredis.Redis) -
         PostStatus.PUBLISHING,
         PostStatus.PUBLISHED,
     ]
-    assert await store.in_flight() == []
-    assert await store.due_before(None) == []
+    assert await store.publishing("console:w1") == []
+    assert await store.scheduled("console:w1") == []
 
 
 async def test_transition_of_a_missing_post_is_refused(any_redis: aioredis.Redis) -> None:
@@ -89,13 +90,14 @@ async def test_transition_of_a_missing_post_is_refused(any_redis: aioredis.Redis
     assert not await store.transition(make_post(), {PostStatus.SCHEDULED}, event(PostStatus.CANCELLED))
 
 
-async def test_due_index_is_ordered_and_bounded(any_redis: aioredis.Redis) -> None:
+async def test_scheduled_index_is_ordered_by_due_time(any_redis: aioredis.Redis) -> None:
     store = RedisPostStore(any_redis, Keys("t"))
     for index in (3, 1, 2):
         await store.create(
             make_post(f"p{index}", due=T0 + timedelta(minutes=index)), event(PostStatus.SCHEDULED)
         )
-    assert [p for _, p, _ in await store.due_before(T0 + timedelta(minutes=2))] == ["p1", "p2"]
+    assert [p for p, _ in await store.scheduled("console:w1")] == ["p1", "p2", "p3"]
+    assert await store.next_due() == ("console:w1", "p1", T0 + timedelta(minutes=1))
     listed = await store.list_workspace("console:w1")
     assert [p.id for p in listed] == ["p1", "p2", "p3"]
 
@@ -144,8 +146,8 @@ async def test_pruning_deletes_only_old_finished_posts_in_every_workspace(any_re
     assert [p.id for p in await store.list_workspace("tg:-100")] == ["k1"]
     assert sorted(p.id for p in await store.list_workspace("dc:42")) == ["k2", "k3"]
     assert not await any_redis.exists("t:{ws:tg:-100}:post:a1", "t:{ws:tg:-100}:post:a1:history")
-    assert await store.due_before(None) == [("tg:-100", "k1", old)]
-    assert await store.in_flight() == [("dc:42", "k2")]
+    assert await store.scheduled("tg:-100") == [("k1", old)]
+    assert [pid for pid, _ in await store.publishing("dc:42")] == ["k2"]
     assert await store.prune(T0 - timedelta(days=180)) == 0
 
 

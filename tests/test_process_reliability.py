@@ -23,24 +23,10 @@ from adapters.redis.keys import Keys
 from adapters.redis.posts import RedisPostStore
 from core.drafts import Draft, MediaRef
 from core.posts import Post, PostEvent, PostStatus
-from tests.conftest import TEST_REDIS_URL
 from tests.fakes.procs import PlatformProcess, console, start_studio, studio_env, wait_for
 
 pytestmark = pytest.mark.redis
 WORKSPACE = "console:console"
-
-
-@pytest.fixture
-def redis_db() -> Iterator[str]:
-    client = redis.Redis.from_url(TEST_REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"these tests need the real Redis at {TEST_REDIS_URL}: {exc}")
-    client.flushdb()
-    yield TEST_REDIS_URL
-    client.flushdb()
-    client.close()
 
 
 @pytest.fixture
@@ -89,8 +75,9 @@ def test_kill_9_while_publishing_100_posts_then_restart_publishes_each_exactly_o
 ) -> None:
     prefix = f"k9{secrets.token_hex(2)}"
     env = studio_env(
-        redis_db, prefix, tmp_path / "data", PUBLISH_CONCURRENCY="5", SCHEDULER_LEASE_SECONDS="3"
-    )
+        redis_db, prefix, tmp_path / "data", PUBLISH_CONCURRENCY="5", SCHEDULER_LEASE_SECONDS="3",
+        PUBLISH_VISIBILITY_TIMEOUT="1", PUBLISH_STUCK_AFTER="2",
+    )  # fmt: skip
     seed_draft(redis_db, prefix)
     first = start_studio(platform.url, env, mode="console", log=tmp_path / "first.log")
     assert first.stdin is not None
@@ -108,6 +95,9 @@ def test_kill_9_while_publishing_100_posts_then_restart_publishes_each_exactly_o
     # from one whose answer was lost: it ends unknown with the team told, never re-posted.
     told = lambda: set(re.findall(r"❓ Post ([0-9a-f]{10})", second_log.read_text()))  # noqa: E731
     wait_for(lambda: len(platform.stats()["published"]) + len(told()) == 100, 40, "all 100 posts settled")
+    ids = list(platform.stats()["published"])
+    # Claims the killed process left are recovered once older than the stuck age (2 s).
+    wait_for(lambda: set(post_statuses(redis_db, prefix, ids)) == {PostStatus.PUBLISHED}, 20, "recovery")
     time.sleep(1)  # anything extra (a double) would arrive now
     second.send_signal(signal.SIGTERM)
     assert second.wait(20) == 0
@@ -117,11 +107,11 @@ def test_kill_9_while_publishing_100_posts_then_restart_publishes_each_exactly_o
     statuses = post_statuses(redis_db, prefix, list(published))
     assert set(statuses) == {PostStatus.PUBLISHED}
     assert set(post_statuses(redis_db, prefix, sorted(told()))) <= {PostStatus.UNKNOWN}
-    assert redis.Redis.from_url(redis_db).get(f"{prefix}:scheduler:leader") is None  # released on SIGTERM
+    assert redis.Redis.from_url(redis_db).get(f"{prefix}:{{pipeline}}:leader") is None  # released on SIGTERM
 
 
 def leader_pid(redis_url: str, prefix: str) -> int | None:
-    holder = redis.Redis.from_url(redis_url).get(f"{prefix}:scheduler:leader")
+    holder = redis.Redis.from_url(redis_url).get(f"{prefix}:{{pipeline}}:leader")
     return int(holder.decode().split(":")[1]) if holder else None
 
 
@@ -276,6 +266,8 @@ def tiktok_env(redis_url: str, prefix: str, tmp_path: Path, platform: PlatformPr
     return studio_env(
         redis_url, prefix, tmp_path / "data", SCHEDULER_LEASE_SECONDS="2", TIKTOK_API_URL=platform.url,
         TIKTOK_POLL_DELAYS="0.2", TIKTOK_POLL_TIMEOUT_SECONDS="60",
+        # the killed claim is recovered once older than the stuck age
+        PUBLISH_VISIBILITY_TIMEOUT="1", PUBLISH_STUCK_AFTER="2",
     )  # fmt: skip
 
 

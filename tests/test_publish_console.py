@@ -540,7 +540,7 @@ async def test_schedule_to_tiktok_asks_privacy_then_consent_and_publishes_at_the
         assert not [p for p in fake.paths() if p.endswith("/init/")]
         before = len(fake.calls)
         s.studio.services.clock.advance(hours=1)  # type: ignore[attr-defined]
-        assert await s.studio.services.posts.publish_due() == 1
+        assert await s.studio.services.posts.runner.run(post.workspace_id, post.id)  # its queue entry
     due_calls = fake.paths()[before:]
     assert due_calls[:2] == ["/v2/post/publish/creator_info/query/", "/v2/post/publish/video/init/"]
     assert fake.body("/v2/post/publish/video/init/")["post_info"]["privacy_level"] == "FOLLOWER_OF_CREATOR"
@@ -565,7 +565,8 @@ async def test_a_scheduled_tiktok_post_whose_privacy_is_no_longer_offered_fails_
             ok({**CREATOR, "privacy_level_options": ["SELF_ONLY"]}),  # the creator changed it
         )
         s.studio.services.clock.advance(hours=1)  # type: ignore[attr-defined]
-        await s.studio.services.posts.publish_due()
+        [queued] = await s.studio.services.posts.queue(await workspace(s))
+        await s.studio.services.posts.runner.run(queued.workspace_id, queued.id)  # its queue entry
     assert not [p for p in fake.paths() if p.endswith("/init/")]
     [post] = await s.studio.services.posts.queue(await workspace(s))
     assert post.status.value == "failed" and "does not offer privacy 'followers'" in post.error

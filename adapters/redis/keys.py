@@ -20,6 +20,11 @@ class Keys:
         workspace_id = key[len(head) : len(key) - len(tail)]
         return workspace_id if workspace_id and "}" not in workspace_id else None
 
+    def pipeline(self, *parts: str) -> str:
+        """The publish pipeline's shared keys (lease, epoch counter, streams, job store), all
+        under one hash tag: the lease-fenced enqueue script touches three of them at once."""
+        return ":".join([f"{self.prefix}:{{pipeline}}", *parts])
+
     def common(self, *parts: str) -> str:
         """Keys that belong to no single workspace (leases, OAuth nonces, the job store)."""
         return ":".join([self.prefix, *parts])

@@ -1,6 +1,8 @@
 """A Redis lease naming the one instance that runs the scheduler (APScheduler job stores must
-never be shared by two running schedulers). Renewed well inside its TTL; released on shutdown;
-a dead holder's lease simply expires and a stand-by takes over."""
+never be shared by two running schedulers). Each time the lease is taken it draws a new epoch
+from a counter (the fencing token): the leader's writes into the publish queue carry it and are
+refused in Lua once another instance leads. Renewed by its own task well inside its TTL;
+released on shutdown; a dead or frozen holder's lease simply expires."""
 
 from __future__ import annotations
 
@@ -24,22 +26,31 @@ def instance_id() -> str:
 class LeaseInfo:
     holder: str
     ttl_ms: int
+    epoch: int
 
 
 class RedisLease:
     def __init__(self, client: aioredis.Redis, keys: Keys, holder: str, ttl_seconds: float) -> None:
         self.holder = holder
-        self.key = keys.common("scheduler", "leader")
+        self.key = keys.pipeline("leader")
+        self.epoch_key = keys.pipeline("epoch")
+        self.ttl_seconds = ttl_seconds
         self._ttl_ms = int(ttl_seconds * 1000)
         self._redis = client
         self._acquire = register_script(client, "lease.lua")
         self._release = register_script(client, "lease_release.lua")
 
+    async def hold(self) -> int:
+        """Acquire or renew; the epoch we lead under, or 0 when another instance leads."""
+        epoch, _ = await self.take()
+        return epoch
+
     @translate_errors
-    async def hold(self) -> bool:
-        """Acquire or renew; True while we lead. Also re-acquires after Redis lost the key
-        (a restarted Redis without persistence)."""
-        return bool(await self._acquire(keys=[self.key], args=[self.holder, self._ttl_ms]))
+    async def take(self) -> tuple[int, bool]:
+        """(epoch, taken just now). Also re-acquires after Redis lost the key (a restarted
+        Redis), which counts as a new lead even if the reset counter gave the same epoch."""
+        epoch, fresh = await self._acquire(keys=[self.key, self.epoch_key], args=[self.holder, self._ttl_ms])
+        return int(epoch), bool(fresh)
 
     @translate_errors
     async def release(self) -> None:
@@ -50,7 +61,8 @@ class RedisLease:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.get(self.key)
             pipe.pttl(self.key)
-            holder, ttl = await pipe.execute()
+            pipe.get(self.epoch_key)
+            holder, ttl, epoch = await pipe.execute()
         if holder is None:
             return None
-        return LeaseInfo(holder.decode() if isinstance(holder, bytes) else holder, int(ttl))
+        return LeaseInfo(holder.decode() if isinstance(holder, bytes) else holder, int(ttl), int(epoch or 0))

@@ -1,8 +1,12 @@
-"""Posts in Redis: a hash per post (status + JSON document), its history as a list, a per-workspace
-index, and two global indexes the leader uses on take-over (due posts, posts left publishing).
+"""Posts in Redis: a hash per post (status, JSON document, claim epoch), its history as a list, and
+per-workspace indexes: every post, the scheduled ones by due time, the publishing ones by claim
+time. All keys of a workspace share its hash tag, so the one transition script is Cluster-safe;
+the only cross-workspace key is the set of workspace ids with posts (`cs:posts:workspaces`),
+written with a plain SADD outside any script.
 
-Every change goes through one Lua script that checks the current status first, so claiming a
-post (SCHEDULED → PUBLISHING) is atomic across any number of instances."""
+Every change goes through one Lua script that checks the current status (and, for a claim's
+own writes, its epoch) first, so claiming a post (SCHEDULED → PUBLISHING) is atomic across any
+number of instances and a stale claim cannot overwrite a newer one."""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from core.posts import Post, PostEvent, PostStatus
 MAX_HISTORY = 200
 PRUNE_BATCH = 200  # posts per atomic prune call
 PRUNE_MAX = 10_000  # per workspace per run; the next run (an hour later) takes the rest
-POST_FIELDS = tuple(f.name for f in fields(Post) if f.name != "history")
+POST_FIELDS = tuple(f.name for f in fields(Post) if f.name not in ("history", "epoch"))
 SEPARATOR = "\t"
 TIMES = ("due_at", "created_at", "claimed_at", "sent_at")  # stored as ISO text
 # How long a platform id stays recorded as a post's own (`handle_owners`). A lookup only weighs
@@ -51,10 +55,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def decode_post(doc: bytes | str, status: bytes | str, history: list[Any]) -> Post:
+def decode_post(doc: bytes | str, status: bytes | str, history: list[Any], epoch: Any = 0) -> Post:
     data = json.loads(doc)
     known = {f.name for f in fields(Post)}
     data = {k: v for k, v in data.items() if k in known}
+    data["epoch"] = int(epoch or 0)  # the hash field the script raises, never the document's copy
     for name in TIMES:
         data[name] = datetime.fromisoformat(data[name]) if data.get(name) else None
     if "media" in data:  # `Post.media` (publishing work): MediaRef documents
@@ -97,9 +102,13 @@ class RedisPostStore:
         self._keys = keys
         self._transition = register_script(client, "post_transition.lua")
         self._prune = register_script(client, "post_prune.lua")
+        self.workspaces_key = keys.common("posts", "workspaces")
 
     def _post_key(self, workspace_id: str, post_id: str) -> str:
         return self._keys.workspace(workspace_id, "post", post_id)
+
+    def _index(self, workspace_id: str, which: str) -> str:
+        return self._keys.workspace(workspace_id, "posts", which)
 
     def _keys_for(self, post: Post) -> list[str]:
         key = self._post_key(post.workspace_id, post.id)
@@ -107,19 +116,28 @@ class RedisPostStore:
             key,
             f"{key}:history",
             self._keys.workspace(post.workspace_id, "posts"),
-            self._keys.common("posts", "due"),
-            self._keys.common("posts", "publishing"),
+            self._index(post.workspace_id, "scheduled"),
+            self._index(post.workspace_id, "publishing"),
         ]
 
-    async def create(self, post: Post, event: PostEvent) -> None:
+    async def create(self, post: Post, event: PostEvent, *, claim: bool = False) -> None:
         post.status = event.status
-        if not await self._apply(post, "", event):
+        await self._register(post.workspace_id)
+        if not await self._apply(post, "", event, fence=False, claim=claim):
             raise ValueError(f"post {post.id} already exists")
 
-    async def transition(self, post: Post, allowed: Iterable[PostStatus], event: PostEvent) -> bool:
+    async def transition(
+        self,
+        post: Post,
+        allowed: Iterable[PostStatus],
+        event: PostEvent,
+        *,
+        fence: bool = False,
+        claim: bool = False,
+    ) -> bool:
         allowed_text = ",".join(status.value for status in allowed)
         post.status = event.status
-        if not await self._apply(post, allowed_text, event):
+        if not await self._apply(post, allowed_text, event, fence=fence, claim=claim):
             return False
         if post.remote_id:
             await self._own_handle(post)
@@ -147,36 +165,50 @@ class RedisPostStore:
         return {r: _text(owner) for r, owner in zip(wanted, owners, strict=True) if owner is not None}
 
     @translate_errors
-    async def _apply(self, post: Post, allowed: str, event: PostEvent) -> bool:
-        member = f"{post.workspace_id}{SEPARATOR}{post.id}"
+    async def _register(self, workspace_id: str) -> None:
+        await self._redis.sadd(self.workspaces_key, workspace_id)
+
+    @translate_errors
+    async def _apply(self, post: Post, allowed: str, event: PostEvent, *, fence: bool, claim: bool) -> bool:
+        claimed = (post.claimed_at or event.at).timestamp()
         args = [
             allowed,
             post.status.value,
             encode_post(post),
             encode_event(event),
-            member,
-            _score(post),
             post.id,
+            _score(post),
+            str(post.epoch) if fence else "",
+            "1" if claim else "",
+            event.at.timestamp() if claim else claimed,
         ]
-        result = await self._transition(keys=self._keys_for(post), args=args)
-        if result:
-            post.history.append(event)
-        return bool(result)
+        epoch = int(await self._transition(keys=self._keys_for(post), args=args))
+        if epoch < 0:
+            return False
+        post.epoch = epoch
+        post.history.append(event)
+        return True
+
+    @translate_errors
+    async def holds(self, post: Post) -> bool:
+        """Is `post`'s claim (its epoch) still the current one, the post still publishing?"""
+        status, epoch = await self._redis.hmget(self._post_key(post.workspace_id, post.id), "status", "epoch")
+        return status is not None and _text(status) == "publishing" and int(epoch or 0) == post.epoch
 
     @translate_errors
     async def get(self, workspace_id: str, post_id: str, *, history: bool = True) -> Post:
         key = self._post_key(workspace_id, post_id)
         if not history:  # the publish path: one command, no history to decode
-            doc, status = await self._redis.hmget(key, "doc", "status")
+            doc, status, epoch = await self._redis.hmget(key, "doc", "status", "epoch")
             events: list[Any] = []
         else:
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hmget(key, "doc", "status")
+                pipe.hmget(key, "doc", "status", "epoch")
                 pipe.lrange(f"{key}:history", -MAX_HISTORY, -1)
-                (doc, status), events = await pipe.execute()
+                (doc, status, epoch), events = await pipe.execute()
         if doc is None or status is None:
             raise NotFound(f"No post {post_id!r} in this workspace. Send /queue to see your posts.")
-        return decode_post(doc, status, events)
+        return decode_post(doc, status, events, epoch)
 
     @translate_errors
     async def list_workspace(self, workspace_id: str, limit: int = 50) -> list[Post]:
@@ -191,24 +223,55 @@ class RedisPostStore:
         return sorted(posts, key=lambda p: p.due_at or datetime.min.replace(tzinfo=UTC))
 
     @translate_errors
-    async def due_before(
-        self, when: datetime | None = None, limit: int = 100_000
-    ) -> list[tuple[str, str, datetime]]:
-        top = "+inf" if when is None else when.timestamp()
-        rows: list[tuple[bytes, float]] = await self._redis.zrangebyscore(  # type: ignore[assignment]
-            self._keys.common("posts", "due"), "-inf", top, 0, limit, withscores=True
-        )
-        result = []
-        for member, score in rows:
-            workspace_id, _, post_id = _text(member).partition(SEPARATOR)
-            result.append((workspace_id, post_id, datetime.fromtimestamp(score, UTC)))
-        return result
+    async def workspaces(self) -> list[str]:
+        return sorted(_text(raw) for raw in await self._redis.smembers(self.workspaces_key))
+
+    async def scheduled(self, workspace_id: str) -> list[tuple[str, datetime]]:
+        """(post id, due) of the workspace's SCHEDULED posts, earliest first."""
+        return await self._times(self._index(workspace_id, "scheduled"))
+
+    async def publishing(self, workspace_id: str) -> list[tuple[str, datetime]]:
+        """(post id, claim time) of the workspace's posts left PUBLISHING, oldest claim first."""
+        return await self._times(self._index(workspace_id, "publishing"))
+
+    async def _times(self, key: str) -> list[tuple[str, datetime]]:
+        return await self._times_range(key, -1)
 
     @translate_errors
-    async def in_flight(self) -> list[tuple[str, str]]:
-        members = await self._redis.smembers(self._keys.common("posts", "publishing"))
-        pairs = [_text(m).partition(SEPARATOR) for m in members]
-        return [(ws, post_id) for ws, _, post_id in pairs]
+    async def _times_range(self, key: str, last: int) -> list[tuple[str, datetime]]:
+        rows: list[tuple[bytes, float]] = await self._redis.zrange(key, 0, last, withscores=True)  # type: ignore[assignment]
+        return [(_text(member), datetime.fromtimestamp(score, UTC)) for member, score in rows]
+
+    async def next_due(self) -> tuple[str, str, datetime] | None:
+        """(workspace id, post id, due) of the earliest SCHEDULED post of any workspace."""
+        earliest: tuple[str, str, datetime] | None = None
+        for workspace_id in await self.workspaces():
+            rows = await self._times_range(self._index(workspace_id, "scheduled"), 0)
+            if rows and (earliest is None or rows[0][1] < earliest[2]):
+                earliest = (workspace_id, rows[0][0], rows[0][1])
+        return earliest
+
+    async def _old_members(self, key: str, *, sorted_set: bool) -> list[tuple[Any, float]]:
+        if sorted_set:
+            rows: Any = await self._redis.zrange(key, 0, -1, withscores=True)
+            return [(member, float(score)) for member, score in rows]
+        now = datetime.now(UTC).timestamp()
+        return [(member, now) for member in await self._redis.smembers(key)]
+
+    @translate_errors
+    async def adopt_global_indexes(self) -> int:
+        """Once, after an upgrade: move the old global `cs:posts:due` / `cs:posts:publishing`
+        members ("ws<TAB>id") into the per-workspace indexes, so no scheduled post is lost."""
+        moved = 0
+        for name, which in (("due", "scheduled"), ("publishing", "publishing")):
+            old = self._keys.common("posts", name)
+            for member, score in await self._old_members(old, sorted_set=name == "due"):
+                workspace_id, _, post_id = _text(member).partition(SEPARATOR)
+                await self._register(workspace_id)
+                await self._redis.zadd(self._index(workspace_id, which), {post_id: score})
+                moved += 1
+            await self._redis.delete(old)
+        return moved
 
     @translate_errors
     async def prune(self, before: datetime) -> int:

@@ -94,12 +94,9 @@ class FakeJobs:
     async def arm(self, post: Post) -> None:
         self.armed[post.id] = post.due_at
 
-    async def disarm(self, post_id: str) -> None:
-        self.disarmed.append(post_id)
-        self.armed.pop(post_id, None)
-
-    def armed_ids(self) -> set[str]:
-        return set(self.armed)
+    async def disarm(self, post: Post) -> None:
+        self.disarmed.append(post.id)
+        self.armed.pop(post.id, None)
 
     def next_fire(self, rule: Recurrence, zone: ZoneInfo, after: datetime) -> datetime:
         local = after.astimezone(zone)

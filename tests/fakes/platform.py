@@ -28,6 +28,7 @@ class FakePlatform:
         self.fail_next: list[dict[str, Any]] = []
         self.requests = 0
         self.tiktok = FakeTikTokApi()
+        self.senders: Counter[str] = Counter()  # posts published per sending process (pid)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -52,6 +53,7 @@ class FakePlatform:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.published[ref] += 1
+        self.senders[str(body.get("by", ""))] += 1
         self.done_at.setdefault(ref, time.time())
         return web.json_response({"id": f"remote-{ref}", "url": f"https://fake.example/p/{ref}"})
 
@@ -71,6 +73,7 @@ class FakePlatform:
                 "done_at": self.done_at,
                 "requests": self.requests,
                 "tiktok": self.tiktok.stats(),
+                "senders": dict(self.senders),
             }
         )
 
@@ -81,6 +84,7 @@ class FakePlatform:
             self.published.clear()
             self.received_at.clear()
             self.done_at.clear()
+            self.senders.clear()
             self.requests = 0
         if "delay" in body:
             self.delay = float(body["delay"])

@@ -7,10 +7,32 @@ dominated the 1,000-posts benchmark; the benchmark measures the scheduler, not t
 
 from __future__ import annotations
 
+import asyncio
+import os
+from pathlib import Path
+
 import aiohttp
 
 from core.errors import PublishRejected
 from core.posts import Post, Preflight, PublishAttempt, PublishResult
+
+# Crash drills: with FAKE_PUBLISHER_HANG=before|after the first publish call writes
+# FAKE_PUBLISHER_MARK and then hangs before sending / after the platform answered (before the
+# studio can store the outcome), so a test can kill -9 the process at exactly that stage.
+HANG = os.environ.get("FAKE_PUBLISHER_HANG", "")
+MARK = os.environ.get("FAKE_PUBLISHER_MARK", "")
+
+
+def _first_at(stage: str) -> bool:
+    if stage != HANG or not MARK or Path(MARK).exists():
+        return False
+    Path(MARK).write_text(stage)  # a few bytes, once per drill
+    return True
+
+
+async def _hang_at(stage: str) -> None:
+    if _first_at(stage):
+        await asyncio.Event().wait()
 
 
 class HttpTestPublisher:
@@ -27,12 +49,13 @@ class HttpTestPublisher:
         return self._session
 
     async def publish(self, post: Post, attempt: PublishAttempt) -> PublishResult:
+        await _hang_at("before")
         # Marked as sending, so recovery looks (`reconcile`) before posting again. No handle is
         # reported: the fake platform finds a post by the studio's own id, so one write is saved.
         await attempt.sending()
         try:
             async with self._client().post(
-                f"{self._base}/posts", json={"ref": post.id, "text": post.text}
+                f"{self._base}/posts", json={"ref": post.id, "text": post.text, "by": os.getpid()}
             ) as resp:
                 status, data, headers = resp.status, await resp.json(), resp.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -44,6 +67,7 @@ class HttpTestPublisher:
             raise PublishRejected(post.platform, f"HTTP {status}", retryable=True, retry_after=retry_after)
         if status >= 400:
             raise PublishRejected(post.platform, str(data.get("error", f"HTTP {status}")))
+        await _hang_at("after")
         return PublishResult(data["id"], data["url"])
 
     async def validate(self, post: Post) -> None:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import os
 import sys
 
 from bot.bootstrap import build_studio
@@ -27,6 +30,7 @@ async def main(platform_url: str, real: bool, argv: list[str]) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.secrets())
     publisher = HttpTestPublisher(platform_url)
+    probe = asyncio.create_task(loop_lag_probe(os.environ.get("LOOP_PROBE_FILE", "")))
     senders = [ConsoleSender(sys.stdout)]
     if real:
         studio = await build_studio(settings, senders=senders)
@@ -39,7 +43,29 @@ async def main(platform_url: str, real: bool, argv: list[str]) -> int:
     finally:
         await studio.close()
         await publisher.aclose()
+        probe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await probe
     return 0
+
+
+async def loop_lag_probe(path: str, every: float = 0.01) -> None:
+    """The benchmark's loop-lag probe: how late a 10 ms timer fires is how long the event loop
+    was blocked. Writes the lags (ms, the largest 1,000 and a count) to `path` every second."""
+    if not path:
+        return
+    loop = asyncio.get_running_loop()
+    lags: list[float] = []
+    last_write = loop.time()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(every)
+        lags.append(max(0.0, (loop.time() - before - every) * 1000))
+        if loop.time() - last_write >= 1.0:
+            last_write = loop.time()
+            top = sorted(lags)[-1000:]
+            with open(path, "w") as out:  # noqa: ASYNC230 - a few KB once a second, benchmark only
+                json.dump({"count": len(lags), "top": top, "sum": sum(lags)}, out)
 
 
 if __name__ == "__main__":

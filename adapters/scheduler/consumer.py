@@ -1,0 +1,118 @@
+"""A publish-queue consumer: every `run` and `content-studio worker` process runs one with
+PUBLISH_CONCURRENCY slots. It reads new entries with XREADGROUP, reclaims entries a dead
+consumer held with XAUTOCLAIM after the visibility timeout, keeps the entries it is still
+working on fresh (so a live consumer's long upload is not reclaimed), and acknowledges an entry
+only after the runner stored its outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from adapters.redis.queue import Entry, RedisPublishQueue
+from core.errors import CoreError
+from core.scheduling import PublishRunner
+
+log = logging.getLogger(__name__)
+
+
+class PublishConsumer:
+    def __init__(
+        self,
+        queue: RedisPublishQueue,
+        runner: PublishRunner,
+        name: str,
+        *,
+        slots: int,
+        visibility_seconds: float,
+    ) -> None:
+        self.queue, self.runner, self.name = queue, runner, name
+        self.slots = slots
+        self.visibility_ms = int(visibility_seconds * 1000)
+        # Short enough that a stop is prompt, long enough not to spin; never above the socket timeout.
+        self.block_ms = max(50, min(1000, self.visibility_ms // 4))
+        self._working: dict[str, asyncio.Task[None]] = {}
+        self._freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.handled = 0
+
+    async def start(self) -> None:
+        with contextlib.suppress(CoreError):  # Redis away: the read loop creates it later
+            await self.queue.ensure_group()
+        self._tasks = [
+            asyncio.create_task(self._read_loop(), name="publish-consumer"),
+            asyncio.create_task(self._keep_fresh(), name="publish-heartbeat"),
+        ]
+
+    async def stop(self, drain_timeout: float = 30.0) -> None:
+        """Take no new entries; let the ones being published finish (up to `drain_timeout`)."""
+        self._stopping.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, self.block_ms / 1000 + 5)
+        if self._working:
+            _, late = await asyncio.wait(set(self._working.values()), timeout=drain_timeout)
+            if late:
+                log.warning("stopped with %d post(s) still publishing; they will be reclaimed", len(late))
+
+    async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait until the queue is empty and nothing is being published here (a console at
+        start-up: what was due is published before the first command is read)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            try:
+                if not self._working and await self.queue.backlog() == 0:
+                    return True
+            except CoreError:
+                pass
+            await asyncio.sleep(0.05)
+        return False
+
+    async def _read_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_reclaim = 0.0
+        while not self._stopping.is_set():
+            free = self.slots - len(self._working)
+            if free <= 0:
+                self._freed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._freed.wait(), self.block_ms / 1000)
+                continue
+            try:
+                entries: list[Entry] = []
+                if loop.time() >= next_reclaim:
+                    next_reclaim = loop.time() + self.visibility_ms / 2000
+                    entries = await self.queue.reclaim(self.name, self.visibility_ms, free)
+                    entries = [e for e in entries if e.id not in self._working]
+                if not entries:
+                    entries = await self.queue.read(self.name, free, self.block_ms)
+            except CoreError as exc:
+                log.warning("publish queue unavailable (%s); retrying", exc)
+                await asyncio.sleep(min(1.0, self.block_ms / 1000))
+                continue
+            for entry in entries:
+                self._working[entry.id] = asyncio.create_task(self._handle(entry))
+
+    async def _handle(self, entry: Entry) -> None:
+        try:
+            if await self.runner.run(entry.workspace_id, entry.post_id):
+                await self.queue.ack(entry.id)
+            self.handled += 1
+        except CoreError as exc:  # outcome stored, ack lost: the entry comes back and is a no-op
+            log.warning("could not acknowledge queue entry %s: %s", entry.id, exc)
+        finally:
+            self._working.pop(entry.id, None)
+            self._freed.set()
+
+    async def _keep_fresh(self) -> None:
+        every = self.visibility_ms / 3000
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), every)
+            try:
+                await self.queue.touch(self.name, list(self._working))
+            except CoreError as exc:
+                log.warning("could not refresh queue entries: %s", exc)
