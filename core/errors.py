@@ -113,6 +113,16 @@ class PublishRejected(CoreError):
         self.retryable, self.retry_after = retryable, retry_after
 
 
+class OutcomeUnknown(CoreError):
+    """The request that creates a post may have reached the platform (the connection broke
+    after it was sent, an answer timed out) and the platform cannot say whether it did. Never
+    retried automatically: the post waits for a person (check again, publish again, mark it)."""
+
+    def __init__(self, platform: str, reason: str) -> None:
+        super().__init__(f"{platform} may or may not have the post: {reason}")
+        self.platform, self.reason = platform, reason
+
+
 class UsageStoreUnavailable(StoreUnavailable):
     """The usage store (Redis) did not answer, so limits cannot be checked: generation is refused
     (fail-closed) unless RATE_LIMIT_FAIL_OPEN is set."""

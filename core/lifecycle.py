@@ -12,15 +12,16 @@ from zoneinfo import ZoneInfo
 from core.drafts import Draft
 from core.errors import BadInput, CoreError, NotFound
 from core.platforms import Platforms
-from core.posts import Post, PostEvent, PostStatus, PublishResult
+from core.posts import Post, PostEvent, PostStatus, Preflight, PublishAttempt, PublishResult
 from core.scheduling import ENDED, OPEN, AccountResolver, PostStore, PublishRunner, new_post_id
 
 __all__ = ["AccountResolver", "PermissiveAccounts", "PostLifecycle"]
 from core.usage import EventKind, UsageEvent
 from core.when import NaturalTimes, Recurrence, parse_when
-from core.workspaces import Actor, Workspace
+from core.workspaces import Actor, Workspace, require_admin
 
 log = logging.getLogger(__name__)
+UNKNOWN = frozenset({PostStatus.UNKNOWN})
 
 
 class PermissiveAccounts:
@@ -59,24 +60,48 @@ class PostLifecycle:
         targets: list[str],
         due_at: datetime | None,
         rule: Recurrence | None = None,
+        options: dict[str, str] | None = None,
     ) -> list[Post]:
-        accounts = [await self.accounts.resolve(workspace.id, t) for t in targets]
+        """`options` (TikTok: the chosen privacy level, consent) are stored with every post."""
+        accounts = await self._resolve(workspace, targets)
         now = self.runner.clock.now()
         if rule is not None:
             due_at = self.runner.jobs.next_fire(rule, workspace.zone, now)
         posts = [
-            self._new_post(workspace, actor, draft, a, due_at, rule, now) for a in dict.fromkeys(accounts)
+            self._new_post(workspace, actor, draft, a, due_at, rule, now, options or {}) for a in accounts
         ]
         for post in posts:  # refuse now what the platform would refuse at the due time
             await self.runner.publisher.validate(post)
         for post in posts:
             what = f"series {post.recurrence}" if rule else f"scheduled for {due_at:%Y-%m-%d %H:%M} UTC"
+            agreed = " (agreed to the platform's terms)" if post.options.get("consent") == "yes" else ""
             await self.store.create(
-                post, PostEvent(now, actor.user_id, PostStatus.SCHEDULED, f"{what} by {actor.display_name}")
+                post,
+                PostEvent(
+                    now, actor.user_id, PostStatus.SCHEDULED, f"{what} by {actor.display_name}{agreed}"
+                ),
             )
             await self.runner.jobs.arm(post)
             await self._usage(workspace, actor, "scheduled", post)
         return posts
+
+    async def preflight(
+        self, workspace: Workspace, actor: Actor, draft: Draft, targets: list[str], options: dict[str, str]
+    ) -> list[tuple[Post, Preflight]]:
+        """Before /schedule stores anything: what each target's platform needs the poster to
+        see and choose (TikTok: the creator, a privacy level from the creator's options, consent)."""
+        now = self.runner.clock.now()
+        posts = [
+            self._new_post(workspace, actor, draft, a, None, None, now, options)
+            for a in await self._resolve(workspace, targets)
+        ]
+        for post in posts:  # a privacy level the creator does not offer is refused right here
+            await self.runner.publisher.validate(post)
+        return [(post, await self.runner.publisher.preflight(post)) for post in posts]
+
+    async def _resolve(self, workspace: Workspace, targets: list[str]) -> list[str]:
+        accounts = [await self.accounts.resolve(workspace.id, t) for t in targets]
+        return list(dict.fromkeys(accounts))
 
     def _new_post(
         self,
@@ -87,6 +112,7 @@ class PostLifecycle:
         due: datetime | None,
         rule: Recurrence | None,
         now: datetime,
+        options: dict[str, str],
     ) -> Post:
         return Post(
             id=new_post_id(),
@@ -95,6 +121,7 @@ class PostLifecycle:
             account_id=account,
             author_id=actor.user_id,
             text=draft.text,
+            options=dict(options),
             media=list(draft.media),
             due_at=due,
             recurrence=rule.describe() if rule else "",
@@ -137,6 +164,11 @@ class PostLifecycle:
     async def retry(self, workspace: Workspace, actor: Actor, post_id: str) -> Post:
         """Publish a failed or missed post now (the 'Retry' / 'Publish now' buttons)."""
         post = await self.get(workspace, post_id)
+        if post.status is PostStatus.UNKNOWN:
+            raise BadInput(
+                f"Post {post.id} may already be on {post.platform}: /check {post.id} asks again, and an "
+                f"admin can /republish {post.id} or /markpublished {post.id} after looking at the account."
+            )
         if post.status not in ENDED:
             raise BadInput(
                 f"Post {post.id} is {post.status.value}; only failed or missed posts can be retried."
@@ -145,15 +177,74 @@ class PostLifecycle:
             post, actor, self.runner.clock.now(), f"publish now requested by {actor.display_name}"
         )
 
-    async def _requeue(self, post: Post, actor: Actor, due_at: datetime, detail: str) -> Post:
+    async def _requeue(
+        self,
+        post: Post,
+        actor: Actor,
+        due_at: datetime,
+        detail: str,
+        allowed: frozenset[PostStatus] = OPEN | ENDED,
+    ) -> Post:
         queued = replace(post, status=PostStatus.SCHEDULED, due_at=due_at, attempts=0, error="")
         event = PostEvent(self.runner.clock.now(), actor.user_id, PostStatus.SCHEDULED, detail)
-        if not await self.store.transition(queued, OPEN | ENDED, event):
+        if not await self.store.transition(queued, allowed, event):
             raise BadInput(
                 f"Post {post.id} changed meanwhile (it may be publishing now); see /status {post.id}."
             )
         await self.runner.jobs.arm(queued)
         return queued
+
+    # --- posts whose outcome is unknown: a person decides ------------------------------------
+
+    async def _unknown(self, workspace: Workspace, post_id: str) -> Post:
+        post = await self.get(workspace, post_id)
+        if post.status is not PostStatus.UNKNOWN:
+            raise BadInput(
+                f"Post {post.id} is {post.status.value}; only a post whose outcome is unknown "
+                "is checked, published again or marked this way."
+            )
+        return post
+
+    async def check(self, workspace: Workspace, actor: Actor, post_id: str) -> tuple[Post, str]:
+        """ "Check again": ask the platform once more. Found → published; a handle the platform
+        is still working on → publishing resumes it; otherwise the post stays unknown."""
+        post = await self._unknown(workspace, post_id)
+        runner = self.runner
+        try:
+            found = await runner.publisher.reconcile(post, runner.attempt(post))
+        except CoreError as exc:
+            return post, f"{post.platform} could not tell: {exc}"
+        if found is not None:
+            how = f"found on {post.platform} by {actor.display_name}'s check"
+            await runner.record_published(post, found, how, allowed=UNKNOWN)
+            return await self.get(workspace, post.id), f"Found it: post {post.id} is published."
+        if post.remote_id:
+            detail = f"{post.platform} is still working on it; resumed by {actor.display_name}'s check"
+            queued = await self._requeue(post, actor, runner.clock.now(), detail, UNKNOWN)
+            return queued, f"{post.platform} is still working on post {post.id}; following it up now."
+        return post, (
+            f"{post.platform} shows no post created since this attempt that matches it. If the account "
+            f"does not show it either, an admin can /republish {post.id}."
+        )
+
+    async def republish(self, workspace: Workspace, actor: Actor, post_id: str) -> Post:
+        """ "Publish again": a person looked at the account and decided it is not there."""
+        require_admin(actor, "publish a post again whose outcome is unknown")
+        post = await self._unknown(workspace, post_id)
+        fresh = replace(post, remote_id="", sent_at=None)
+        detail = f"publish again confirmed by {actor.display_name}"
+        return await self._requeue(fresh, actor, self.runner.clock.now(), detail, UNKNOWN)
+
+    async def mark_published(self, workspace: Workspace, actor: Actor, post_id: str, url: str) -> Post:
+        """ "Mark as published": a person saw the post on the account."""
+        require_admin(actor, "mark a post as published")
+        post = await self._unknown(workspace, post_id)
+        if url and (not url.startswith(("https://", "http://")) or len(url) > 2000 or " " in url):
+            raise BadInput(f"{url!r} is not a link to the post; give its https:// address or none.")
+        result = PublishResult(post.remote_id or "marked", url or post.url)
+        how = f"marked as published by {actor.display_name}"
+        await self.runner.record_published(post, result, how, allowed=UNKNOWN)
+        return await self.get(workspace, post.id)
 
     # --- /publish (the PostLedger port of core.publishing) -------------------------------------
 
@@ -170,6 +261,12 @@ class PostLifecycle:
 
     async def failed(self, post: Post, reason: str) -> None:
         await self.runner.fail(post, reason)
+
+    def attempt(self, post: Post) -> PublishAttempt:
+        return self.runner.attempt(post)
+
+    async def unknown(self, post: Post, reason: str) -> None:
+        await self.runner.mark_unknown(post, reason)
 
     async def queue(self, workspace: Workspace) -> list[Post]:
         return await self.store.list_workspace(workspace.id)

@@ -5,6 +5,7 @@ scheduling (owns the lifecycle store and the queue)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -28,6 +29,9 @@ class PostStatus(StrEnum):
     FAILED = "failed"
     MISSED = "missed"
     CANCELLED = "cancelled"
+    # The create request may have reached the platform and the platform cannot say whether it
+    # did: a person decides (check again, publish again, mark as published); never a guess.
+    UNKNOWN = "unknown"
 
 
 @dataclass
@@ -52,11 +56,14 @@ class Post:
     series_id: str = ""
     timezone: str = "UTC"  # the workspace timezone when scheduled: times in messages use it
     created_at: datetime | None = None
-    # Added by the publish pipeline (defaulted). `claimed_at`: when the current claim was taken —
-    # recovery asks the platform only about what happened after it (e.g. a Facebook lookup
-    # bounded by it). `epoch`: the claim's fencing token, raised by every claim; a write carrying
-    # an older epoch is refused, so a process frozen past its claim cannot overwrite a result.
+    # The current attempt (idempotent platform calls, the publish pipeline): `claimed_at`, when
+    # the current claim was taken — a recovery asks the platform only about what happened after
+    # it (a Facebook lookup is bounded by it); `sent_at`, when the request that creates the post
+    # was about to leave (None: it never left, so posting again is safe); `epoch`, the claim's
+    # fencing token, raised by every claim: a write carrying an older epoch is refused, so a
+    # process frozen past its claim cannot overwrite a result.
     claimed_at: datetime | None = None
+    sent_at: datetime | None = None
     epoch: int = 0
 
     @property
@@ -84,16 +91,49 @@ class PublishResult:
     url: str = ""
 
 
-class PostPublisher(Protocol):
-    async def publish(self, post: Post) -> PublishResult:
-        """Send `post` to its platform. Raises `PublishRejected` / `TokenExpired`."""
+class PublishAttempt(Protocol):
+    """One attempt at publishing a post, as a platform adapter reports it to the post ledger.
+    What it is told is stored before the adapter goes on, so a crash at any point leaves enough
+    to resume from the platform's own handle instead of posting again."""
+
+    @property
+    def post(self) -> Post:
+        """The post as last stored (its `remote_id` is the handle once one is known)."""
         ...
 
-    async def reconcile(self, post: Post) -> PublishResult | None:
-        """After a crash while `post` was PUBLISHING: what the platform already has (TikTok:
-        status by the stored `remote_id` handle; Facebook: look for posts created after
-        `post.claimed_at`), or None if it never arrived. `post` is the recovering claim: its
+    async def sending(self) -> None:
+        """The request that creates the post is about to leave: from now on a crash means
+        "maybe posted" (look, never re-post blindly)."""
+        ...
+
+    async def handle(self, remote_id: str) -> None:
+        """The platform's id for this post (TikTok `publish_id`, a Facebook post id), stored
+        at once; "" forgets a handle the platform can never complete (a cut-short upload)."""
+        ...
+
+    async def taken(self, remote_ids: Iterable[str]) -> set[str]:
+        """Which of these platform ids are already recorded for another post of the account:
+        a lookup must never call one of those this post."""
+        ...
+
+
+class PostPublisher(Protocol):
+    async def publish(self, post: Post, attempt: PublishAttempt) -> PublishResult:
+        """Send `post` to its platform, reporting its handle through `attempt`. Raises
+        `PublishRejected` / `TokenExpired`, or `OutcomeUnknown` when the request may have
+        arrived and the platform cannot say."""
+        ...
+
+    async def reconcile(self, post: Post, attempt: PublishAttempt) -> PublishResult | None:
+        """After a crash while `post` was PUBLISHING, or a person's "Check again": what the
+        platform has for this attempt (TikTok: status by publish_id; Facebook: the post by id,
+        or one created after the claim that no other post owns), or None if it has nothing.
+        Raises `OutcomeUnknown` when it cannot be asked. `post` is the recovering claim: its
         `epoch` is already the new one, its `claimed_at` still the crashed attempt's."""
+        ...
+
+    async def preflight(self, post: Post) -> Preflight:
+        """What the poster must see and choose first (TikTok: privacy level, consent)."""
         ...
 
     def capabilities(self, platform: str) -> Capabilities:
@@ -162,9 +202,13 @@ class PlatformPublisher(Protocol):
 
     async def preflight(self, post: Post, credentials: Credentials) -> Preflight: ...
 
-    async def publish(self, post: Post, credentials: Credentials) -> PublishResult: ...
+    async def publish(
+        self, post: Post, credentials: Credentials, attempt: PublishAttempt
+    ) -> PublishResult: ...
 
-    async def reconcile(self, post: Post, credentials: Credentials) -> PublishResult | None: ...
+    async def reconcile(
+        self, post: Post, credentials: Credentials, attempt: PublishAttempt
+    ) -> PublishResult | None: ...
 
     async def verify(self, credentials: Credentials) -> AccountInfo:
         """Check a token before it is stored; raise `TokenExpired`/`BadInput` when it is not usable."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -14,11 +15,27 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.accounts import Account, AccountService, Health
 from core.drafts import Draft, DraftStore
-from core.errors import BadInput, CoreError, PublishRejected, RateLimited, TokenExpired, format_wait
+from core.errors import (
+    BadInput,
+    CoreError,
+    OutcomeUnknown,
+    PublishRejected,
+    RateLimited,
+    TokenExpired,
+    format_wait,
+)
 from core.media import check_for_platform
 from core.platforms import Platforms
 from core.ports import Clock, Progress
-from core.posts import Capabilities, PlatformPublisher, Post, PostPublisher, Preflight, PublishResult
+from core.posts import (
+    Capabilities,
+    PlatformPublisher,
+    Post,
+    PostPublisher,
+    Preflight,
+    PublishAttempt,
+    PublishResult,
+)
 from core.reply import Button, Reply
 from core.workspaces import Actor, Workspace
 
@@ -57,19 +74,19 @@ class DispatchingPublisher:
         result: Preflight = await self._call(post, "preflight")
         return result
 
-    async def publish(self, post: Post) -> PublishResult:
-        result: PublishResult = await self._call(post, "publish")
+    async def publish(self, post: Post, attempt: PublishAttempt) -> PublishResult:
+        result: PublishResult = await self._call(post, "publish", attempt)
         return result
 
-    async def reconcile(self, post: Post) -> PublishResult | None:
-        result: PublishResult | None = await self._call(post, "reconcile")
+    async def reconcile(self, post: Post, attempt: PublishAttempt) -> PublishResult | None:
+        result: PublishResult | None = await self._call(post, "reconcile", attempt)
         return result
 
-    async def _call(self, post: Post, method: str) -> Any:
+    async def _call(self, post: Post, method: str, *extra: Any) -> Any:
         adapter = self.adapter(post.platform)
         credentials = await self._accounts.credentials(post.workspace_id, post.account_id)
         try:
-            return await getattr(adapter, method)(post, credentials)
+            return await getattr(adapter, method)(post, credentials, *extra)
         except TokenExpired as exc:
             await self._accounts.mark_unhealthy(post.workspace_id, post.account_id, str(exc))
             raise
@@ -124,6 +141,14 @@ class PostLedger(Protocol):
     async def published(self, post: Post, result: PublishResult) -> None: ...
 
     async def failed(self, post: Post, reason: str) -> None: ...
+
+    def attempt(self, post: Post) -> PublishAttempt:
+        """Where the adapter reports the platform's handle, stored as soon as it exists."""
+        ...
+
+    async def unknown(self, post: Post, reason: str) -> None:
+        """The platform may have the post and cannot say: the team decides."""
+        ...
 
 
 @dataclass
@@ -229,11 +254,12 @@ class PublishingService:
             flight = Preflight() if self.dry_run else await self.publisher.preflight(post)
             lines.append(f"- {account.name} ({account.id}): {describe(post)}")
             lines += [f"  {note}" for note in flight.notes]
-            if flight.choice_option and flight.choice_option not in post.options:
+            ask, buttons_for = missing_choice(flight, post.options, lambda extra: command(request, extra))
+            if ask:
                 missing = True
                 choices.add(f"{post.platform} {flight.choice_option}")
-                lines.append(f"  Choose --{flight.choice_option}: {', '.join(flight.choices)}")
-                buttons += [Button(c, command(request, {flight.choice_option: c})) for c in flight.choices]
+            lines += ask
+            buttons += buttons_for
             if flight.consent:
                 lines.append(f"  {flight.consent}")
         if not missing:
@@ -265,9 +291,18 @@ class PublishingService:
             return f"{post.account_id}: would send {describe(post)}", []
         post = await self.ledger.opened(post, actor)
         status = [Button(f"Status {post.id}", f"/status {post.id}")]
+        attempt = self.ledger.attempt(post)
         try:
-            result = await self.publisher.publish(post)
+            result = await self.publisher.publish(post, attempt)
+        except OutcomeUnknown as exc:
+            await self.ledger.unknown(attempt.post, exc.reason)
+            return (
+                f"{post.account_id}: not known whether it was published ({exc.reason}). Nothing will "
+                f"be re-posted on a guess: check the account, then /check {post.id}.",
+                status,
+            )
         except CoreError as exc:
+            post = attempt.post
             await self.ledger.failed(post, str(exc))  # records usage and tells the team
             retry = [Button(f"Retry {post.id}", f"/retry {post.id}")]
             why = explain_failure(post, exc, actor, self.publisher.platforms)
@@ -281,7 +316,7 @@ class PublishingService:
                 f"{post.account_id}: something went wrong on our side (error id {error_id}); the post may "
                 "or may not have gone out. Check the account before trying again."
             ), status
-        await self._record_success(post, result)
+        await self._record_success(attempt.post, result)
         where = f" {result.url}" if result.url else ""
         return f"{post.account_id}: published, post id {result.remote_id}.{where}", status
 
@@ -294,6 +329,18 @@ class PublishingService:
         if not self.dry_run:
             return reply
         return Reply(f"{DRY_RUN_BANNER}\n{reply.text}", reply.buttons, reply.attachment, reply.ephemeral)
+
+
+def missing_choice(
+    flight: Preflight, options: Mapping[str, str], again: Callable[[dict[str, str]], str]
+) -> tuple[list[str], list[Button]]:
+    """What asks for the platform's required choice (TikTok's privacy level, from the creator's
+    own options, never preselected) when it was not made: a line, and one button per option
+    whose command is `again` with it added. /publish and /schedule both ask through here."""
+    if not flight.choice_option or flight.choice_option in options:
+        return [], []
+    line = f"  Choose --{flight.choice_option}: {', '.join(flight.choices)}"
+    return [line], [Button(c, again({flight.choice_option: c})) for c in flight.choices]
 
 
 def check_options(options: dict[str, str], targets: set[str], platforms: Platforms) -> None:

@@ -5,13 +5,18 @@ The post store is the single source of truth; the job scheduler (APScheduler beh
 runner in any process. Every step re-reads the post and moves it with an atomic, status-checked
 transition, so a stale or duplicated queue entry can never publish twice:
 
-    scheduled --claim--> publishing --> published | failed | scheduled (retry later)
+    scheduled --claim--> publishing --> published | failed | scheduled (retry later) | unknown
     scheduled --> missed (due longer than the grace period ago) | cancelled
+    unknown --> published (check again finds it, or marked) | scheduled (publish again, confirmed)
     publishing, claim older than the stuck age --re-claim--> ask the platform (reconcile) -->
-        published | publish again under the new claim | failed (team told)
+        published | publish again (never sent) or resume its handle | unknown (team told)
 
 Every claim raises the post's epoch; the claim's own writes carry it and are refused once a
 newer claim exists, so a process frozen past its claim can never overwrite what recovery did.
+While publishing, the platform adapter reports through a `LedgerAttempt`: "the create request
+is leaving" (`sent_at`) and the platform's handle (`remote_id`), each stored at once (fenced by
+the claim's epoch), so recovery resumes from the handle and treats "maybe sent, no handle" as
+unknown, never as "not there".
 """
 
 from __future__ import annotations
@@ -22,12 +27,19 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from core.errors import CoreError, NotFound, PublishRejected, RateLimited, StoreUnavailable, TokenExpired
+from core.errors import (
+    CoreError,
+    NotFound,
+    OutcomeUnknown,
+    PublishRejected,
+    RateLimited,
+    StoreUnavailable,
+)
 from core.ports import Clock, Notifier
-from core.posts import Post, PostEvent, PostPublisher, PostStatus, PublishResult
+from core.posts import Post, PostEvent, PostPublisher, PostStatus, PublishAttempt, PublishResult
 from core.reply import Button
 from core.usage import EventKind, UsageEvent, UsageGate
 from core.when import Recurrence, describe_time
@@ -77,6 +89,13 @@ class PostStore(Protocol):
         `before`, in every workspace; returns how many."""
         ...
 
+    async def handle_owners(
+        self, workspace_id: str, account_id: str, remote_ids: Iterable[str]
+    ) -> dict[str, str]:
+        """platform id → post id, for those of `remote_ids` a post of this account recorded
+        as its own (every transition that carries a `remote_id` records it)."""
+        ...
+
 
 class JobScheduler(Protocol):
     """When to look at a post again: tells the leader's timer (APScheduler) that the post's
@@ -119,6 +138,13 @@ def new_post_id() -> str:
 def post_buttons(post: Post) -> tuple[Button, ...]:
     """The post card's actions; each is the typed command too."""
     status = Button("Status", f"/status {post.id}")
+    if post.status is PostStatus.UNKNOWN:
+        return (
+            Button("Check again", f"/check {post.id}"),
+            Button("Publish again", f"/republish {post.id}"),
+            Button("Mark as published", f"/markpublished {post.id}"),
+            status,
+        )
     if post.status is PostStatus.SCHEDULED:
         return (
             status,
@@ -130,6 +156,38 @@ def post_buttons(post: Post) -> tuple[Button, ...]:
     if post.status is PostStatus.FAILED:
         return (Button("Retry", f"/retry {post.id}"), status)
     return (status,)
+
+
+class LedgerAttempt:
+    """The `PublishAttempt` of one claimed post: each report is a PUBLISHING → PUBLISHING
+    transition (the same atomic, status-checked script as the claim), so it is stored before
+    the adapter goes on, and refused when the post is no longer this attempt's."""
+
+    def __init__(self, store: PostStore, post: Post, clock: Clock) -> None:
+        self._store, self._post, self._clock = store, post, clock
+
+    @property
+    def post(self) -> Post:
+        return self._post
+
+    async def sending(self) -> None:
+        await self._save(replace(self._post, sent_at=self._clock.now()), "sending to the platform")
+
+    async def handle(self, remote_id: str) -> None:
+        detail = f"platform handle {remote_id}" if remote_id else "platform handle dropped; starting over"
+        await self._save(replace(self._post, remote_id=remote_id), detail)
+
+    async def taken(self, remote_ids: Iterable[str]) -> set[str]:
+        post = self._post
+        owners = await self._store.handle_owners(post.workspace_id, post.account_id, remote_ids)
+        return {remote_id for remote_id, owner in owners.items() if owner != post.id}
+
+    async def _save(self, post: Post, detail: str) -> None:
+        event = PostEvent(self._clock.now(), SYSTEM, PostStatus.PUBLISHING, detail)
+        if not await self._store.transition(post, {PostStatus.PUBLISHING}, event, fence=True):
+            # Someone settled the post meanwhile (a person, a recovering leader): stop here.
+            raise PublishRejected(post.platform, f"post {post.id} changed while it was being published")
+        self._post = post
 
 
 class PublishRunner:
@@ -202,7 +260,12 @@ class PublishRunner:
     async def claim_and_publish(self, post: Post) -> None:
         now = self.clock.now()
         claimed = replace(
-            post, status=PostStatus.PUBLISHING, attempts=post.attempts + 1, error="", claimed_at=now
+            post,
+            status=PostStatus.PUBLISHING,
+            attempts=post.attempts + 1,
+            error="",
+            claimed_at=now,
+            sent_at=None,
         )
         event = self._event(
             PostStatus.PUBLISHING, f"attempt {claimed.attempts}: sending to {post.account_id}"
@@ -210,6 +273,9 @@ class PublishRunner:
         if not await self.store.transition(claimed, OPEN, event, claim=True):
             return  # another instance (or a duplicate entry) claimed it first
         await self._send(claimed)
+
+    def attempt(self, claimed: Post) -> LedgerAttempt:
+        return LedgerAttempt(self.store, claimed, self.clock)
 
     async def _send(self, claimed: Post) -> None:
         self.busy.add(claimed.id)
@@ -221,7 +287,9 @@ class PublishRunner:
     async def recover(self, post: Post) -> bool:
         """A post left PUBLISHING. A claim younger than the stuck age may still be worked on by
         a live process: leave it. An older one is re-claimed (the epoch fences the old claim's
-        late writes) and the platform is asked what it has before anything is sent again."""
+        late writes) and settled from what the ledger holds, never by posting again on a guess:
+        never sent → publish again; a handle → ask the platform by it, else resume it; sent
+        without a handle → the platform's lookup, else `unknown` with the team told."""
         claimed_at = post.claimed_at or (post.history[-1].at if post.history else None)
         now = self.clock.now()
         if claimed_at is not None and now - claimed_at < self.stuck_after:
@@ -232,23 +300,44 @@ class PublishRunner:
         again = replace(post, claimed_at=claimed_at)  # reconcile is bounded by the old claim's time
         if not await self.store.transition(again, {PostStatus.PUBLISHING}, event, fence=True, claim=True):
             return True  # another process recovered it first, or its owner just finished it
-        try:
-            found = await self.publisher.reconcile(again)
-        except Exception as exc:
-            await self.fail(
-                again,
-                f"the studio stopped while publishing and could not check {post.platform} ({exc}); "
-                "check the platform before /retry",
-            )
-            return True
-        if found is not None:
-            await self.record_published(again, found, "found published after a restart")
-            return True
-        fresh = replace(again, attempts=again.attempts + 1, claimed_at=self.clock.now())
-        event = self._event(PostStatus.PUBLISHING, "not on the platform after a restart; publishing again")
-        if await self.store.transition(fresh, {PostStatus.PUBLISHING}, event, fence=True):
-            await self._send(fresh)
+        await self._resume(again)
         return True
+
+    async def _resume(self, post: Post) -> None:
+        if not post.remote_id and post.sent_at is None:
+            # The create request never left before the crash: publishing again is safe.
+            await self._publish_again(post, "not sent before the restart; publishing again")
+            return
+        try:
+            found = await self.publisher.reconcile(post, self.attempt(post))
+        except OutcomeUnknown as exc:
+            await self.mark_unknown(post, f"the studio stopped while publishing; {exc.reason}")
+            return
+        except Exception as exc:  # the platform cannot be asked right now
+            if post.remote_id:  # publishing resumes the handle and asks again, with retries
+                await self._publish_again(post, f"could not ask {post.platform} ({exc}); resuming")
+            else:
+                reason = f"the studio stopped while publishing and {post.platform} could not be asked"
+                await self.mark_unknown(post, f"{reason} ({exc})")
+            return
+        if found is not None:
+            await self.record_published(post, found, "found published after a restart")
+        elif post.remote_id:
+            await self._publish_again(post, f"resuming {post.platform}'s handle after a restart")
+        else:
+            await self.mark_unknown(
+                post,
+                f"the studio stopped after the request may have reached {post.platform}, "
+                "which shows no matching post created since",
+            )
+
+    async def _publish_again(self, post: Post, detail: str) -> None:
+        """Under the recovering claim: a fresh attempt (a stored handle is resumed, not re-sent)."""
+        fresh = replace(post, attempts=post.attempts + 1, claimed_at=self.clock.now(), sent_at=None)
+        if await self.store.transition(
+            fresh, {PostStatus.PUBLISHING}, self._event(PostStatus.PUBLISHING, detail), fence=True
+        ):
+            await self._send(fresh)
 
     async def _call_platform(self, claimed: Post) -> None:
         # Last check before the platform: a claim taken over while this process was frozen
@@ -256,22 +345,29 @@ class PublishRunner:
         if not await self.store.holds(claimed):
             log.warning("post %s: claim %d superseded; not sending", claimed.id, claimed.epoch)
             return
+        attempt = self.attempt(claimed)
         try:
-            result = await self.publisher.publish(claimed)
-        except PublishRejected as exc:
-            await self._after_rejection(claimed, exc)
-        except TokenExpired as exc:
-            await self.fail(claimed, str(exc))
-        except RateLimited as exc:
-            await self._retry_or_fail(claimed, f"rate limited: {exc}", exc.retry_after)
-        except StoreUnavailable as exc:  # the publisher's own store (tokens): transient
-            await self._retry_or_fail(claimed, str(exc), None)
-        except (OSError, TimeoutError) as exc:
-            await self._retry_or_fail(claimed, f"network error: {exc or type(exc).__name__}", None)
-        except CoreError as exc:
-            await self.fail(claimed, str(exc))
+            result = await self.publisher.publish(claimed, attempt)
+        except Exception as exc:  # settled from what the ledger holds now (its handle included)
+            await self._settle_error(attempt.post, exc)
         else:
-            await self.record_published(claimed, result, "published")
+            await self.record_published(attempt.post, result, "published")
+
+    async def _settle_error(self, post: Post, exc: Exception) -> None:
+        if isinstance(exc, OutcomeUnknown):
+            await self.mark_unknown(post, exc.reason)
+        elif isinstance(exc, PublishRejected):
+            await self._after_rejection(post, exc)
+        elif isinstance(exc, RateLimited):
+            await self._retry_or_fail(post, f"rate limited: {exc}", exc.retry_after)
+        elif isinstance(exc, StoreUnavailable):  # the publisher's own store (tokens): transient
+            await self._retry_or_fail(post, str(exc), None)
+        elif isinstance(exc, (OSError, TimeoutError)):
+            await self._retry_or_fail(post, f"network error: {exc or type(exc).__name__}", None)
+        elif isinstance(exc, CoreError):  # TokenExpired, BadInput...: a person must act
+            await self.fail(post, str(exc))
+        else:
+            raise exc
 
     async def _after_rejection(self, post: Post, exc: PublishRejected) -> None:
         if exc.retryable:
@@ -285,18 +381,27 @@ class PublishRunner:
             return
         delay = self.retry.delay(post.attempts, retry_after, self._rng)
         due = self.clock.now() + timedelta(seconds=delay)
-        again = replace(post, status=PostStatus.SCHEDULED, due_at=due, error=reason)
+        # The platform answered (or the request never left), so the next attempt may send again;
+        # a stored handle is kept and resumed.
+        again = replace(post, status=PostStatus.SCHEDULED, due_at=due, error=reason, sent_at=None)
         event = self._event(PostStatus.SCHEDULED, f"{reason}; retrying in {delay:.0f} s")
         if await self.store.transition(again, {PostStatus.PUBLISHING}, event, fence=True):
             await self.jobs.arm(again)
 
-    async def record_published(self, post: Post, result: PublishResult, how: str) -> None:
+    async def record_published(
+        self,
+        post: Post,
+        result: PublishResult,
+        how: str,
+        *,
+        allowed: frozenset[PostStatus] = frozenset({PostStatus.PUBLISHING}),
+    ) -> None:
         done = replace(
             post, status=PostStatus.PUBLISHED, remote_id=result.remote_id, url=result.url, error=""
         )
         detail = f"{how} on {post.account_id}" + (f": {result.url}" if result.url else "")
         if not await self.store.transition(
-            done, {PostStatus.PUBLISHING}, self._event(PostStatus.PUBLISHED, detail), fence=True
+            done, allowed, self._event(PostStatus.PUBLISHED, detail), fence=True
         ):
             return
         await self._record_usage(done, "published")
@@ -311,6 +416,21 @@ class PublishRunner:
             return
         await self._record_usage(failed, "failed", reason)
         await self._notify(failed, f"❌ Post {post.id} to {post.account_id} failed: {reason}")
+
+    async def mark_unknown(self, post: Post, reason: str) -> None:
+        """The platform may have the post and cannot say: nothing is re-posted on a guess; the
+        team gets a card to check again, publish again or mark it published."""
+        unknown = replace(post, status=PostStatus.UNKNOWN, error=reason)
+        if not await self.store.transition(
+            unknown, {PostStatus.PUBLISHING}, self._event(PostStatus.UNKNOWN, reason), fence=True
+        ):
+            return
+        await self._record_usage(unknown, "failed", f"outcome unknown: {reason}")
+        await self._notify(
+            unknown,
+            f"❓ Post {post.id} to {post.account_id}: not known whether it was published ({reason}). "
+            "Check the account, then choose: Check again, Publish again, or Mark as published.",
+        )
 
     async def mark_missed(self, post: Post) -> None:
         due = describe_time(post.due_at, ZoneInfo(post.timezone)) if post.due_at else "earlier"
@@ -372,3 +492,8 @@ class PublishRunner:
 def _hours(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+
+
+if TYPE_CHECKING:
+    # mypy proves the ledger's attempt is the `PublishAttempt` adapters are written against.
+    _ATTEMPT: type[PublishAttempt] = LedgerAttempt

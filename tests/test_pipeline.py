@@ -218,7 +218,8 @@ async def test_an_entry_a_dead_consumer_held_is_reclaimed_and_its_stuck_claim_re
     await queue.enqueue("dead", await lease.hold(), [(WS, "p1")])
     [entry] = await queue.read("dead", 10, 0)  # the dead consumer read it ...
     now = datetime.now(UTC) - timedelta(seconds=3)  # ... claimed it 3 s ago, and died
-    claimed = Post(**{**post.__dict__, "status": PostStatus.PUBLISHING, "claimed_at": now})
+    # ... after its request had started leaving (sent_at): recovery must ask the platform first.
+    claimed = Post(**{**post.__dict__, "status": PostStatus.PUBLISHING, "claimed_at": now, "sent_at": now})
     await store.transition(
         claimed, {PostStatus.SCHEDULED}, PostEvent(now, "x", PostStatus.PUBLISHING), claim=True
     )

@@ -4,6 +4,7 @@ server over real HTTP, a 190 answer, tokens unreadable in the real Redis; plus T
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,11 @@ from bot.settings import Settings
 from core.commands.dispatch import Caller
 from core.drafts import Draft
 from core.errors import BadInput, NotFound
+from core.posts import PostStatus
 from core.workspaces import Role
 from tests.conftest import FakeClock, RecordingNotifier
 from tests.fakes.core_fakes import StaticResolver
-from tests.test_tiktok_adapter import FakeTikTok, StreamingTransport
+from tests.test_tiktok_adapter import CREATOR, FakeTikTok, StreamingTransport, ok
 
 WS = "console:console"
 
@@ -38,14 +40,21 @@ class GraphServer:
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     feed_error: dict[str, Any] | None = None
     url: str = ""
+    feed: list[dict[str, str]] = field(default_factory=list)  # what GET /{page}/feed lists
+    drop_posts: bool = False  # read a POST, then drop the connection without answering
 
     async def handle(self, request: web.Request) -> web.Response:
         raw = dict(await request.post()) if request.method == "POST" else dict(request.query)
         form = {k: v.file.read() if isinstance(v, web.FileField) else v for k, v in raw.items()}
         self.requests.append((request.method, request.path, form))
         page = request.match_info["page"]
+        if request.method == "GET" and request.match_info.get("edge") == "feed":
+            return web.json_response({"data": self.feed})
         if request.method == "GET":
             return web.json_response({"id": page, "name": "Test Page"})
+        if self.drop_posts:
+            assert request.transport is not None
+            request.transport.abort()  # the request arrived; its answer never leaves
         if self.feed_error is not None:
             return web.json_response({"error": self.feed_error}, status=400)
         return web.json_response({"id": f"{page}_456", "post_id": f"{page}_456"})
@@ -83,9 +92,7 @@ class Session:
 
     async def events(self) -> list[tuple[str, str]]:
         """(kind, platform) of the usage events recorded in the console workspace, oldest first."""
-        actor = ConsoleIdentity().caller().actor
-        ws = await self.studio.services.workspaces.open(WS, "console", "console", actor)
-        entries = await self.studio.services.usage.activity(ws, None, 50)
+        entries = await self.studio.services.usage.activity(await workspace(self), None, 50)
         return [(e.kind, e.platform) for e in sorted(entries, key=lambda e: e.at)]
 
 
@@ -498,3 +505,112 @@ async def test_scheduling_validates_against_the_platform_and_keeps_the_media(
     assert "long" not in queue  # the refused draft was not queued
     assert refused.strip() == "The text is 70000 characters; facebook takes at most 63206."
     assert [m.kind for m in post.media] == ["photo"]
+
+
+async def test_schedule_to_tiktok_asks_privacy_then_consent_and_publishes_at_the_due_time_with_it(
+    settings: Settings, fake_redis: aioredis.Redis, tmp_path: Path
+) -> None:
+    fake = FakeTikTok()
+    settings = settings.model_copy(update={"tiktok_api_url": "https://tiktok.test"})
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00" * 2000)
+    async with httpx.AsyncClient(transport=StreamingTransport(fake)) as http:
+        s = await open_session(settings, fake_redis, http, tmp_path)
+        await s.say("/connect tiktok act.ACCESS rft.REFRESH")
+        await s.say(f"/attach d1 {video}")
+        quick = await s.say("/schedule d1")  # the draft card's Schedule button
+        assert "[tiktok:annbakes · in 1 hour] /schedule d1 tiktok:annbakes in 1h" in quick
+        ask = await s.say("/schedule d1 tiktok:annbakes in 1h")
+        assert "Posting as Ann Bakes (@annbakes)" in ask and "there is no default" in ask
+        assert "[followers] /schedule d1 tiktok:annbakes in 1h --privacy followers" in ask
+        assert "[private] /schedule d1 tiktok:annbakes in 1h --privacy private" in ask
+        assert "public" not in ask.split("Choose", 1)[1] and "--consent" not in ask
+        consent = await s.say("/schedule d1 tiktok:annbakes in 1h --privacy followers")
+        assert "Music Usage Confirmation" in consent
+        agree = "/schedule d1 tiktok:annbakes in 1h --privacy followers --consent yes"
+        assert f"[I agree — schedule] {agree}" in consent
+        refused = await s.say("/schedule d1 tiktok in 1h --privacy public --consent yes")
+        assert "does not offer privacy 'public'" in refused and "followers, private" in refused
+        assert "Nothing is scheduled" in await s.say("/queue")  # asking stored nothing
+        done = await s.say(agree)
+        assert "Scheduled draft d1 for" in done and "· tiktok:annbakes · scheduled" in done
+        [post] = await s.studio.services.posts.queue(await workspace(s))
+        assert post.options == {"privacy": "followers", "consent": "yes"}
+        assert "agreed to the platform's terms" in post.history[0].detail
+        assert not [p for p in fake.paths() if p.endswith("/init/")]
+        before = len(fake.calls)
+        s.studio.services.clock.advance(hours=1)  # type: ignore[attr-defined]
+        assert await s.studio.services.posts.runner.run(post.workspace_id, post.id)  # its queue entry
+    due_calls = fake.paths()[before:]
+    assert due_calls[:2] == ["/v2/post/publish/creator_info/query/", "/v2/post/publish/video/init/"]
+    assert fake.body("/v2/post/publish/video/init/")["post_info"]["privacy_level"] == "FOLLOWER_OF_CREATOR"
+    published = await s.studio.services.posts.get(await workspace(s), post.id)
+    assert published.status.value == "published" and published.remote_id == "7301"
+
+
+async def test_a_scheduled_tiktok_post_whose_privacy_is_no_longer_offered_fails_and_the_team_is_told(
+    settings: Settings, fake_redis: aioredis.Redis, tmp_path: Path
+) -> None:
+    fake = FakeTikTok()
+    settings = settings.model_copy(update={"tiktok_api_url": "https://tiktok.test"})
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00" * 2000)
+    async with httpx.AsyncClient(transport=StreamingTransport(fake)) as http:
+        s = await open_session(settings, fake_redis, http, tmp_path)
+        await s.say("/connect tiktok act.ACCESS rft.REFRESH")
+        await s.say(f"/attach d1 {video}")
+        await s.say("/schedule d1 tiktok in 1h --privacy followers --consent yes")
+        fake.answer(
+            "/v2/post/publish/creator_info/query/",
+            ok({**CREATOR, "privacy_level_options": ["SELF_ONLY"]}),  # the creator changed it
+        )
+        s.studio.services.clock.advance(hours=1)  # type: ignore[attr-defined]
+        [queued] = await s.studio.services.posts.queue(await workspace(s))
+        await s.studio.services.posts.runner.run(queued.workspace_id, queued.id)  # its queue entry
+    assert not [p for p in fake.paths() if p.endswith("/init/")]
+    [post] = await s.studio.services.posts.queue(await workspace(s))
+    assert post.status.value == "failed" and "does not offer privacy 'followers'" in post.error
+    told = [text for _, text in s.notifier.sent if "failed" in text]
+    assert told and "the creator offers now: private" in told[0]
+
+
+async def workspace(s: Session) -> Any:
+    actor = ConsoleIdentity().caller().actor
+    return await s.studio.services.workspaces.open(WS, "console", "console", actor)
+
+
+async def test_a_dropped_facebook_answer_for_a_text_an_earlier_post_used_is_unknown_never_that_post(
+    session: Session, graph: GraphServer
+) -> None:
+    s = session
+    await s.say("/connect facebook 123 TOKEN")
+    first = await s.say("/publish d1 facebook --yes")  # yesterday's run: the same text, 123_456
+    assert "post id 123_456" in first
+    graph.drop_posts = True
+    graph.feed = [  # newest first; both carry this draft's text
+        {"id": "123_456", "message": "Fresh bread today", "created_time": "2026-11-25T12:00:00+0000"},
+        {"id": "123_400", "message": "Fresh bread today", "created_time": "2026-11-24T12:00:00+0000"},
+    ]
+    out = await s.say("/publish d1 facebook --yes")
+    assert "not known whether it was published" in out and "123_456" not in out
+    [post_id] = re.findall(r"/check (\w+)", out)
+    ws = await workspace(s)
+    post = await s.studio.services.posts.get(ws, post_id)
+    assert post.status is PostStatus.UNKNOWN and post.remote_id == "" and post.url == ""
+    assert [r[:2] for r in graph.requests[-2:]] == [("POST", "/v26.0/123/feed"), ("GET", "/v26.0/123/feed")]
+    [(_, card)] = [n for n in s.notifier.sent if post_id in n[1]]
+    assert "Check again, Publish again, or Mark as published" in card
+    again = await s.say(f"/check {post_id}")  # nothing new: stays unknown, with the card's buttons
+    assert (
+        "shows no post created since this attempt" in again
+        and f"[Publish again] /republish {post_id}" in again
+    )
+    assert (await s.studio.services.posts.get(ws, post_id)).status is PostStatus.UNKNOWN
+    graph.feed.insert(
+        0, {"id": "123_789", "message": "Fresh bread today", "created_time": "2026-11-25T12:00:01+0000"}
+    )
+    found = await s.say(f"/check {post_id}")
+    assert "Found it" in found
+    done = await s.studio.services.posts.get(ws, post_id)
+    assert (done.status, done.remote_id) == (PostStatus.PUBLISHED, "123_789")
+    assert len(graph.posts()) == 2  # posted once per /publish, never again on a guess

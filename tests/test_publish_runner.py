@@ -6,12 +6,21 @@ import redis.asyncio as aioredis
 
 from adapters.redis.keys import Keys
 from adapters.redis.posts import RedisPostStore
-from core.errors import NotFound, PublishRejected, RateLimited, StoreUnavailable, TokenExpired
+from core.errors import (
+    BadInput,
+    Forbidden,
+    NotFound,
+    OutcomeUnknown,
+    PublishRejected,
+    RateLimited,
+    StoreUnavailable,
+    TokenExpired,
+)
 from core.lifecycle import PermissiveAccounts, PostLifecycle
 from core.posts import Post, PostEvent, PostStatus, PublishResult
 from core.scheduling import PublishRunner, RetryPolicy
 from core.usage import OpenUsageGate
-from core.workspaces import Role
+from core.workspaces import Actor, Role, Workspace
 from tests.conftest import FakeClock
 from tests.fakes.core_fakes import FakeJobs, FakePublisher, named_platforms
 
@@ -202,14 +211,18 @@ async def test_unexpected_errors_do_not_escape_the_job(fake_redis: aioredis.Redi
 # --- recovery of a claim a stopped process left behind ------------------------------------------
 
 
-async def claimed(rig: Rig) -> None:
-    """p1 claimed at T0 by a process that then died; the clock is past the stuck age."""
+async def claimed(rig: Rig, *, sent: bool = True, handle: str = "") -> None:
+    """p1 claimed at T0 by a process that then died, after the request started leaving (`sent`),
+    with or without the platform's handle stored; the clock is past the stuck age."""
     post = await rig.add()
-    post.claimed_at = T0
+    post.claimed_at, post.sent_at, post.remote_id = T0, (T0 if sent else None), handle
     await rig.store.transition(
         post, {PostStatus.SCHEDULED}, PostEvent(T0, "scheduler", PostStatus.PUBLISHING), claim=True
     )
     rig.clock.advance(minutes=6)
+
+
+UNKNOWN_CARD = ("/check p1", "/republish p1", "/markpublished p1", "/status p1")
 
 
 async def test_recovery_finds_a_post_the_platform_already_has(fake_redis: aioredis.Redis) -> None:
@@ -225,30 +238,136 @@ async def test_recovery_asks_the_platform_about_the_old_claims_time(fake_redis: 
     seen: list[tuple[object, int]] = []
     publisher = FakePublisher()
 
-    async def reconcile(post: Post) -> None:
+    async def reconcile(post: Post, attempt: object) -> None:
         seen.append((post.claimed_at, post.epoch))
 
-    publisher.reconcile = reconcile  # type: ignore[method-assign]
+    publisher.reconcile = reconcile  # type: ignore[method-assign,assignment]
     rig = Rig(fake_redis, publisher)
     await claimed(rig)
     await rig.runner.run("console:w1", "p1")
     assert seen == [(T0, 2)]  # bounded by the crashed attempt's claim, under the new epoch
 
 
-async def test_recovery_republishes_a_post_that_never_arrived(rig: Rig) -> None:
-    await claimed(rig)
+async def test_recovery_republishes_a_post_whose_request_never_left(rig: Rig) -> None:
+    await claimed(rig, sent=False)
     assert await rig.runner.run("console:w1", "p1")
-    post = await rig.status()  # not on the platform: sent again, exactly once, during recovery
+    post = await rig.status()  # never sent: sent now, exactly once, during recovery, without asking
     assert post.status is PostStatus.PUBLISHED and rig.publisher.published == ["p1"]
-    assert "not on the platform after a restart; publishing again" in [e.detail for e in post.history]
+    assert rig.publisher.reconciled == []
+    assert "not sent before the restart; publishing again" in [e.detail for e in post.history]
 
 
-async def test_recovery_fails_loudly_when_the_platform_cannot_be_checked(fake_redis: aioredis.Redis) -> None:
+async def test_recovery_of_a_maybe_sent_post_the_platform_does_not_show_is_unknown_not_reposted(
+    rig: Rig,
+) -> None:
+    await claimed(rig)  # sent, no handle, and the platform's lookup finds nothing
+    assert await rig.runner.run("console:w1", "p1")
+    post = await rig.status()
+    assert post.status is PostStatus.UNKNOWN
+    assert rig.publisher.published == [] and rig.jobs.armed == {}
+    [(_, text, buttons)] = rig.notifier.sent
+    assert "not known whether it was published" in text and buttons == UNKNOWN_CARD
+
+
+async def test_recovery_resumes_a_stored_handle_instead_of_posting_again(rig: Rig) -> None:
+    await claimed(rig, handle="v_pub_1")  # the platform has not finished it yet (reconcile: None)
+    handed: list[str] = []
+    rig.publisher.on_publish = lambda post: handed.append(post.remote_id)
+    assert await rig.runner.run("console:w1", "p1")  # resumed under the recovering claim
+    assert handed == ["v_pub_1"]  # the adapter gets the handle to resume, not a blank post
+    assert (await rig.status()).status is PostStatus.PUBLISHED
+
+
+async def test_recovery_when_the_platform_cannot_be_checked_is_unknown_with_the_team_told(
+    fake_redis: aioredis.Redis,
+) -> None:
     rig = Rig(fake_redis, FakePublisher(reconcile=OSError("graph down")))
     await claimed(rig)
+    assert await rig.runner.run("console:w1", "p1")
+    post = await rig.status()
+    assert post.status is PostStatus.UNKNOWN
+    assert "could not be asked (graph down)" in rig.notifier.sent[0][1]
+    assert rig.notifier.sent[0][2] == UNKNOWN_CARD
+
+
+async def test_an_outcome_the_platform_cannot_tell_becomes_unknown_and_is_never_retried(
+    fake_redis: aioredis.Redis,
+) -> None:
+    rig = Rig(fake_redis, FakePublisher(OutcomeUnknown("facebook", "Facebook did not answer (ReadTimeout)")))
+    await rig.add()
     await rig.runner.run("console:w1", "p1")
-    assert (await rig.status()).status is PostStatus.FAILED
-    assert "check the platform before /retry" in rig.notifier.sent[0][1]
+    post = await rig.status()
+    assert post.status is PostStatus.UNKNOWN and "ReadTimeout" in post.error
+    assert rig.jobs.armed == {} and rig.publisher.published == ["p1"]
+    assert rig.notifier.sent[0][2] == UNKNOWN_CARD
+
+
+ADMIN = Actor("console:admin", "Ada", Role.ADMIN)
+MEMBER = Actor("console:u1", "Max", Role.MEMBER)
+WS = Workspace("console:w1", "console", "W", "UTC")
+
+
+async def unknown_post(rig: Rig, handle: str = "") -> None:
+    await claimed(rig, handle=handle)
+    await rig.runner.run("console:w1", "p1")
+    assert (await rig.status()).status is PostStatus.UNKNOWN
+    rig.notifier.sent.clear()
+
+
+async def test_check_again_publishes_what_the_platform_now_shows(rig: Rig) -> None:
+    await unknown_post(rig)
+    post, answer = await rig.lifecycle.check(WS, MEMBER, "p1")
+    assert post.status is PostStatus.UNKNOWN and "/republish p1" in answer  # still nothing
+    rig.publisher.reconcile_outcome = PublishResult("r7", "https://fb.example/r7")
+    post, answer = await rig.lifecycle.check(WS, MEMBER, "p1")
+    assert post.status is PostStatus.PUBLISHED and post.url == "https://fb.example/r7"
+    assert "Found it" in answer and rig.publisher.published == []
+    assert "✅ Post p1 published" in rig.notifier.sent[0][1]
+
+
+async def test_check_again_resumes_a_handle_still_processing_and_says_when_it_cannot_ask(
+    rig: Rig,
+) -> None:
+    await claimed(rig, handle="v_pub_1")
+    await rig.runner.mark_unknown(await rig.status(), "TikTok still processing after 5 attempts")
+    rig.publisher.reconcile_outcome = OutcomeUnknown("tiktok", "TikTok did not answer (ReadTimeout)")
+    post, answer = await rig.lifecycle.check(WS, MEMBER, "p1")
+    assert post.status is PostStatus.UNKNOWN and "could not tell" in answer and "ReadTimeout" in answer
+    rig.publisher.reconcile_outcome = None  # TikTok answers: still processing
+    post, answer = await rig.lifecycle.check(WS, MEMBER, "p1")
+    assert post.status is PostStatus.SCHEDULED and post.remote_id == "v_pub_1"
+    assert "following it up" in answer and rig.jobs.armed == {"p1": T0 + timedelta(minutes=6)}
+
+
+async def test_publish_again_needs_an_admin_and_posts_afresh(rig: Rig) -> None:
+    await unknown_post(rig)
+    with pytest.raises(Forbidden):
+        await rig.lifecycle.republish(WS, MEMBER, "p1")
+    queued = await rig.lifecycle.republish(WS, ADMIN, "p1")
+    assert queued.status is PostStatus.SCHEDULED and queued.remote_id == "" and queued.sent_at is None
+    await rig.runner.run("console:w1", "p1")
+    assert (await rig.status()).status is PostStatus.PUBLISHED and rig.publisher.published == ["p1"]
+    with pytest.raises(BadInput, match="only a post whose outcome is unknown"):
+        await rig.lifecycle.republish(WS, ADMIN, "p1")  # never a second time by accident
+
+
+async def test_mark_as_published_records_the_link_a_person_saw(rig: Rig) -> None:
+    await unknown_post(rig)
+    with pytest.raises(Forbidden):
+        await rig.lifecycle.mark_published(WS, MEMBER, "p1", "")
+    with pytest.raises(BadInput, match="not a link"):
+        await rig.lifecycle.mark_published(WS, ADMIN, "p1", "javascript:alert(1)")
+    assert (await rig.status()).status is PostStatus.UNKNOWN  # a bad link changes nothing
+    post = await rig.lifecycle.mark_published(WS, ADMIN, "p1", "https://www.facebook.com/9_1")
+    assert post.status is PostStatus.PUBLISHED and post.url == "https://www.facebook.com/9_1"
+    assert "marked as published by Ada" in post.history[-1].detail
+    assert rig.publisher.published == []
+
+
+async def test_retry_refuses_an_unknown_post_and_points_at_the_safe_commands(rig: Rig) -> None:
+    await unknown_post(rig)
+    with pytest.raises(BadInput, match="/check p1"):
+        await rig.lifecycle.retry(WS, ADMIN, "p1")
 
 
 async def test_a_claim_younger_than_the_stuck_age_is_left_to_its_owner(rig: Rig) -> None:
@@ -259,7 +378,7 @@ async def test_a_claim_younger_than_the_stuck_age_is_left_to_its_owner(rig: Rig)
 
 
 async def test_a_frozen_claims_late_result_is_refused_after_recovery(rig: Rig) -> None:
-    await claimed(rig)
+    await claimed(rig, sent=False)
     stale = await rig.status()  # what the frozen process holds (epoch 1)
     await rig.runner.run("console:w1", "p1")  # recovered and republished under epoch 2
     await rig.runner.record_published(stale, PublishResult("old", "https://fb.example/old"), "published")

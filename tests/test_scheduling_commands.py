@@ -8,8 +8,9 @@ from adapters.redis.connection import RedisHandle
 from bot.bootstrap import Studio, build_studio
 from bot.settings import Settings
 from core.drafts import Draft
+from core.errors import OutcomeUnknown
 from core.lifecycle import PermissiveAccounts
-from core.posts import PostStatus
+from core.posts import PostStatus, PublishResult
 from core.workspaces import Role
 from tests.conftest import FakeClock, RecordingNotifier, run
 from tests.fakes.core_fakes import FakePublisher
@@ -145,3 +146,46 @@ async def test_schedule_without_a_time_offers_quick_choices(sched: Studio) -> No
     ]
     assert "Nothing is scheduled" in (await run(sched, "/queue")).text  # nothing was scheduled
     assert "no account is connected yet" in (await run(sched, "/schedule d1")).text
+
+
+async def test_an_unknown_post_is_answered_by_typed_commands_admins_only_for_the_risky_two(
+    sched: Studio, clock: FakeClock
+) -> None:
+    publisher = sched.services.posts.runner.publisher  # type: ignore[union-attr]
+    publisher.outcomes = [OutcomeUnknown("facebook", "Facebook did not answer (ReadTimeout)")]
+    pid = post_id((await run(sched, "/schedule d1 facebook in 1h")).text)
+    clock.advance(hours=1)
+    await sched.services.posts.runner.run("console:w1", pid)  # type: ignore[union-attr]
+    status = await run(sched, f"/status {pid}")
+    assert "· unknown" in status.text and "ReadTimeout" in status.text
+    assert [b.command for b in status.buttons][:3] == [
+        f"/check {pid}",
+        f"/republish {pid}",
+        f"/markpublished {pid}",
+    ]
+    assert "Needs attention" in (await run(sched, "/queue")).text
+    assert "/check" in (await run(sched, f"/retry {pid}")).text  # /retry never re-posts a maybe
+    for command in (f"/republish {pid} --yes", f"/markpublished {pid}"):
+        assert "admin" in (await run(sched, command, Role.MEMBER)).text
+    ask = await run(sched, f"/republish {pid}")
+    assert "may already be there" in ask.text and ask.buttons[0].command == f"/republish {pid} --yes"
+    assert "· unknown" in (await run(sched, f"/status {pid}")).text  # asking changed nothing
+    checked = await run(sched, f"/check {pid}", Role.MEMBER)
+    assert "shows no post created since this attempt" in checked.text
+    publisher.outcomes = [PublishResult("r2", "https://fb.example/r2")]
+    assert "again now" in (await run(sched, f"/republish {pid} --yes")).text
+    await sched.services.posts.runner.run("console:w1", pid)  # type: ignore[union-attr]
+    assert "· published" in (await run(sched, f"/status {pid}")).text
+    assert publisher.published == [pid, pid]  # the lost attempt, then the confirmed one
+
+
+async def test_mark_as_published_typed_with_a_link(sched: Studio, clock: FakeClock) -> None:
+    publisher = sched.services.posts.runner.publisher  # type: ignore[union-attr]
+    publisher.outcomes = [OutcomeUnknown("facebook", "no answer")]
+    pid = post_id((await run(sched, "/schedule d1 facebook in 1h")).text)
+    clock.advance(hours=1)
+    await sched.services.posts.runner.run("console:w1", pid)  # type: ignore[union-attr]
+    assert "not a link" in (await run(sched, f"/markpublished {pid} ftp://x")).text
+    reply = await run(sched, f"/markpublished {pid} https://www.facebook.com/1_2")
+    assert "Marked post" in reply.text and "Link: https://www.facebook.com/1_2" in reply.text
+    assert "only a post whose outcome is unknown" in (await run(sched, f"/markpublished {pid}")).text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,12 @@ from adapters.social.tiktok import (
 )
 from core.accounts import Account, OAuthRequest, Tokens
 from core.drafts import MediaRef
-from core.errors import BadInput, PublishRejected, TokenExpired
+from core.errors import BadInput, OutcomeUnknown, PublishRejected, TokenExpired
 from core.media import MB
 from core.platforms import TokenWriter
 from core.posts import Credentials, Post
 from tests.conftest import FakeClock
+from tests.fakes.attempts import RecordingAttempt, look, send
 
 CREATOR = {
     "creator_nickname": "Ann Bakes",
@@ -118,7 +120,7 @@ class StreamingTransport(httpx.AsyncBaseTransport):
     """Like httpx.MockTransport, minus its `await request.aread()`: the handler sees the request
     body as the stream the client sends, so a test can prove an upload is never buffered."""
 
-    def __init__(self, handler: FakeTikTok) -> None:
+    def __init__(self, handler: Callable[[httpx.Request], Awaitable[httpx.Response]]) -> None:
         self.handler = handler
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -136,7 +138,7 @@ class KeptTokens:
 
 
 def build(
-    fake: FakeTikTok,
+    fake: Callable[[httpx.Request], Awaitable[httpx.Response]],
     clock: FakeClock | None = None,
     accounts: TokenWriter | None = None,
     chunk_mb: int = 10,
@@ -237,7 +239,7 @@ async def test_150_mb_file_upload_is_chunked_and_streamed_from_disk(tmp_path: Pa
     publisher, slept = build(fake, chunk_mb=64)
     tracemalloc.start()
     try:
-        result = await publisher.publish(video_post(str(path), size, privacy="private"), CREDS)
+        result = await send(publisher, video_post(str(path), size, privacy="private"), CREDS)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -277,7 +279,7 @@ async def test_default_10_mb_chunks_of_150_mb_make_15_ordered_ranges(tmp_path: P
     size = 150 * MB
     fake = FakeTikTok()
     publisher, _ = build(fake, chunk_mb=10)
-    await publisher.publish(video_post(str(sparse_file(tmp_path, size)), size, privacy="followers"), CREDS)
+    await send(publisher, video_post(str(sparse_file(tmp_path, size)), size, privacy="followers"), CREDS)
     assert fake.body("/v2/post/publish/video/init/")["source_info"]["total_chunk_count"] == 15
     assert [u[0] for u in fake.uploads] == [
         f"bytes {i * 10 * MB}-{(i + 1) * 10 * MB - 1}/{size}" for i in range(15)
@@ -288,7 +290,7 @@ async def test_default_10_mb_chunks_of_150_mb_make_15_ordered_ranges(tmp_path: P
 async def test_pull_from_url_sends_the_video_url_and_uploads_nothing() -> None:
     fake = FakeTikTok()
     publisher, _ = build(fake)
-    await publisher.publish(video_post("https://media.example.com/v.mp4", 0, privacy="followers"), CREDS)
+    await send(publisher, video_post("https://media.example.com/v.mp4", 0, privacy="followers"), CREDS)
     init = fake.body("/v2/post/publish/video/init/")
     assert init["source_info"] == {"source": "PULL_FROM_URL", "video_url": "https://media.example.com/v.mp4"}
     assert init["post_info"]["privacy_level"] == "FOLLOWER_OF_CREATOR"
@@ -301,7 +303,7 @@ async def test_inbox_upload_skips_creator_info_and_finishes_in_the_inbox(tmp_pat
     publisher, _ = build(fake)
     path = tmp_path / "small.mp4"
     path.write_bytes(b"v" * 1000)
-    result = await publisher.publish(video_post(str(path), 1000, inbox="true"), CREDS)
+    result = await send(publisher, video_post(str(path), 1000, inbox="true"), CREDS)
     assert fake.paths() == ["/v2/post/publish/inbox/video/init/", "/v2/post/publish/status/fetch/"]
     assert fake.body("/v2/post/publish/inbox/video/init/") == {
         "source_info": {
@@ -330,7 +332,7 @@ async def test_photo_post_pulls_image_urls_with_title_and_description() -> None:
         media=photos,
     )
     await publisher.validate(post, CREDS)
-    await publisher.publish(post, CREDS)
+    await send(publisher, post, CREDS)
     assert fake.body("/v2/post/publish/content/init/") == {
         "post_info": {
             "title": "Cakes",
@@ -358,18 +360,143 @@ async def test_photo_post_pulls_image_urls_with_title_and_description() -> None:
         await publisher.validate(local, CREDS)
 
 
-async def test_failed_status_reports_the_reason_and_slow_processing_returns_the_publish_id() -> None:
+async def test_failed_status_reports_the_reason_and_slow_processing_is_never_called_published() -> None:
     fake = FakeTikTok()
     fake.statuses = [{"status": "FAILED", "fail_reason": "duration_check_failed"}]
     publisher, _ = build(fake)
     with pytest.raises(PublishRejected, match="duration_check_failed"):
-        await publisher.publish(video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
+        await send(publisher, video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
     fake = FakeTikTok()
     fake.statuses = [{"status": "PROCESSING_DOWNLOAD"}]
     publisher, slept = build(fake)
-    result = await publisher.publish(video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
-    assert result.remote_id == "v_pub_1" and result.url == ""
+    attempt = RecordingAttempt(video_post("https://m.example.com/v.mp4", 0, privacy="private"))
+    with pytest.raises(PublishRejected, match="still processing") as caught:
+        await publisher.publish(attempt.post, CREDS, attempt)
+    assert caught.value.retryable and attempt.post.remote_id == "v_pub_1"
     assert sum(slept) >= 20 and slept[:3] == [1, 2, 4]
+    fake.calls.clear()
+    fake.statuses = [{"status": "PUBLISH_COMPLETE", "publicaly_available_post_id": [7301]}]
+    result = await publisher.publish(attempt.post, CREDS, attempt)  # the retry resumes the publish_id
+    assert result.remote_id == "7301"
+    assert fake.paths() == ["/v2/post/publish/status/fetch/"]
+    assert fake.body("/v2/post/publish/status/fetch/") == {"publish_id": "v_pub_1"}
+
+
+class OrderedAttempt(RecordingAttempt):
+    """Notes how many chunks had been uploaded when each report came."""
+
+    def __init__(self, post: Post, fake: FakeTikTok) -> None:
+        super().__init__(post)
+        self.fake = fake
+
+    async def handle(self, remote_id: str) -> None:
+        await super().handle(remote_id)
+        self.reports[-1] += f" after {len(self.fake.uploads)} chunks, {self.fake.paths()[-1]}"
+
+
+async def test_the_publish_id_is_stored_right_after_init_before_upload_or_polling(tmp_path: Path) -> None:
+    fake = FakeTikTok()
+    publisher, _ = build(fake)
+    path = tmp_path / "small.mp4"
+    path.write_bytes(b"v" * 1000)
+    attempt = OrderedAttempt(video_post(str(path), 1000, privacy="private"), fake)
+    await publisher.publish(attempt.post, CREDS, attempt)
+    assert attempt.reports == ["sending", "handle v_pub_1 after 0 chunks, /v2/post/publish/video/init/"]
+    photos = Post(
+        "p2", "console:w1", "d1", "tiktok:annbakes", "u", "x", options={"privacy": "followers"},
+        media=[MediaRef("https://cdn.example.com/a.jpg", "image/jpeg", 100, "photo")],
+    )  # fmt: skip
+    photo_attempt = OrderedAttempt(photos, fake)
+    await publisher.publish(photos, CREDS, photo_attempt)
+    assert photo_attempt.reports == [
+        "sending",
+        "handle v_pub_1 after 1 chunks, /v2/post/publish/content/init/",
+    ]
+    assert fake.body("/v2/post/publish/content/init/")["post_info"]["privacy_level"] == "FOLLOWER_OF_CREATOR"
+
+
+async def test_a_stored_publish_id_is_resumed_never_initialised_again() -> None:
+    fake = FakeTikTok()
+    publisher, _ = build(fake)
+    post = video_post("https://m.example.com/v.mp4", 0, privacy="private")
+    post.remote_id = "v_pub_0"
+    result = await send(publisher, post, CREDS)
+    assert result.remote_id == "7301"
+    assert fake.paths() == ["/v2/post/publish/status/fetch/"]
+
+
+@pytest.mark.parametrize("error", [httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError])
+async def test_an_init_whose_answer_was_lost_is_unknown_not_retried(
+    error: type[httpx.TransportError],
+) -> None:
+    fake = FakeTikTok()
+
+    async def drop_init(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/post/publish/video/init/":
+            fake.calls.append((request.url.path, {}, request.headers))
+            raise error("connection lost", request=request)
+        return await fake(request)
+
+    publisher, _ = build(drop_init)
+    attempt = RecordingAttempt(video_post("https://m.example.com/v.mp4", 0, privacy="private"))
+    with pytest.raises(OutcomeUnknown, match="after the post was started"):
+        await publisher.publish(attempt.post, CREDS, attempt)
+    assert attempt.reports == ["sending"]
+    assert fake.paths().count("/v2/post/publish/video/init/") == 1
+
+
+@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])
+async def test_an_init_that_never_left_is_plainly_retryable(error: type[httpx.TransportError]) -> None:
+    async def refuse(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/post/publish/video/init/":
+            raise error("no connection", request=request)
+        return ok(CREATOR)
+
+    publisher, _ = build(refuse)
+    with pytest.raises(PublishRejected) as caught:
+        await send(publisher, video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
+    assert caught.value.retryable and not isinstance(caught.value, OutcomeUnknown)
+
+
+@pytest.mark.parametrize(
+    ("cut_at", "error", "kept"),
+    [(0, httpx.ReadTimeout, False), (1, httpx.ConnectError, False), (1, httpx.ReadTimeout, True)],
+)
+async def test_a_cut_upload_forgets_the_publish_id_unless_tiktok_may_have_every_byte(
+    tmp_path: Path, cut_at: int, error: type[httpx.TransportError], kept: bool
+) -> None:
+    fake = FakeTikTok()
+    chunks: list[str] = []
+
+    async def cut(request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            chunks.append(request.headers["content-range"])
+            if len(chunks) - 1 == cut_at:
+                raise error("cut", request=request)
+        return await fake(request)
+
+    publisher, _ = build(cut, chunk_mb=5)
+    size = 10 * MB + 7  # two chunks
+    attempt = RecordingAttempt(video_post(str(sparse_file(tmp_path, size)), size, privacy="private"))
+    with pytest.raises(PublishRejected, match="upload to TikTok was interrupted") as caught:
+        await publisher.publish(attempt.post, CREDS, attempt)
+    assert caught.value.retryable
+    assert attempt.post.remote_id == ("v_pub_1" if kept else "")
+    assert attempt.reports == ["sending", "handle v_pub_1"] + ([] if kept else ["handle "])
+
+
+async def test_a_direct_post_without_a_chosen_privacy_level_lists_the_creators_options() -> None:
+    fake = FakeTikTok()
+    publisher, _ = build(fake)
+    with pytest.raises(BadInput, match=r"--privacy \(followers, private\)"):
+        await send(publisher, video_post("https://m.example.com/v.mp4", 0), CREDS)
+    photos = Post(
+        "p2", "console:w1", "d1", "tiktok:annbakes", "u", "x",
+        media=[MediaRef("https://cdn.example.com/a.jpg", "image/jpeg", 100, "photo")],
+    )  # fmt: skip
+    with pytest.raises(BadInput, match="Choose a TikTok privacy level"):
+        await send(publisher, photos, CREDS)  # no default level for photos either
+    assert not [p for p in fake.paths() if p.endswith("/init/")]
 
 
 @pytest.mark.parametrize(
@@ -393,7 +520,7 @@ async def test_every_documented_error_code_becomes_a_clear_message(
     publisher, _ = build(fake)
     error_type = TokenExpired if status == 401 and code != "scope_not_authorized" else PublishRejected
     with pytest.raises(error_type) as caught:
-        await publisher.publish(video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
+        await send(publisher, video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
     assert isinstance(caught.value, PublishRejected)
     assert expected in caught.value.reason and "[TikTok log id L9]" in caught.value.reason
     assert caught.value.retryable is retryable
@@ -406,7 +533,7 @@ async def test_scope_not_authorized_asks_to_reconnect() -> None:
     fake.answer("/v2/post/publish/video/init/", failure("scope_not_authorized", 403))
     publisher, _ = build(fake)
     with pytest.raises(PublishRejected, match="reconnect it with /connect tiktok"):
-        await publisher.publish(video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
+        await send(publisher, video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
 
 
 async def test_invalid_token_without_refresh_token_needs_reconnecting() -> None:
@@ -414,7 +541,7 @@ async def test_invalid_token_without_refresh_token_needs_reconnecting() -> None:
     fake.answer("/v2/post/publish/creator_info/query/", failure("access_token_invalid", 401))
     publisher, _ = build(fake)
     with pytest.raises(TokenExpired):
-        await publisher.publish(video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
+        await send(publisher, video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
 
 
 async def accounts_on(
@@ -436,7 +563,7 @@ async def test_expiring_access_token_is_refreshed_and_the_new_refresh_token_repl
     fake = FakeTikTok()
     publisher, _ = build(fake, clock, service)
     creds = await store.credentials("console:w1", "tiktok:annbakes")
-    await publisher.publish(video_post("https://m.example.com/v.mp4", 0, privacy="private"), creds)
+    await send(publisher, video_post("https://m.example.com/v.mp4", 0, privacy="private"), creds)
     path, form, _ = fake.calls[0]
     assert path == "/v2/oauth/token/"
     assert form == {
@@ -467,7 +594,7 @@ async def test_a_token_rejected_mid_publish_is_refreshed_once_and_the_post_retri
         "rft.OLD-REFRESH",
         clock.now() + timedelta(hours=20),
     )
-    result = await publisher.publish(video_post("https://m.example.com/v.mp4", 0, privacy="private"), creds)
+    result = await send(publisher, video_post("https://m.example.com/v.mp4", 0, privacy="private"), creds)
     assert result.remote_id == "7301"
     assert fake.paths().count("/v2/oauth/token/") == 1
     assert (await store.credentials("console:w1", "tiktok:annbakes")).refresh_token == "rft.NEW"
@@ -480,19 +607,22 @@ async def test_a_refused_refresh_means_reconnect() -> None:
     publisher, _ = build(fake, clock)
     creds = Credentials("console:w1", "tiktok:annbakes", "annbakes", "act.X", "rft.X", clock.now())
     with pytest.raises(TokenExpired):
-        await publisher.publish(video_post("https://m.example.com/v.mp4", 0, privacy="private"), creds)
+        await send(publisher, video_post("https://m.example.com/v.mp4", 0, privacy="private"), creds)
 
 
 async def test_reconcile_asks_status_by_publish_id() -> None:
     fake = FakeTikTok()
     publisher, _ = build(fake)
     post = video_post("https://m.example.com/v.mp4", 0)
-    assert await publisher.reconcile(post, CREDS) is None
+    with pytest.raises(OutcomeUnknown, match="cannot be asked without one"):
+        await look(publisher, post, CREDS)
     post.remote_id = "v_pub_1"
-    found = await publisher.reconcile(post, CREDS)
+    found = await look(publisher, post, CREDS)
     assert found is not None and found.remote_id == "7301"
     fake.statuses = [{"status": "FAILED", "fail_reason": "x"}]
-    assert await publisher.reconcile(post, CREDS) is None
+    assert await look(publisher, post, CREDS) is None
+    fake.statuses = [{"status": "PROCESSING_UPLOAD"}]
+    assert await look(publisher, post, CREDS) is None  # not published yet: resume, never re-init
 
 
 async def test_verify_and_oauth_exchange_use_the_token_endpoint_and_creator_info() -> None:
@@ -518,7 +648,7 @@ async def test_an_init_answer_without_publish_id_is_a_clear_retryable_rejection(
     fake.answer("/v2/post/publish/video/init/", ok({}))
     publisher, _ = build(fake)
     with pytest.raises(PublishRejected, match="without a publish_id") as caught:
-        await publisher.publish(video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
+        await send(publisher, video_post("https://m.example.com/v.mp4", 0, privacy="private"), CREDS)
     assert caught.value.retryable
 
 
@@ -532,6 +662,6 @@ async def test_a_refused_chunk_stops_the_upload_with_its_range(
     path = tmp_path / "small.mp4"
     path.write_bytes(b"v" * 1000)
     with pytest.raises(PublishRejected, match=f"refused chunk bytes 0-999 \\(HTTP {status}\\)") as caught:
-        await publisher.publish(video_post(str(path), 1000, privacy="private"), CREDS)
+        await send(publisher, video_post(str(path), 1000, privacy="private"), CREDS)
     assert caught.value.retryable is retryable
     assert "/v2/post/publish/status/fetch/" not in fake.paths()

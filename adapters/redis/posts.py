@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, fields, is_dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -29,8 +29,12 @@ MAX_HISTORY = 200
 PRUNE_BATCH = 200  # posts per atomic prune call
 PRUNE_MAX = 10_000  # per workspace per run; the next run (an hour later) takes the rest
 POST_FIELDS = tuple(f.name for f in fields(Post) if f.name not in ("history", "epoch"))
-TIMES = ("due_at", "created_at", "claimed_at")
 SEPARATOR = "\t"
+TIMES = ("due_at", "created_at", "claimed_at", "sent_at")  # stored as ISO text
+# How long a platform id stays recorded as a post's own (`handle_owners`). A lookup only weighs
+# page posts created since its own claim, so this needs to outlast just the slowest "check
+# again" on an unknown post, not the post itself.
+HANDLE_OWNER_TTL = timedelta(days=90)
 
 
 def encode_post(post: Post) -> str:
@@ -133,7 +137,32 @@ class RedisPostStore:
     ) -> bool:
         allowed_text = ",".join(status.value for status in allowed)
         post.status = event.status
-        return await self._apply(post, allowed_text, event, fence=fence, claim=claim)
+        if not await self._apply(post, allowed_text, event, fence=fence, claim=claim):
+            return False
+        if post.remote_id:
+            await self._own_handle(post)
+        return True
+
+    def _handle_key(self, workspace_id: str, account_id: str, remote_id: str) -> str:
+        return self._keys.workspace(workspace_id, "handle", account_id, remote_id)
+
+    @translate_errors
+    async def _own_handle(self, post: Post) -> None:
+        """Record the platform id as this post's (the first post to record it keeps it). After
+        the transition, not in it: the ledger is the truth, this only guards lookups, and a crash
+        between the two leaves a lookup with the claim-time bound alone."""
+        key = self._handle_key(post.workspace_id, post.account_id, post.remote_id)
+        await self._redis.set(key, post.id, nx=True, ex=HANDLE_OWNER_TTL)
+
+    @translate_errors
+    async def handle_owners(
+        self, workspace_id: str, account_id: str, remote_ids: Iterable[str]
+    ) -> dict[str, str]:
+        wanted = list(dict.fromkeys(remote_ids))
+        if not wanted:
+            return {}
+        owners = await self._redis.mget([self._handle_key(workspace_id, account_id, r) for r in wanted])
+        return {r: _text(owner) for r, owner in zip(wanted, owners, strict=True) if owner is not None}
 
     @translate_errors
     async def _register(self, workspace_id: str) -> None:

@@ -12,11 +12,20 @@ from urllib.parse import urlencode
 
 import httpx
 
+from adapters.social.delivery import MaybeSent, transport_failure
 from adapters.social.registry import PublisherContext
-from core.errors import BadInput, PublishRejected, TokenExpired
+from core.errors import BadInput, OutcomeUnknown, PublishRejected, TokenExpired
 from core.media import MB
 from core.platforms import ManualConnect, NewAccount, OAuthRequest, Platform, Tokens
-from core.posts import AccountInfo, Capabilities, Credentials, Post, Preflight, PublishResult
+from core.posts import (
+    AccountInfo,
+    Capabilities,
+    Credentials,
+    Post,
+    Preflight,
+    PublishAttempt,
+    PublishResult,
+)
 
 PLATFORM = "facebook"
 THROTTLED = {4, 17, 32, 613}
@@ -24,6 +33,8 @@ TOKEN_CODES = {190, 102}
 PERMISSIONS = "pages_manage_posts, pages_read_engagement, pages_show_list"
 PERMISSION_NAME = re.compile(r"\b(pages_[a-z_]+|publish_[a-z_]+|business_management)\b")
 OAUTH_SCOPES = "pages_manage_posts,pages_read_engagement,pages_show_list"
+FEED_LOOKUP = 25  # recent page posts a lookup reads (newest first, created since the claim)
+CREATED_TIME = "%Y-%m-%dT%H:%M:%S%z"  # the Graph API's created_time, e.g. 2026-11-25T12:00:05+0000
 
 
 def capabilities(max_photo_mb: int, max_video_mb: int) -> Capabilities:
@@ -45,10 +56,6 @@ def is_url(path: str) -> bool:
     return path.startswith(("https://", "http://"))
 
 
-class MaybeSent(PublishRejected):
-    """The connection broke after the request was sent; look before posting again."""
-
-
 class Graph:
     """The Graph API's HTTP boundary: one place that sends and one that translates errors."""
 
@@ -60,15 +67,8 @@ class Graph:
     async def call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = await self._http.request(method, f"{self.root}/{path}", **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise PublishRejected(
-                PLATFORM, f"Facebook could not be reached ({type(exc).__name__}).", retryable=True
-            ) from exc
         except httpx.TransportError as exc:
-            # The request left: Facebook may have the post although no answer came back.
-            raise MaybeSent(
-                PLATFORM, f"Facebook did not answer ({type(exc).__name__}).", retryable=True
-            ) from exc
+            raise transport_failure(PLATFORM, exc, "Facebook did not answer") from exc
         body = _json(response)
         if response.is_error or "error" in body:
             raise self._raise_for(response, body, what)
@@ -111,6 +111,17 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def _result(remote_id: str) -> PublishResult:
+    return PublishResult(remote_id, f"https://www.facebook.com/{remote_id}")
+
+
+def _created(item: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.strptime(str(item.get("created_time", "")), CREATED_TIME)
+    except ValueError:
+        return None  # no usable creation time: it cannot be shown to be this attempt's post
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after", "")
     return float(value) if value.isdigit() else None
@@ -131,15 +142,24 @@ class FacebookPublisher:
     async def preflight(self, post: Post, credentials: Credentials) -> Preflight:
         return Preflight(notes=(f"Posts publicly as Page {credentials.remote_id}.",))
 
-    async def publish(self, post: Post, credentials: Credentials) -> PublishResult:
+    async def publish(self, post: Post, credentials: Credentials, attempt: PublishAttempt) -> PublishResult:
+        await attempt.sending()
         try:
-            return await self._publish(post, credentials)
-        except MaybeSent:
-            # Before anyone re-posts: did the post arrive after all?
-            found = await self.reconcile(post, credentials)
-            if found is not None:
-                return found
-            raise
+            result = await self._publish(post, credentials)
+        except MaybeSent as exc:
+            # Before anyone re-posts: did the post arrive after all? Only a post created since
+            # this attempt was claimed, and owned by no other post, can be this one.
+            try:
+                found = await self._lookup(post, credentials, attempt)
+            except PublishRejected as lookup:
+                raise OutcomeUnknown(
+                    PLATFORM, f"{exc.reason}; the page could not be read ({lookup.reason})"
+                ) from lookup
+            if found is None:
+                raise OutcomeUnknown(PLATFORM, f"{exc.reason}; no matching post on the page yet") from exc
+            return found
+        await attempt.handle(result.remote_id)
+        return result
 
     async def _publish(self, post: Post, credentials: Credentials) -> PublishResult:
         page = credentials.remote_id
@@ -153,7 +173,7 @@ class FacebookPublisher:
         remote_id = str(body.get("post_id") or body.get("id") or "")
         if not remote_id:
             raise PublishRejected(PLATFORM, "Facebook answered without a post id.", retryable=False)
-        return PublishResult(remote_id, f"https://www.facebook.com/{remote_id}")
+        return _result(remote_id)
 
     async def _feed(self, post: Post, credentials: Credentials) -> dict[str, Any]:
         form = {"message": post.text, "access_token": credentials.access_token}
@@ -179,23 +199,49 @@ class FacebookPublisher:
         finally:
             handle.close()
 
-    async def reconcile(self, post: Post, credentials: Credentials) -> PublishResult | None:
-        """Before any re-post: the post by id when known, else a recent page post with the same text."""
+    async def reconcile(
+        self, post: Post, credentials: Credentials, attempt: PublishAttempt
+    ) -> PublishResult | None:
+        """The post by its id when known, else the page post `_lookup` finds."""
+        if not post.remote_id:
+            return await self._lookup(post, credentials, attempt)
         what = f"page {credentials.remote_id}"
-        token = {"access_token": credentials.access_token}
-        if post.remote_id:
-            body = await self._graph.call("GET", post.remote_id, what, params={"fields": "id", **token})
-            found = body.get("id")
-            return PublishResult(str(found), f"https://www.facebook.com/{found}") if _is_id(found) else None
-        params = {"fields": "id,message,created_time", "limit": "25", **token}
-        body = await self._graph.call("GET", f"{credentials.remote_id}/feed", what, params=params)
+        params = {"fields": "id", "access_token": credentials.access_token}
+        body = await self._graph.call("GET", post.remote_id, what, params=params)
+        found = body.get("id")
+        return _result(str(found)) if _is_id(found) else None
+
+    async def _lookup(
+        self, post: Post, credentials: Credentials, attempt: PublishAttempt
+    ) -> PublishResult | None:
+        """A page post with this text created since this attempt was claimed that no other post
+        has recorded as its own (a daily series repeats its text: yesterday's post is not this
+        one), the earliest if several; None when there is none or the claim time is unknown."""
+        if post.claimed_at is None:
+            return None
+        since = post.claimed_at.replace(microsecond=0)  # created_time has whole seconds
+        params = {
+            "fields": "id,message,created_time",
+            "limit": str(FEED_LOOKUP),
+            "since": str(int(since.timestamp())),
+            "access_token": credentials.access_token,
+        }
+        body = await self._graph.call(
+            "GET", f"{credentials.remote_id}/feed", f"page {credentials.remote_id}", params=params
+        )
         items = body.get("data")
-        for item in items if isinstance(items, list) else []:
-            if not isinstance(item, dict) or not _is_id(item.get("id")):
-                continue
-            if str(item.get("message") or "").strip() == post.text.strip():
-                return PublishResult(str(item["id"]), f"https://www.facebook.com/{item['id']}")
-        return None
+        candidates = [
+            (created, str(item["id"]))
+            for item in (items if isinstance(items, list) else [])
+            if isinstance(item, dict)
+            and _is_id(item.get("id"))
+            and str(item.get("message", "")).strip() == post.text.strip()
+            and (created := _created(item)) is not None
+            and created >= since
+        ]
+        taken = await attempt.taken(remote_id for _, remote_id in candidates)
+        mine = sorted(c for c in candidates if c[1] not in taken)
+        return _result(mine[0][1]) if mine else None
 
     async def verify(self, credentials: Credentials) -> AccountInfo:
         params = {"fields": "id,name", "access_token": credentials.access_token}

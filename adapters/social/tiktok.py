@@ -15,8 +15,9 @@ from urllib.parse import urlencode
 
 import httpx
 
+from adapters.social.delivery import MaybeSent, transport_failure
 from adapters.social.registry import PublisherContext
-from core.errors import BadInput, ConfigurationError, PublishRejected, TokenExpired
+from core.errors import BadInput, ConfigurationError, OutcomeUnknown, PublishRejected, TokenExpired
 from core.media import MB
 from core.platforms import ManualConnect, NewAccount, OAuthRequest, Platform, Tokens, TokenWriter
 from core.ports import Clock
@@ -27,6 +28,7 @@ from core.posts import (
     Credentials,
     Post,
     Preflight,
+    PublishAttempt,
     PublishResult,
 )
 
@@ -130,9 +132,7 @@ class TikTokApi:
         try:
             response = await self.http.post(f"{self.base}{path}", json=body, headers=headers)
         except httpx.TransportError as exc:
-            raise PublishRejected(
-                PLATFORM, f"TikTok could not be reached ({type(exc).__name__}).", retryable=True
-            ) from exc
+            raise transport_failure(PLATFORM, exc, "TikTok did not answer") from exc
         payload = _json(response)
         raw_error = payload.get("error")
         error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
@@ -317,8 +317,11 @@ class TikTokPublisher:
     def _check_creator(self, post: Post, info: CreatorInfo) -> None:
         chosen = post.options.get("privacy")
         if chosen and PRIVACY_ALIASES[chosen] not in info.privacy_options:
-            offered = ", ".join(_aliases(info.privacy_options))
-            raise BadInput(f"{info.nickname} does not offer privacy {chosen!r} on TikTok; choose: {offered}.")
+            offered = ", ".join(_aliases(info.privacy_options)) or "none"
+            raise BadInput(
+                f"{info.nickname} does not offer privacy {chosen!r} on TikTok (any more); "
+                f"the creator offers now: {offered}."
+            )
         duration = post.media[0].duration_sec
         if info.max_duration and duration and duration > info.max_duration:
             raise BadInput(
@@ -335,30 +338,55 @@ class TikTokPublisher:
             notes.append(f"Videos up to {info.max_duration:.0f} s.")
         return Preflight(tuple(notes), "privacy", tuple(_aliases(info.privacy_options)), CONSENT)
 
-    async def publish(self, post: Post, credentials: Credentials) -> PublishResult:
+    async def publish(self, post: Post, credentials: Credentials, attempt: PublishAttempt) -> PublishResult:
         credentials = await self._tokens.fresh(credentials)
         try:
-            return await self._publish(post, credentials)
+            return await self._publish(post, credentials, attempt)
         except TokenExpired:
             if not credentials.refresh_token or not self._tokens.configured():
                 raise
-            # The token died early (revoked, clock skew): renew once and try again.
-            return await self._publish(post, await self._tokens.refresh(credentials))
+            # The token died early (revoked, clock skew): renew once and try again (a handle
+            # stored meanwhile makes the second try resume it, not post again).
+            return await self._publish(post, await self._tokens.refresh(credentials), attempt)
 
-    async def _publish(self, post: Post, credentials: Credentials) -> PublishResult:
-        media = post.media[0]
+    async def _publish(self, post: Post, credentials: Credentials, attempt: PublishAttempt) -> PublishResult:
         inbox = post.options.get("inbox") == "true"
-        if media.kind == "photo":
-            publish_id = await self._init_photos(post, credentials, inbox)
-        else:
-            publish_id = await self._init_video(post, credentials, inbox)
-        return await self._await_status(publish_id, credentials, inbox)
+        handle = attempt.post.remote_id
+        if not handle:  # a stored publish_id means init already happened: resume polling it
+            if post.media[0].kind == "photo":
+                handle = await self._init_photos(post, credentials, inbox, attempt)
+            else:
+                handle = await self._init_video(post, credentials, inbox, attempt)
+        return await self._await_status(handle, credentials, inbox)
 
-    async def _init_photos(self, post: Post, credentials: Credentials, inbox: bool) -> str:
+    async def _init(
+        self, path: str, body: dict[str, Any], credentials: Credentials, attempt: PublishAttempt
+    ) -> dict[str, Any]:
+        """The one call that creates a post: marked as sending first, its publish_id stored
+        the moment it is known, before any upload or polling."""
+        await attempt.sending()
+        try:
+            data = await self._api.call(path, credentials.access_token, body, credentials.remote_id)
+        except MaybeSent as exc:
+            # No publish_id came back, and TikTok cannot be asked about a post without one.
+            raise OutcomeUnknown(PLATFORM, f"{exc.reason} after the post was started") from exc
+        await attempt.handle(required(data, "publish_id"))
+        return data
+
+    def _privacy_level(self, post: Post, info: CreatorInfo) -> str:
+        """TikTok's rules: the poster picks from the creator's options, never a default."""
+        self._check_creator(post, info)
+        if "privacy" not in post.options:
+            offered = ", ".join(_aliases(info.privacy_options))
+            raise BadInput(f"Choose a TikTok privacy level with --privacy ({offered}).")
+        return PRIVACY_ALIASES[post.options["privacy"]]
+
+    async def _init_photos(
+        self, post: Post, credentials: Credentials, inbox: bool, attempt: PublishAttempt
+    ) -> str:
         info = {"title": post.text.split("\n", 1)[0][:90], "description": post.text[:4000]}
         if not inbox:
-            self._check_creator(post, await self.creator(credentials, fresh=True))
-            info["privacy_level"] = PRIVACY_ALIASES[post.options.get("privacy", "private")]
+            info["privacy_level"] = self._privacy_level(post, await self.creator(credentials, fresh=True))
         body = {
             "post_info": info,
             "source_info": {
@@ -369,12 +397,12 @@ class TikTokPublisher:
             "post_mode": "MEDIA_UPLOAD" if inbox else "DIRECT_POST",
             "media_type": "PHOTO",
         }
-        data = await self._api.call(
-            "/v2/post/publish/content/init/", credentials.access_token, body, credentials.remote_id
-        )
+        data = await self._init("/v2/post/publish/content/init/", body, credentials, attempt)
         return required(data, "publish_id")
 
-    async def _init_video(self, post: Post, credentials: Credentials, inbox: bool) -> str:
+    async def _init_video(
+        self, post: Post, credentials: Credentials, inbox: bool, attempt: PublishAttempt
+    ) -> str:
         media = post.media[0]
         chunks: list[tuple[int, int]] = []
         if media.path.startswith("https://"):
@@ -391,27 +419,32 @@ class TikTokPublisher:
             path, body = "/v2/post/publish/inbox/video/init/", {"source_info": source}
         else:
             info = await self.creator(credentials, fresh=True)
-            self._check_creator(post, info)
-            if "privacy" not in post.options:
-                raise BadInput("Choose a TikTok privacy level with --privacy.")
             post_info = {
                 "title": post.text,
-                "privacy_level": PRIVACY_ALIASES[post.options["privacy"]],
+                "privacy_level": self._privacy_level(post, info),
                 "disable_comment": info.comment_disabled,
                 "disable_duet": info.duet_disabled,
                 "disable_stitch": info.stitch_disabled,
             }
             path, body = "/v2/post/publish/video/init/", {"post_info": post_info, "source_info": source}
-        data = await self._api.call(path, credentials.access_token, body, credentials.remote_id)
+        data = await self._init(path, body, credentials, attempt)
+        publish_id = required(data, "publish_id")
         if chunks:
             url = required(data, "upload_url")
-            await self._upload(url, Path(media.path), media.size, media.mime_type, chunks)
-        return required(data, "publish_id")
+            try:
+                await self._upload(url, Path(media.path), media.size, media.mime_type, chunks)
+            except _UploadCut as cut:
+                if not cut.maybe_complete:
+                    # TikTok never got every byte, so it can never publish this publish_id:
+                    # forget it, and the retry starts a fresh upload.
+                    await attempt.handle("")
+                raise cut.error from None
+        return publish_id
 
     async def _upload(
         self, url: str, path: Path, size: int, mime: str, chunks: list[tuple[int, int]]
     ) -> None:
-        for first, last in chunks:
+        for index, (first, last) in enumerate(chunks):
             headers = {
                 "Content-Type": mime,
                 "Content-Range": f"bytes {first}-{last}/{size}",
@@ -422,15 +455,16 @@ class TikTokPublisher:
                     url, content=read_range(path, first, last), headers=headers
                 )
             except httpx.TransportError as exc:
-                raise PublishRejected(
-                    PLATFORM, "the upload to TikTok was interrupted.", retryable=True
-                ) from exc
+                error = transport_failure(PLATFORM, exc, "the upload to TikTok was interrupted")
+                # Only a last chunk that may have arrived can leave TikTok with the whole file.
+                raise _UploadCut(error, index == len(chunks) - 1 and isinstance(error, MaybeSent)) from exc
             if response.is_error:
-                raise PublishRejected(
+                error = PublishRejected(
                     PLATFORM,
                     f"TikTok refused chunk bytes {first}-{last} (HTTP {response.status_code}).",
                     retryable=response.status_code >= 500,
                 )
+                raise _UploadCut(error, False)
 
     async def _await_status(self, publish_id: str, credentials: Credentials, inbox: bool) -> PublishResult:
         """Poll with growing delays until TikTok finishes (or hands the video to the inbox)."""
@@ -445,8 +479,13 @@ class TikTokPublisher:
             if status == "PUBLISH_COMPLETE" or (inbox and status == "SEND_TO_USER_INBOX"):
                 return self._result(publish_id, data, credentials)
             if waited >= self._timeout:
+                # Not published until TikTok says so; the retry polls the same publish_id.
                 log.warning("tiktok publish %s still %s after %.0f s", publish_id, status, waited)
-                return PublishResult(publish_id, "")
+                raise PublishRejected(
+                    PLATFORM,
+                    f"TikTok is still processing the post ({status or 'no status'}).",
+                    retryable=True,
+                )
             delay = self._delays[min(attempt, len(self._delays) - 1)]
             await self._sleep(delay)
             waited, attempt = waited + delay, attempt + 1
@@ -466,15 +505,22 @@ class TikTokPublisher:
             return PublishResult(video, f"https://www.tiktok.com/@{credentials.remote_id}/video/{video}")
         return PublishResult(publish_id, "")
 
-    async def reconcile(self, post: Post, credentials: Credentials) -> PublishResult | None:
-        """With a publish_id, TikTok's status says whether the post arrived; without one it never did."""
+    async def reconcile(
+        self, post: Post, credentials: Credentials, attempt: PublishAttempt
+    ) -> PublishResult | None:
+        """TikTok's status for the stored publish_id: the result once it is published, None
+        while it is processing or if it failed (publishing again then resumes the same
+        publish_id). Without a publish_id TikTok has no way to be asked."""
         if not post.remote_id:
-            return None
+            raise OutcomeUnknown(PLATFORM, "no publish_id was stored, and TikTok cannot be asked without one")
         credentials = await self._tokens.fresh(credentials)
         data = await self._status(post.remote_id, credentials)
-        if data.get("status") == "FAILED":
-            return None
-        return self._result(post.remote_id, data, credentials)
+        status = data.get("status")
+        if status == "PUBLISH_COMPLETE" or (
+            post.options.get("inbox") == "true" and status == "SEND_TO_USER_INBOX"
+        ):
+            return self._result(post.remote_id, data, credentials)
+        return None
 
     async def verify(self, credentials: Credentials) -> AccountInfo:
         info = await self._api.creator_info(credentials.access_token, "account")
@@ -483,6 +529,14 @@ class TikTokPublisher:
                 "TikTok did not say whose token this is; check that it has the video.publish scope."
             )
         return AccountInfo(info.username, info.nickname or info.username)
+
+
+class _UploadCut(Exception):
+    """An upload stopped part-way; `maybe_complete` when TikTok may still have every byte."""
+
+    def __init__(self, error: PublishRejected, maybe_complete: bool) -> None:
+        super().__init__(error.reason)
+        self.error, self.maybe_complete = error, maybe_complete
 
 
 def required(data: dict[str, Any], name: str) -> str:

@@ -180,7 +180,7 @@ async def publish(ctx: Context, args: PublishArgs) -> Reply:
         return await choose_target(ctx, args.draft.lower(), "publish")
     options: dict[str, str] = {}
     if args.privacy:
-        options["privacy"] = _privacy(args.privacy)
+        options["privacy"] = privacy_alias(args.privacy)
     if args.inbox:
         options["inbox"] = "true"
     targets = tuple(args.targets.lower().split())
@@ -209,7 +209,8 @@ async def choose_target(ctx: Context, draft_id: str, verb: str) -> Reply:
     )
 
 
-def _privacy(value: str) -> str:
+def privacy_alias(value: str) -> str:
+    """TikTok's privacy level as typed (`private`, `SELF_ONLY`...) → its short name."""
     lowered = value.lower()
     if lowered in PRIVACY_ALIASES:
         return lowered

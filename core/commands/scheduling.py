@@ -1,4 +1,5 @@
-"""/schedule, /queue, /status, /cancel, /reschedule, /retry and /notify."""
+"""/schedule, /queue, /status, /cancel, /reschedule, /retry, /notify, and the three answers to a
+post whose outcome is unknown: /check, /republish, /markpublished."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from typing import Literal
 from pydantic import Field
 
 from core.commands.linking import chat_channel
+from core.commands.publishing import privacy_alias
 from core.commands.registry import Args, Command, Context, NoArgs
+from core.drafts import Draft
 from core.errors import BadInput
+from core.lifecycle import PostLifecycle
 from core.notifications import ChannelStore, webhook_channel
 from core.platforms import Platforms
 from core.posts import Post, PostStatus
+from core.publishing import missing_choice
 from core.reply import Button, Reply
 from core.scheduling import post_buttons
 from core.when import EXAMPLES, Recurrence, describe_time
@@ -39,6 +44,15 @@ class ScheduleArgs(Args):
     )
     # Optional so the draft card's Schedule button (draft id only) gets quick choices, not an error.
     when: str = Field("", description=f"when, e.g. {EXAMPLES}", json_schema_extra={"rest": True})
+    privacy: str | None = Field(
+        None,
+        description="TikTok privacy: one the creator offers (public, friends, followers, private)",
+        max_length=40,
+        json_schema_extra={"option": True},
+    )
+    consent: Literal["yes"] | None = Field(
+        None, description="TikTok: yes, to agree to the terms shown", json_schema_extra={"option": True}
+    )
 
 
 QUICK_TIMES = (("in 1 hour", "in 1h"), ("tomorrow 09:00", "tomorrow 9am"))
@@ -56,6 +70,16 @@ class CancelArgs(Args):
 class RescheduleArgs(Args):
     post: str = POST_ID
     when: str = WHEN
+
+
+class RepublishArgs(Args):
+    post: str = POST_ID
+    yes: bool = Field(False, description="confirm", json_schema_extra={"option": True})
+
+
+class MarkArgs(Args):
+    post: str = POST_ID
+    url: str = Field("", description="the post's link on the platform (optional)", max_length=2000)
 
 
 class NotifyArgs(Args):
@@ -109,7 +133,13 @@ async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
     now = ctx.services.clock.now()
     service = ctx.services.posts
     due = None if rule else service.parse_when(when_text, ctx.workspace.zone, now)
-    posts = await service.schedule(ctx.workspace, ctx.actor, draft, targets, due, rule)
+    options = {"privacy": privacy_alias(args.privacy)} if args.privacy else {}
+    asked = await ask_choices(ctx, service, draft, targets, when_text, options, args.consent == "yes")
+    if asked is not None:
+        return asked
+    if args.consent == "yes":
+        options["consent"] = "yes"
+    posts = await service.schedule(ctx.workspace, ctx.actor, draft, targets, due, rule, options)
     first_due = describe_time(posts[0].due_at or now, ctx.workspace.zone)
     if rule:
         head = f"Scheduled draft {draft.id} {rule.describe()} ({ctx.workspace.timezone}); first {first_due}."
@@ -117,6 +147,45 @@ async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
         head = f"Scheduled draft {draft.id} for {first_due}."
     text = "\n\n".join([head, *(card(p, ctx.workspace.timezone) for p in posts)])
     return Reply(text, _buttons(posts), card=True)
+
+
+async def ask_choices(
+    ctx: Context,
+    service: PostLifecycle,
+    draft: Draft,
+    targets: list[str],
+    when: str,
+    options: dict[str, str],
+    consented: bool,
+) -> Reply | None:
+    """What a target's platform needs first (TikTok: a privacy level from the creator's own
+    options, then consent to its terms), asked the way /publish asks; None when all is given."""
+
+    def again(extra: dict[str, str], *, agree: bool = False) -> str:
+        chosen = {**options, **extra}
+        parts = ["/schedule", draft.id, ",".join(targets), when]
+        parts += [f"--{name} {value}" for name, value in chosen.items()]
+        return " ".join(parts + (["--consent yes"] if agree else []))
+
+    lines, buttons, missing, consent = [f"Before scheduling draft {draft.id}:"], [], False, []
+    for post, flight in await service.preflight(ctx.workspace, ctx.actor, draft, targets, options):
+        ask, choices = missing_choice(flight, options, again)
+        if not ask and not (flight.consent and not consented):
+            continue
+        lines.append(f"- {post.account_id}:")
+        lines += [f"  {note}" for note in flight.notes] + ask
+        buttons += choices
+        missing = missing or bool(ask)
+        if flight.consent and not consented:
+            consent.append(f"  {flight.consent}")
+    if not missing and not consent:
+        return None
+    if missing:
+        lines.append("Pick one (there is no default), then agree to the terms to schedule.")
+    else:
+        lines += [*consent, f"Send {again({}, agree=True)} to agree and schedule."]
+        buttons.append(Button("I agree — schedule", again({}, agree=True)))
+    return Reply("\n".join(lines), tuple(buttons), choice="Choose privacy" if missing else "")
 
 
 async def suggest_times(ctx: Context, draft_id: str, named: list[str]) -> Reply:
@@ -156,7 +225,9 @@ async def queue(ctx: Context, args: NoArgs) -> Reply:
     posts = await ctx.services.posts.queue(ctx.workspace)
     upcoming = [p for p in posts if p.status is PostStatus.SCHEDULED]
     attention = [
-        p for p in posts if p.status in (PostStatus.FAILED, PostStatus.MISSED, PostStatus.PUBLISHING)
+        p
+        for p in posts
+        if p.status in (PostStatus.FAILED, PostStatus.MISSED, PostStatus.PUBLISHING, PostStatus.UNKNOWN)
     ]
     if not upcoming and not attention:
         return Reply("Nothing is scheduled. Schedule a draft with /schedule <draft> <platforms> <when>.")
@@ -214,6 +285,35 @@ async def retry(ctx: Context, args: PostArgs) -> Reply:
         f"Publishing post {post.id} to {post.account_id} now. I'll tell the team how it went.",
         post_buttons(post),
     )
+
+
+async def check(ctx: Context, args: PostArgs) -> Reply:
+    post, answer = await ctx.services.posts.check(ctx.workspace, ctx.actor, args.post)
+    return Reply(f"{answer}\n\n{card(post, ctx.workspace.timezone)}", post_buttons(post))
+
+
+async def republish(ctx: Context, args: RepublishArgs) -> Reply:
+    service = ctx.services.posts
+    if not args.yes:
+        post = await service.get(ctx.workspace, args.post)
+        return Reply(
+            f"Publish post {post.id} to {post.account_id} again? It may already be there: look at the "
+            "account first, or it may appear twice.\n\n" + card(post, ctx.workspace.timezone),
+            (
+                Button("Yes, publish again", f"/republish {post.id} --yes"),
+                Button("Check again", f"/check {post.id}"),
+            ),
+        )
+    post = await service.republish(ctx.workspace, ctx.actor, args.post)
+    return Reply(
+        f"Publishing post {post.id} to {post.account_id} again now. I'll tell the team how it went.",
+        post_buttons(post),
+    )
+
+
+async def mark_published(ctx: Context, args: MarkArgs) -> Reply:
+    post = await ctx.services.posts.mark_published(ctx.workspace, ctx.actor, args.post, args.url)
+    return Reply(f"Marked post {post.id} as published.\n\n{card(post, ctx.workspace.timezone)}")
 
 
 async def notify(ctx: Context, args: NotifyArgs) -> Reply:
@@ -277,6 +377,7 @@ COMMANDS = [
             "/schedule d1 facebook tomorrow 9am",
             "/schedule d1 facebook,tiktok in 2h",
             "/schedule d1 facebook every weekday 09:00",
+            "/schedule d1 tiktok tomorrow 9am --privacy followers --consent yes",
         ),
     ),
     Command("queue", "List upcoming and failed posts of this workspace", queue, group=GROUP),
@@ -311,6 +412,32 @@ COMMANDS = [
         PostArgs,
         group=GROUP,
         examples=("/retry 3fa2c1d0e4",),
+    ),
+    Command(
+        "check",
+        "Ask the platform again about a post whose outcome is unknown",
+        check,
+        PostArgs,
+        group=GROUP,
+        examples=("/check 3fa2c1d0e4",),
+    ),
+    Command(
+        "republish",
+        "Publish again a post whose outcome is unknown (asks first)",
+        republish,
+        RepublishArgs,
+        Role.ADMIN,
+        GROUP,
+        ("/republish 3fa2c1d0e4",),
+    ),
+    Command(
+        "markpublished",
+        "Mark a post whose outcome is unknown as published",
+        mark_published,
+        MarkArgs,
+        Role.ADMIN,
+        GROUP,
+        ("/markpublished 3fa2c1d0e4 https://www.facebook.com/123_456",),
     ),
     Command(
         "notify",

@@ -7,7 +7,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.platforms import ManualConnect, Platform, Platforms, access_token_only
-from core.posts import AccountInfo, Capabilities, Credentials, Post, Preflight, PublishResult
+from core.posts import (
+    AccountInfo,
+    Capabilities,
+    Credentials,
+    Post,
+    Preflight,
+    PublishAttempt,
+    PublishResult,
+)
 from core.when import Recurrence
 
 Outcome = PublishResult | BaseException
@@ -24,7 +32,7 @@ class FakePublisher:
         self.validated: list[str] = []
         self.on_publish: Callable[[Post], None] | None = None
 
-    async def publish(self, post: Post) -> PublishResult:
+    async def publish(self, post: Post, attempt: PublishAttempt) -> PublishResult:
         self.published.append(post.id)
         if self.on_publish:
             self.on_publish(post)
@@ -36,7 +44,10 @@ class FakePublisher:
     async def validate(self, post: Post) -> None:
         self.validated.append(post.id)
 
-    async def reconcile(self, post: Post) -> PublishResult | None:
+    async def preflight(self, post: Post) -> Preflight:
+        return Preflight()
+
+    async def reconcile(self, post: Post, attempt: PublishAttempt) -> PublishResult | None:
         self.reconciled.append(post.id)
         if isinstance(self.reconcile_outcome, BaseException):
             raise self.reconcile_outcome
@@ -56,10 +67,12 @@ class NamedPlatform:
     async def preflight(self, post: Post, credentials: Credentials) -> Preflight:
         return Preflight()
 
-    async def publish(self, post: Post, credentials: Credentials) -> PublishResult:
+    async def publish(self, post: Post, credentials: Credentials, attempt: PublishAttempt) -> PublishResult:
         raise AssertionError("a named-only platform never publishes")
 
-    async def reconcile(self, post: Post, credentials: Credentials) -> PublishResult | None:
+    async def reconcile(
+        self, post: Post, credentials: Credentials, attempt: PublishAttempt
+    ) -> PublishResult | None:
         return None
 
     async def verify(self, credentials: Credentials) -> AccountInfo:

@@ -55,12 +55,18 @@ def outside_repo(env: dict[str, str]) -> Path:
 
 
 def start_studio(
-    platform_url: str, env: dict[str, str], mode: str = "run", log: Path | None = None
+    platform_url: str,
+    env: dict[str, str],
+    mode: str = "run",
+    log: Path | None = None,
+    *,
+    real_publishers: bool = False,
 ) -> subprocess.Popen[str]:
     out = open(log, "a") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
     env = {**env, "HTTP_PORT": str(free_port())}
+    real = ["--real-publishers"] if real_publishers else []
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.studio_runner", "--platform-url", platform_url, mode],
+        [sys.executable, "-m", "tests.fakes.studio_runner", "--platform-url", platform_url, *real, mode],
         cwd=outside_repo(env), env=env, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip

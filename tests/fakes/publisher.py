@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from core.errors import PublishRejected
-from core.posts import Post, PublishResult
+from core.posts import Post, Preflight, PublishAttempt, PublishResult
 
 # Crash drills: with FAKE_PUBLISHER_HANG=before|after the first publish call writes
 # FAKE_PUBLISHER_MARK and then hangs before sending / after the platform answered (before the
@@ -48,8 +48,11 @@ class HttpTestPublisher:
             )
         return self._session
 
-    async def publish(self, post: Post) -> PublishResult:
+    async def publish(self, post: Post, attempt: PublishAttempt) -> PublishResult:
         await _hang_at("before")
+        # Marked as sending, so recovery looks (`reconcile`) before posting again. No handle is
+        # reported: the fake platform finds a post by the studio's own id, so one write is saved.
+        await attempt.sending()
         try:
             async with self._client().post(
                 f"{self._base}/posts", json={"ref": post.id, "text": post.text, "by": os.getpid()}
@@ -70,7 +73,10 @@ class HttpTestPublisher:
     async def validate(self, post: Post) -> None:
         return None  # the fake platform takes any text
 
-    async def reconcile(self, post: Post) -> PublishResult | None:
+    async def preflight(self, post: Post) -> Preflight:
+        return Preflight()
+
+    async def reconcile(self, post: Post, attempt: PublishAttempt) -> PublishResult | None:
         async with self._client().get(f"{self._base}/posts", params={"ref": post.id}) as resp:
             resp.raise_for_status()
             found = (await resp.json())["data"]

@@ -1,5 +1,7 @@
 """`content-studio console|run` with the HTTP test publisher: the same composition root and
 CLI code path (bot.bootstrap.build_studio, bot.cli.serve), only the platform publisher differs.
+With `--real-publishers` nothing differs: the installed adapters and connected accounts are used
+(point TIKTOK_API_URL / FACEBOOK_GRAPH_API_URL at the fake platform).
 
     python -m tests.fakes.studio_runner --platform-url http://127.0.0.1:PORT console
 """
@@ -23,15 +25,19 @@ from core.lifecycle import PermissiveAccounts
 from tests.fakes.publisher import HttpTestPublisher
 
 
-async def main(platform_url: str, argv: list[str]) -> int:
+async def main(platform_url: str, real: bool, argv: list[str]) -> int:
     args = cli_parser().parse_args(argv)
     settings = load_settings()
     configure_logging(settings.log_level, settings.secrets())
     publisher = HttpTestPublisher(platform_url)
     probe = asyncio.create_task(loop_lag_probe(os.environ.get("LOOP_PROBE_FILE", "")))
-    studio = await build_studio(
-        settings, senders=[ConsoleSender(sys.stdout)], publisher=publisher, accounts=PermissiveAccounts
-    )
+    senders = [ConsoleSender(sys.stdout)]
+    if real:
+        studio = await build_studio(settings, senders=senders)
+    else:
+        studio = await build_studio(
+            settings, senders=senders, publisher=publisher, accounts=PermissiveAccounts
+        )
     try:
         await serve(studio, args)
     finally:
@@ -65,5 +71,6 @@ async def loop_lag_probe(path: str, every: float = 0.01) -> None:
 if __name__ == "__main__":
     own = argparse.ArgumentParser()
     own.add_argument("--platform-url", required=True)
+    own.add_argument("--real-publishers", action="store_true")
     known, rest = own.parse_known_args()
-    sys.exit(asyncio.run(main(known.platform_url, rest)))
+    sys.exit(asyncio.run(main(known.platform_url, known.real_publishers, rest)))

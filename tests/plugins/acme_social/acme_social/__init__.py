@@ -12,7 +12,15 @@ import httpx
 from adapters.social.registry import PublisherContext
 from core.errors import BadInput, PublishRejected, TokenExpired
 from core.platforms import ManualConnect, Platform, access_token_only
-from core.posts import AccountInfo, Capabilities, Credentials, Post, Preflight, PublishResult
+from core.posts import (
+    AccountInfo,
+    Capabilities,
+    Credentials,
+    Post,
+    Preflight,
+    PublishAttempt,
+    PublishResult,
+)
 
 PLATFORM = "acme"
 CAPABILITIES = Capabilities(PLATFORM, text=True, link=False, photo=False, video=False, max_text_chars=280)
@@ -51,12 +59,16 @@ class AcmePublisher:
     async def preflight(self, post: Post, credentials: Credentials) -> Preflight:
         return Preflight()
 
-    async def publish(self, post: Post, credentials: Credentials) -> PublishResult:
+    async def publish(self, post: Post, credentials: Credentials, attempt: PublishAttempt) -> PublishResult:
         body = {"text": post.text, "ref": post.id}
+        await attempt.sending()  # from here a crash means "maybe posted": reconcile by ref
         made = await self._call("POST", "/v1/posts", credentials.access_token, json=body)
+        await attempt.handle(str(made["id"]))
         return PublishResult(str(made["id"]), f"{self._base}/p/{made['id']}")
 
-    async def reconcile(self, post: Post, credentials: Credentials) -> PublishResult | None:
+    async def reconcile(
+        self, post: Post, credentials: Credentials, attempt: PublishAttempt
+    ) -> PublishResult | None:
         found = await self._call("GET", "/v1/posts", credentials.access_token, params={"ref": post.id})
         return PublishResult(str(found[0]["id"])) if found else None
 
