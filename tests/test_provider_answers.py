@@ -13,6 +13,7 @@ from adapters.social.tiktok import TikTokApi
 from core.accounts import OAuthRequest
 from core.errors import BadInput, ProviderError
 from core.generation.ports import Message, Prompt
+from tests.fakes.attempts import look
 from tests.test_ai_http_providers import Recorder, anthropic, mistral, sse
 from tests.test_facebook_adapter import CREDS, FakeGraph, post, publisher
 
@@ -86,7 +87,7 @@ async def test_facebook_reconcile_ignores_feed_entries_of_the_wrong_shape() -> N
     feed = {
         "data": [{"message": "Hello page"}, {"id": True, "message": "Hello page"}, {"id": "1", "message": 7}]
     }
-    assert await publisher(FakeGraph(httpx.Response(200, json=feed))).reconcile(post(), CREDS) is None
+    assert await look(publisher(FakeGraph(httpx.Response(200, json=feed))), post(), CREDS) is None
 
 
 async def test_tiktok_creator_info_of_the_wrong_shape_falls_back_to_safe_values() -> None:
