@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import secrets
 import shutil
@@ -49,6 +50,7 @@ PREFIX = "bench"
 WORKSPACE = "console:bench"
 LATENCY = 0.2
 CONCURRENCY = 50
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -65,10 +67,22 @@ class Drain:
     losses: int
     kills: int = 0
     notes: list[str] = field(default_factory=list)
+    # CPU ms per post (user + system, /proc/<pid>/stat): the studio processes (those still alive
+    # at the end), the fake platform and redis-server — a load-independent signal of cost.
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
         return self.drain_s / self.ideal_s
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def start_redis(port: int) -> subprocess.Popen[bytes]:
@@ -194,12 +208,15 @@ def run_drain(
         cluster = Cluster(url, platform, Path(tmp), fast_recovery=kill_every > 0)
         for _ in range(processes):
             cluster.start_one()
+        others = {"platform": platform.proc.pid, "redis": redis_pid(client)}
         deadline = time.monotonic() + 60
         while not leader_ready(client) or not client.exists(Keys(PREFIX).pipeline("queue")):
             if time.monotonic() > deadline:
                 raise RuntimeError("no leader")
             time.sleep(0.1)
         time.sleep(2)  # every consumer joined the group
+        cpu_before = {str(p.pid): cpu_seconds(p.pid) for p in cluster.processes}
+        cpu_before |= {name: cpu_seconds(pid) for name, pid in others.items()}
         lead = max(5.0, posts / 500)  # the leader turns every arm notice into a job first
         due = (datetime.now(UTC) + timedelta(seconds=lead)).replace(microsecond=0) + timedelta(seconds=1)
         ids = write_posts(client, posts, due, arm=True, jobs=False)
@@ -227,6 +244,11 @@ def run_drain(
             store_states = statuses(client, ids)
         time.sleep(1)
         stats = platform.stats()
+        alive = [p.pid for p in cluster.processes if p.poll() is None]
+        cpu_ms = {
+            "studio": sum(cpu_seconds(pid) - cpu_before.get(str(pid), 0.0) for pid in alive) * 1000 / posts,
+            **{name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / posts for name, pid in others.items()},
+        }
         cluster.stop()
         stall_max, stall_p99 = lag_figures(cluster.probes)
     published = stats["published"]
@@ -240,8 +262,12 @@ def run_drain(
     return Drain(
         processes, posts, drain, posts * LATENCY / (processes * CONCURRENCY),
         lateness[len(lateness) // 2], lateness[max(0, int(len(lateness) * 0.99) - 1)],
-        stall_max, stall_p99, duplicates, losses, kills, notes,
+        stall_max, stall_p99, duplicates, losses, kills, notes, cpu_ms,
     )  # fmt: skip
+
+
+def redis_pid(client: redis.Redis) -> int:
+    return int(client.info("server")["process_id"])
 
 
 def statuses(client: redis.Redis, ids: list[str]) -> dict[str, int]:

@@ -85,10 +85,10 @@ def build_pipeline(
         if sync is not None:
             enqueue = SyncEnqueue(sync, keys, holder)
             # From the scheduler thread, under the epoch the leader holds right now.
-            timer = ApsTimer(build_jobstore(keys, sync), lambda ws, post: enqueue(leader.epoch, ws, post))
+            timer = ApsTimer(build_jobstore(keys, sync), lambda posts: enqueue(leader.epoch, posts))
         else:
             loop = asyncio.get_running_loop()
-            timer = ApsTimer(build_jobstore(keys, None), lambda ws, post: _on_loop(loop, leader, ws, post))
+            timer = ApsTimer(build_jobstore(keys, None), lambda posts: _on_loop(loop, leader, posts))
         leader = LeaderService(
             lease,
             timer,
@@ -103,9 +103,9 @@ def build_pipeline(
     return ArmNotices(queue), finish
 
 
-def _on_loop(loop: asyncio.AbstractEventLoop, leader: LeaderService, workspace_id: str, post_id: str) -> bool:
+def _on_loop(loop: asyncio.AbstractEventLoop, leader: LeaderService, posts: list[tuple[str, str]]) -> bool:
     """memory:// has no server a second client could reach: hand the XADD to the loop."""
-    future = asyncio.run_coroutine_threadsafe(leader.hand_over([(workspace_id, post_id)]), loop)
+    future = asyncio.run_coroutine_threadsafe(leader.hand_over(posts), loop)
     with contextlib.suppress(Exception):
         future.result(HAND_OVER_TIMEOUT)
         return True

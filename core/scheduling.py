@@ -340,11 +340,10 @@ class PublishRunner:
             await self._send(fresh)
 
     async def _call_platform(self, claimed: Post) -> None:
-        # Last check before the platform: a claim taken over while this process was frozen
-        # must not call the platform again.
-        if not await self.store.holds(claimed):
-            log.warning("post %s: claim %d superseded; not sending", claimed.id, claimed.epoch)
-            return
+        # No separate "do we still hold it" read here: `_send` always follows the successful,
+        # epoch-checked transition that took this claim, with nothing awaited in between, and an
+        # adapter reports `sending()` (a fenced write, refused once the claim is superseded)
+        # before its create request leaves — so a process frozen past its claim never sends.
         attempt = self.attempt(claimed)
         try:
             result = await self.publisher.publish(claimed, attempt)

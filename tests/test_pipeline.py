@@ -81,7 +81,7 @@ class Instance:
         assert self.sync is not None
         enqueue = SyncEnqueue(self.sync, KEYS, name)
         self.timer = ApsTimer(
-            build_jobstore(KEYS, self.sync), lambda ws, post: enqueue(self.leader.epoch, ws, post)
+            build_jobstore(KEYS, self.sync), lambda posts: enqueue(self.leader.epoch, posts)
         )
         self.runner = PublishRunner(
             self.store, publisher, self.jobs, RecordingNotifier(), OpenUsageGate(), WallClock(),

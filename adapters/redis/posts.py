@@ -137,22 +137,10 @@ class RedisPostStore:
     ) -> bool:
         allowed_text = ",".join(status.value for status in allowed)
         post.status = event.status
-        if not await self._apply(post, allowed_text, event, fence=fence, claim=claim):
-            return False
-        if post.remote_id:
-            await self._own_handle(post)
-        return True
+        return await self._apply(post, allowed_text, event, fence=fence, claim=claim)
 
     def _handle_key(self, workspace_id: str, account_id: str, remote_id: str) -> str:
         return self._keys.workspace(workspace_id, "handle", account_id, remote_id)
-
-    @translate_errors
-    async def _own_handle(self, post: Post) -> None:
-        """Record the platform id as this post's (the first post to record it keeps it). After
-        the transition, not in it: the ledger is the truth, this only guards lookups, and a crash
-        between the two leaves a lookup with the claim-time bound alone."""
-        key = self._handle_key(post.workspace_id, post.account_id, post.remote_id)
-        await self._redis.set(key, post.id, nx=True, ex=HANDLE_OWNER_TTL)
 
     @translate_errors
     async def handle_owners(
@@ -171,7 +159,7 @@ class RedisPostStore:
     @translate_errors
     async def _apply(self, post: Post, allowed: str, event: PostEvent, *, fence: bool, claim: bool) -> bool:
         claimed = (post.claimed_at or event.at).timestamp()
-        args = [
+        args: list[str | float | int] = [
             allowed,
             post.status.value,
             encode_post(post),
@@ -182,7 +170,13 @@ class RedisPostStore:
             "1" if claim else "",
             event.at.timestamp() if claim else claimed,
         ]
-        epoch = int(await self._transition(keys=self._keys_for(post), args=args))
+        keys = self._keys_for(post)
+        if post.remote_id:
+            # The platform id is recorded as this post's (the first post to record it keeps it)
+            # in the same script: one round trip, and no crash can fall between the two.
+            keys.append(self._handle_key(post.workspace_id, post.account_id, post.remote_id))
+            args.append(int(HANDLE_OWNER_TTL.total_seconds()))
+        epoch = int(await self._transition(keys=keys, args=args))
         if epoch < 0:
             return False
         post.epoch = epoch
@@ -209,6 +203,21 @@ class RedisPostStore:
         if doc is None or status is None:
             raise NotFound(f"No post {post_id!r} in this workspace. Send /queue to see your posts.")
         return decode_post(doc, status, events, epoch)
+
+    @translate_errors
+    async def get_many(self, wanted: list[tuple[str, str]]) -> list[Post | None]:
+        """(workspace id, post id) → the post without history, or None when it is gone; one
+        pipelined round trip per 1,000 (the leader arming a burst of posts)."""
+        found: list[Post | None] = []
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for workspace_id, post_id in chunk:
+                    pipe.hmget(self._post_key(workspace_id, post_id), "doc", "status", "epoch")
+                rows = await pipe.execute()
+            for doc, status, epoch in rows:
+                found.append(None if doc is None or status is None else decode_post(doc, status, [], epoch))
+        return found
 
     @translate_errors
     async def list_workspace(self, workspace_id: str, limit: int = 50) -> list[Post]:

@@ -117,10 +117,14 @@ class RedisPublishQueue:
             await self._redis.xclaim(self.names.queue, GROUP, consumer, 0, ids, justid=True)
 
     @translate_errors
-    async def ack(self, entry_id: str) -> None:
+    async def ack(self, entry_ids: list[str]) -> None:
+        """Acknowledge and delete settled entries, many in one round trip."""
+        if not entry_ids:
+            return
+        ids: list[Any] = list(entry_ids)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self.names.queue, GROUP, entry_id)
-            pipe.xdel(self.names.queue, entry_id)
+            pipe.xack(self.names.queue, GROUP, *ids)
+            pipe.xdel(self.names.queue, *ids)
             await pipe.execute()
 
     @translate_errors

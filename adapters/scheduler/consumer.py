@@ -2,7 +2,12 @@
 PUBLISH_CONCURRENCY slots. It reads new entries with XREADGROUP, reclaims entries a dead
 consumer held with XAUTOCLAIM after the visibility timeout, keeps the entries it is still
 working on fresh (so a live consumer's long upload is not reclaimed), and acknowledges an entry
-only after the runner stored its outcome."""
+only after the runner stored its outcome.
+
+Every slot is refilled as soon as it frees (a read asks for exactly the free slots), so no batch
+waits for its slowest post. Acknowledgements are gathered and sent together (one XACK + XDEL per
+loop turn, not per post): an entry whose outcome is stored but whose ack a crash lost comes back
+and is a no-op (the ledger says it is settled)."""
 
 from __future__ import annotations
 
@@ -33,6 +38,8 @@ class PublishConsumer:
         # Short enough that a stop is prompt, long enough not to spin; never above the socket timeout.
         self.block_ms = max(50, min(1000, self.visibility_ms // 4))
         self._working: dict[str, asyncio.Task[None]] = {}
+        self._settled: list[str] = []  # entry ids to acknowledge with the next flush
+        self._ack_task: asyncio.Task[None] | None = None
         self._freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -56,6 +63,10 @@ class PublishConsumer:
             _, late = await asyncio.wait(set(self._working.values()), timeout=drain_timeout)
             if late:
                 log.warning("stopped with %d post(s) still publishing; they will be reclaimed", len(late))
+        if self._ack_task is not None:
+            with contextlib.suppress(Exception):
+                await self._ack_task
+        await self._flush_acks()
 
     async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109
         """Wait until the queue is empty and nothing is being published here (a console at
@@ -99,13 +110,26 @@ class PublishConsumer:
     async def _handle(self, entry: Entry) -> None:
         try:
             if await self.runner.run(entry.workspace_id, entry.post_id):
-                await self.queue.ack(entry.id)
+                self._settled.append(entry.id)
+                if self._ack_task is None:
+                    self._ack_task = asyncio.create_task(self._flush_soon())
             self.handled += 1
-        except CoreError as exc:  # outcome stored, ack lost: the entry comes back and is a no-op
-            log.warning("could not acknowledge queue entry %s: %s", entry.id, exc)
         finally:
             self._working.pop(entry.id, None)
             self._freed.set()
+
+    async def _flush_soon(self) -> None:
+        """One turn of the loop later, every entry settled meanwhile is acknowledged at once."""
+        await asyncio.sleep(0)
+        self._ack_task = None
+        await self._flush_acks()
+
+    async def _flush_acks(self) -> None:
+        settled, self._settled = self._settled, []
+        try:
+            await self.queue.ack(settled)
+        except CoreError as exc:  # outcome stored, ack lost: the entries come back as no-ops
+            log.warning("could not acknowledge %d queue entries: %s", len(settled), exc)
 
     async def _keep_fresh(self) -> None:
         every = self.visibility_ms / 3000

@@ -25,7 +25,7 @@ from adapters.redis.lease import RedisLease
 from adapters.redis.posts import RedisPostStore
 from adapters.redis.queue import Entry, RedisPublishQueue
 from adapters.scheduler.aps import ApsTimer
-from core.errors import CoreError, NotFound
+from core.errors import CoreError
 from core.ports import Clock
 from core.posts import Post, PostStatus
 
@@ -154,19 +154,21 @@ class LeaderService:
         now = self.clock.now()
         jobs = await self.timer.job_ids()
         scheduled: set[str] = set()
-        add: list[Post] = []
+        missing: list[tuple[str, str]] = []
         due: list[tuple[str, str]] = []
         stuck: list[tuple[str, str]] = []
         for workspace_id in await self.store.workspaces():
             for post_id, at in await self.store.scheduled(workspace_id):
                 scheduled.add(post_id)
-                if at <= now and post_id not in jobs:
+                if post_id in jobs:
+                    continue
+                if at <= now:
                     due.append((workspace_id, post_id))  # the queue decides: publish or missed
-                elif post_id not in jobs:
-                    post = await self._load(workspace_id, post_id)
-                    if post is not None and post.status is PostStatus.SCHEDULED:
-                        add.append(post)
+                else:
+                    missing.append((workspace_id, post_id))
             stuck += await self._stuck(workspace_id)
+        loaded = await self.store.get_many(missing)
+        add = [p for p in loaded if p is not None and p.status is PostStatus.SCHEDULED]
         orphans = [job_id for job_id in jobs if job_id not in scheduled]
         await self.timer.remove(orphans)
         await self.timer.add(add)
@@ -212,12 +214,12 @@ class LeaderService:
     async def _apply(self, notices: list[Entry]) -> None:
         add: list[Post] = []
         remove: list[str] = []
-        for notice in dict.fromkeys((n.workspace_id, n.post_id) for n in notices):
-            post = await self._load(*notice)
+        wanted = list(dict.fromkeys((n.workspace_id, n.post_id) for n in notices))
+        for (_, post_id), post in zip(wanted, await self.store.get_many(wanted), strict=True):
             if post is not None and post.status is PostStatus.SCHEDULED:
                 add.append(post)
             else:
-                remove.append(notice[1])
+                remove.append(post_id)
         await self.timer.add(add)
         await self.timer.remove(remove)
 
@@ -248,9 +250,3 @@ class LeaderService:
             except CoreError as exc:
                 log.warning("housekeeping skipped: %s", exc)
             await asyncio.sleep(max(0.0, self.housekeeping_every - self.renew_every))
-
-    async def _load(self, workspace_id: str, post_id: str) -> Post | None:
-        try:
-            return await self.store.get(workspace_id, post_id, history=False)
-        except NotFound:
-            return None

@@ -3,11 +3,11 @@
 -- the workspace's indexes in step, all in one atomic step: the claim that prevents doubles.
 -- Every key is of one workspace (hash tag {ws:<id>}), so the script is Redis Cluster-safe.
 -- KEYS: 1 post hash, 2 history list, 3 workspace index (zset), 4 workspace scheduled (zset: due),
---       5 workspace publishing (zset: claim time)
+--       5 workspace publishing (zset: claim time), 6 (optional) the platform handle's owner key
 -- ARGV: 1 allowed statuses "a,b" ("" = create: the post must not exist), 2 new status,
 --       3 document JSON, 4 history event JSON, 5 post id, 6 index score (due), 7 fence: the
 --       claim epoch the writer holds ("" = unfenced), 8 "1" = this is a claim (epoch + 1),
---       9 claim time score
+--       9 claim time score, 10 (with KEYS[6]) the handle owner's TTL in seconds
 -- Returns the post's claim epoch afterwards, or -1 when refused.
 local current = redis.call('HGET', KEYS[1], 'status')
 if ARGV[1] == '' then
@@ -35,5 +35,8 @@ if ARGV[2] == 'publishing' then
   redis.call('ZADD', KEYS[5], ARGV[9], ARGV[5])
 else
   redis.call('ZREM', KEYS[5], ARGV[5])
+end
+if KEYS[6] then  -- the first post to record a platform id keeps it (guards Facebook lookups)
+  redis.call('SET', KEYS[6], ARGV[5], 'NX', 'EX', ARGV[10])
 end
 return epoch
