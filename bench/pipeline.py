@@ -70,6 +70,8 @@ class Drain:
     # CPU ms per post (user + system, /proc/<pid>/stat): the studio processes (those still alive
     # at the end), the fake platform and redis-server — a load-independent signal of cost.
     cpu_ms: dict[str, float] = field(default_factory=dict)
+    # Redis commands per post during the drain (INFO commandstats), the busiest first.
+    calls: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -217,6 +219,7 @@ def run_drain(
         time.sleep(2)  # every consumer joined the group
         cpu_before = {str(p.pid): cpu_seconds(p.pid) for p in cluster.processes}
         cpu_before |= {name: cpu_seconds(pid) for name, pid in others.items()}
+        calls_before = command_calls(client)
         lead = max(5.0, posts / 500)  # the leader turns every arm notice into a job first
         due = (datetime.now(UTC) + timedelta(seconds=lead)).replace(microsecond=0) + timedelta(seconds=1)
         ids = write_posts(client, posts, due, arm=True, jobs=False)
@@ -249,6 +252,9 @@ def run_drain(
             "studio": sum(cpu_seconds(pid) - cpu_before.get(str(pid), 0.0) for pid in alive) * 1000 / posts,
             **{name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / posts for name, pid in others.items()},
         }
+        for index, pid in enumerate(alive):  # each process's share (the leader does the arming too)
+            cpu_ms[f"studio{index + 1}"] = (cpu_seconds(pid) - cpu_before.get(str(pid), 0.0)) * 1000 / posts
+        calls = per_post(command_calls(client), calls_before, posts)
         cluster.stop()
         stall_max, stall_p99 = lag_figures(cluster.probes)
     published = stats["published"]
@@ -262,8 +268,24 @@ def run_drain(
     return Drain(
         processes, posts, drain, posts * LATENCY / (processes * CONCURRENCY),
         lateness[len(lateness) // 2], lateness[max(0, int(len(lateness) * 0.99) - 1)],
-        stall_max, stall_p99, duplicates, losses, kills, notes, cpu_ms,
+        stall_max, stall_p99, duplicates, losses, kills, notes, cpu_ms, calls,
     )  # fmt: skip
+
+
+def command_calls(client: redis.Redis) -> dict[str, int]:
+    stats: dict[str, Any] = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
+
+
+def per_post(after: dict[str, int], before: dict[str, int], posts: int) -> dict[str, float]:
+    """Commands per post, minus the bench's own polling (HGET of statuses, stats reads)."""
+    rows = {name: (count - before.get(name, 0)) / posts for name, count in after.items()}
+    rows = {
+        name: round(value, 2)
+        for name, value in rows.items()
+        if value >= 0.05 and name not in ("hget", "info")
+    }
+    return {"total": round(sum(rows.values()), 2), **dict(sorted(rows.items(), key=lambda kv: -kv[1]))}
 
 
 def redis_pid(client: redis.Redis) -> int:

@@ -76,6 +76,7 @@ def build_pipeline(
             holder,
             slots=settings.publish_concurrency,
             visibility_seconds=settings.publish_visibility_timeout,
+            store=store,
         )
         if not settings.scheduler_enabled:
             return Pipeline(consumer, None)

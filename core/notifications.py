@@ -24,6 +24,7 @@ from core.ports import ChannelSender
 from core.reply import Button
 
 log = logging.getLogger(__name__)
+ROUTE_BATCH = 500  # notifications routed per channel lookup of their workspace
 LAST_SEEN_KEPT = 1024  # chats whose last delivery time is remembered before quiet ones are dropped
 
 
@@ -113,17 +114,25 @@ class RoutingNotifier:
 
     async def _route(self) -> None:
         while True:
-            workspace_id, text, buttons = await self._pending.get()
-            try:
-                for channel in await self._targets(workspace_id):
-                    self._enqueue(Delivery(channel, text, buttons))
-            except Exception:
-                self.lost += 1
-                log.exception(
-                    "could not route a notification for %s; it is lost: %s", workspace_id, text[:80]
-                )
-            finally:
-                self._pending.task_done()
+            batch = [await self._pending.get()]
+            while not self._pending.empty() and len(batch) < ROUTE_BATCH:
+                batch.append(self._pending.get_nowait())
+            # One channel lookup per workspace per batch: a burst of published posts of one
+            # workspace (10,000 at the top of the hour) must not cost a store read each.
+            targets: dict[str, list[Channel]] = {}
+            for workspace_id, text, buttons in batch:
+                try:
+                    if workspace_id not in targets:
+                        targets[workspace_id] = await self._targets(workspace_id)
+                    for channel in targets[workspace_id]:
+                        self._enqueue(Delivery(channel, text, buttons))
+                except Exception:
+                    self.lost += 1
+                    log.exception(
+                        "could not route a notification for %s; it is lost: %s", workspace_id, text[:80]
+                    )
+                finally:
+                    self._pending.task_done()
 
     async def _targets(self, workspace_id: str) -> list[Channel]:
         configured = await self._channels.list(workspace_id)

@@ -219,12 +219,14 @@ class PublishRunner:
         self._rng = rng or random.Random()
         self.busy: set[str] = set()  # posts this process has claimed and not yet settled
 
-    async def run(self, workspace_id: str, post_id: str) -> bool:
+    async def run(self, workspace_id: str, post_id: str, post: Post | None = None) -> bool:
         """Entry point of a queue entry. True when the entry is settled (acknowledge it); False
         when another live claim is still working on the post (leave the entry pending: it comes
-        back after the visibility timeout). Never raises: one post must not stop the consumer."""
+        back after the visibility timeout). Never raises: one post must not stop the consumer.
+        `post`: the post as the consumer just read it with its batch of entries (saves a read
+        per post; only the atomic claim decides, so a stale copy can never publish twice)."""
         try:
-            return await self._run(workspace_id, post_id)
+            return await self._run(workspace_id, post_id, post)
         except StoreUnavailable as exc:
             log.warning("post %s of %s left for later: %s", post_id, workspace_id, exc)
             return False
@@ -232,12 +234,13 @@ class PublishRunner:
             log.exception("publishing post %s of %s failed unexpectedly", post_id, workspace_id)
             return False
 
-    async def _run(self, workspace_id: str, post_id: str) -> bool:
-        try:
-            post = await self.store.get(workspace_id, post_id, history=False)
-        except NotFound:
-            log.warning("queue entry for unknown post %s of %s ignored", post_id, workspace_id)
-            return True
+    async def _run(self, workspace_id: str, post_id: str, post: Post | None) -> bool:
+        if post is None or post.id != post_id or post.workspace_id != workspace_id:
+            try:
+                post = await self.store.get(workspace_id, post_id, history=False)
+            except NotFound:
+                log.warning("queue entry for unknown post %s of %s ignored", post_id, workspace_id)
+                return True
         if post.status is PostStatus.PUBLISHING:
             # A duplicate entry of a post this process is publishing right now is settled by
             # the entry that claimed it.

@@ -89,7 +89,9 @@ class Instance:
         )  # fmt: skip
         lease = RedisLease(client, KEYS, name, ttl)
         self.leader = LeaderService(lease, self.timer, self.store, self.queue, WallClock(), stuck_after=stuck)
-        self.consumer = PublishConsumer(self.queue, self.runner, name, slots=5, visibility_seconds=1.0)
+        self.consumer = PublishConsumer(
+            self.queue, self.runner, name, slots=5, visibility_seconds=1.0, store=self.store
+        )
 
     async def start(self) -> None:
         await self.leader.start()

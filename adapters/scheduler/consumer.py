@@ -15,8 +15,10 @@ import asyncio
 import contextlib
 import logging
 
+from adapters.redis.posts import RedisPostStore
 from adapters.redis.queue import Entry, RedisPublishQueue
 from core.errors import CoreError
+from core.posts import Post
 from core.scheduling import PublishRunner
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,10 @@ class PublishConsumer:
         *,
         slots: int,
         visibility_seconds: float,
+        store: RedisPostStore | None = None,
     ) -> None:
         self.queue, self.runner, self.name = queue, runner, name
+        self.store = store  # given: the posts of a batch of entries are read in one round trip
         self.slots = slots
         self.visibility_ms = int(visibility_seconds * 1000)
         # Short enough that a stop is prompt, long enough not to spin; never above the socket timeout.
@@ -104,12 +108,21 @@ class PublishConsumer:
                 log.warning("publish queue unavailable (%s); retrying", exc)
                 await asyncio.sleep(min(1.0, self.block_ms / 1000))
                 continue
-            for entry in entries:
-                self._working[entry.id] = asyncio.create_task(self._handle(entry))
+            posts = await self._prefetch(entries)
+            for entry, post in zip(entries, posts, strict=True):
+                self._working[entry.id] = asyncio.create_task(self._handle(entry, post))
 
-    async def _handle(self, entry: Entry) -> None:
+    async def _prefetch(self, entries: list[Entry]) -> list[Post | None]:
+        if self.store is None or not entries:
+            return [None] * len(entries)
         try:
-            if await self.runner.run(entry.workspace_id, entry.post_id):
+            return await self.store.get_many([(e.workspace_id, e.post_id) for e in entries])
+        except CoreError:  # the runner reads each post itself (and reports what is wrong)
+            return [None] * len(entries)
+
+    async def _handle(self, entry: Entry, post: Post | None = None) -> None:
+        try:
+            if await self.runner.run(entry.workspace_id, entry.post_id, post):
                 self._settled.append(entry.id)
                 if self._ack_task is None:
                     self._ack_task = asyncio.create_task(self._flush_soon())
