@@ -179,3 +179,64 @@ def test_workspace_ids_are_read_back_from_keys() -> None:
     assert keys.workspace_of("cs:{ws:w1}:x}:posts", "posts") is None  # "}" inside: not one of ours
     assert keys.workspace_of("other:{ws:w1}:posts", "posts") is None
     assert keys.workspace_of("cs:{ws:}:posts", "posts") is None
+
+
+@pytest.mark.redis
+async def test_a_post_is_one_small_string_key_with_its_history(real_redis: aioredis.Redis) -> None:
+    store = RedisPostStore(real_redis, Keys("t"))
+    post = make_post("s1", "w1", T0)
+    await store.create(post, event(PostStatus.SCHEDULED, "scheduled"))
+    await store.transition(post, {PostStatus.SCHEDULED}, event(PostStatus.PUBLISHING, "claimed"), claim=True)
+    assert await real_redis.type("t:{ws:w1}:post:s1") == b"string"
+    assert not await real_redis.exists("t:{ws:w1}:post:s1:history")
+    raw = (await real_redis.get("t:{ws:w1}:post:s1")).decode()
+    status, epoch, rest = raw.split("\t", 2)
+    doc = rest.split("\n", 1)[0]
+    assert (status, epoch) == ("publishing", "1")
+    # Fields at their defaults are left out of the document (and status is stored beside it).
+    assert '"remote_id"' not in doc and '"status"' not in doc and '"attempts"' not in doc
+    got = await store.get("w1", "s1")
+    assert got.status is PostStatus.PUBLISHING and got.epoch == 1 and got.text == post.text
+    assert [e.detail for e in got.history] == ["scheduled", "claimed"] and got.remote_id == ""
+    # The scheduled index and the index of every other post never both hold a post.
+    assert await real_redis.zscore("t:{ws:w1}:posts:scheduled", "s1") is None
+    assert await real_redis.zscore("t:{ws:w1}:posts", "s1") is not None
+
+
+@pytest.mark.redis
+async def test_a_post_of_the_old_hash_layout_is_read_and_rewritten_by_its_next_write(
+    real_redis: aioredis.Redis,
+) -> None:
+    store = RedisPostStore(real_redis, Keys("t"))
+    legacy = make_post("o1", "w1", T0)
+    doc = (
+        '{"id":"o1","workspace_id":"w1","draft_id":"d1","account_id":"facebook","author_id":"u1",'
+        f'"text":"{legacy.text}","due_at":"{T0.isoformat()}","status":"scheduled","options":{{}},'
+        '"remote_id":"","url":"","attempts":0,"error":"","media":[],"recurrence":"","series_id":"",'
+        '"timezone":"UTC","created_at":null,"claimed_at":null,"sent_at":null}'
+    )
+    await real_redis.hset("t:{ws:w1}:post:o1", mapping={"status": "scheduled", "doc": doc, "epoch": 0})
+    old_event = '{"at": "2026-11-25T12:00:00+00:00", "actor": "u1", "status": "scheduled", "detail": "old"}'
+    await real_redis.rpush("t:{ws:w1}:post:o1:history", old_event)
+    await real_redis.zadd("t:{ws:w1}:posts:scheduled", {"o1": T0.timestamp()})
+    got = await store.get("w1", "o1")
+    assert got.status is PostStatus.SCHEDULED and [e.detail for e in got.history] == ["old"]
+    assert [p.id for p in await store.get_many([("w1", "o1"), ("w1", "gone")]) if p] == ["o1"]
+    assert await store.transition(got, {PostStatus.SCHEDULED}, event(PostStatus.PUBLISHING, "new"), claim=True)
+    assert await real_redis.type("t:{ws:w1}:post:o1") == b"string"
+    assert not await real_redis.exists("t:{ws:w1}:post:o1:history")
+    again = await store.get("w1", "o1")
+    assert [e.detail for e in again.history] == ["old", "new"] and again.epoch == 1
+    assert await store.holds(again)
+
+
+@pytest.mark.redis
+async def test_a_long_history_keeps_its_newest_events(real_redis: aioredis.Redis) -> None:
+    store = RedisPostStore(real_redis, Keys("t"))
+    post = make_post("h1", "w1", T0)
+    await store.create(post, event(PostStatus.SCHEDULED, "first"))
+    for n in range(250):  # 250 reschedules, each about 100 bytes of history
+        await store.transition(post, {PostStatus.SCHEDULED}, event(PostStatus.SCHEDULED, f"again {n:03d}"))
+    got = await store.get("w1", "h1")
+    assert len(got.history) == 200 and got.history[-1].detail == "again 249"
+    assert len(await real_redis.get("t:{ws:w1}:post:h1")) <= 64 * 1024 + 1024

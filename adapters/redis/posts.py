@@ -1,8 +1,12 @@
-"""Posts in Redis: a hash per post (status, JSON document, claim epoch), its history as a list, and
-per-workspace indexes: every post, the scheduled ones by due time, the publishing ones by claim
-time. All keys of a workspace share its hash tag, so the one transition script is Cluster-safe;
-the only cross-workspace key is the set of workspace ids with posts (`cs:posts:workspaces`),
-written with a plain SADD outside any script.
+"""Posts in Redis: one string key per post — "<status>\t<epoch>\t<document JSON>" followed by its
+history, "\n<event JSON>" per event — and per-workspace indexes: the scheduled posts by due time,
+every other post by due time, the publishing ones by claim time. (One string instead of a hash
+plus a list, and no post in two due-time indexes, is what keeps a scheduled post near 1 KB:
+a document longer than `hash-max-listpack-value` turns a hash into a hashtable.) The document
+leaves out every field that holds its default; posts of the older hash layout are read as they
+are and rewritten in this one by their next transition. All keys of a workspace share its hash
+tag, so the one transition script is Cluster-safe; the only cross-workspace key is the set of
+workspace ids with posts (`cs:posts:workspaces`), written with a plain SADD outside any script.
 
 Every change goes through one Lua script that checks the current status (and, for a claim's
 own writes, its epoch) first, so claiming a post (SCHEDULED → PUBLISHING) is atomic across any
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import MISSING, asdict, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +30,7 @@ from core.errors import NotFound
 from core.posts import Post, PostEvent, PostStatus
 
 MAX_HISTORY = 200
+HISTORY_BYTES = 64 * 1024  # a post keeps this much history (its oldest events are dropped first)
 PRUNE_BATCH = 200  # posts per atomic prune call
 PRUNE_MAX = 10_000  # per workspace per run; the next run (an hour later) takes the rest
 POST_FIELDS = tuple(f.name for f in fields(Post) if f.name not in ("history", "epoch"))
@@ -37,14 +42,28 @@ TIMES = ("due_at", "created_at", "claimed_at", "sent_at")  # stored as ISO text
 HANDLE_OWNER_TTL = timedelta(days=90)
 
 
+DEFAULTS = {f.name: f.default for f in fields(Post) if f.default is not MISSING}
+EMPTY = {f.name for f in fields(Post) if f.default_factory is not MISSING}  # options, media: {} / []
+
+
 def encode_post(post: Post) -> str:
+    """The document without status (stored beside it) and without any field at its default
+    (decoding fills those in): a scheduled post's document is about half the size."""
     # Built by hand, not dataclasses.asdict: asdict deep-copies and showed up in the benchmark.
-    data = {name: _plain(getattr(post, name)) for name in POST_FIELDS}
-    data["status"] = post.status.value
-    data["options"] = dict(post.options)
-    for name in TIMES:
+    data: dict[str, Any] = {}
+    for name in POST_FIELDS:
         value = getattr(post, name)
-        data[name] = value.isoformat() if value else None
+        if (
+            name == "status"
+            or (name in EMPTY and not value)
+            or (name in DEFAULTS and value == DEFAULTS[name])
+        ):
+            continue
+        if name in TIMES:
+            value = value.isoformat()
+        elif name == "options":
+            value = dict(value)
+        data[name] = _plain(value)
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -76,8 +95,18 @@ def encode_event(event: PostEvent) -> str:
             "actor": event.actor,
             "status": event.status.value,
             "detail": event.detail,
-        }
+        },
+        separators=(",", ":"),
     )
+
+
+def parse_stored(raw: bytes | str, *, history: bool) -> Post:
+    """A post from its stored string (the read script's answer)."""
+    text = _text(raw)
+    status, epoch, rest = text.split("\t", 2)
+    doc, _, events = rest.partition("\n")
+    lines = events.split("\n")[-MAX_HISTORY:] if history and events else []
+    return decode_post(doc, status, lines, epoch)
 
 
 def decode_event(raw: bytes | str) -> PostEvent:
@@ -101,6 +130,7 @@ class RedisPostStore:
         self._redis = client
         self._keys = keys
         self._transition = register_script(client, "post_transition.lua")
+        self._read = register_script(client, "post_read.lua")
         self._prune = register_script(client, "post_prune.lua")
         self.workspaces_key = keys.common("posts", "workspaces")
 
@@ -169,13 +199,14 @@ class RedisPostStore:
             str(post.epoch) if fence else "",
             "1" if claim else "",
             event.at.timestamp() if claim else claimed,
+            int(HANDLE_OWNER_TTL.total_seconds()),
+            HISTORY_BYTES,
         ]
         keys = self._keys_for(post)
         if post.remote_id:
             # The platform id is recorded as this post's (the first post to record it keeps it)
             # in the same script: one round trip, and no crash can fall between the two.
             keys.append(self._handle_key(post.workspace_id, post.account_id, post.remote_id))
-            args.append(int(HANDLE_OWNER_TTL.total_seconds()))
         epoch = int(await self._transition(keys=keys, args=args))
         if epoch < 0:
             return False
@@ -183,46 +214,49 @@ class RedisPostStore:
         post.history.append(event)
         return True
 
+    def _read_keys(self, workspace_id: str, post_id: str) -> list[str]:
+        key = self._post_key(workspace_id, post_id)
+        return [key, f"{key}:history"]
+
     @translate_errors
     async def holds(self, post: Post) -> bool:
         """Is `post`'s claim (its epoch) still the current one, the post still publishing?"""
-        status, epoch = await self._redis.hmget(self._post_key(post.workspace_id, post.id), "status", "epoch")
-        return status is not None and _text(status) == "publishing" and int(epoch or 0) == post.epoch
+        raw = await self._read(keys=self._read_keys(post.workspace_id, post.id))
+        if raw is None:
+            return False
+        status, epoch, _ = _text(raw).split("\t", 2)
+        return status == "publishing" and int(epoch or 0) == post.epoch
 
     @translate_errors
     async def get(self, workspace_id: str, post_id: str, *, history: bool = True) -> Post:
-        key = self._post_key(workspace_id, post_id)
-        if not history:  # the publish path: one command, no history to decode
-            doc, status, epoch = await self._redis.hmget(key, "doc", "status", "epoch")
-            events: list[Any] = []
-        else:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hmget(key, "doc", "status", "epoch")
-                pipe.lrange(f"{key}:history", -MAX_HISTORY, -1)
-                (doc, status, epoch), events = await pipe.execute()
-        if doc is None or status is None:
+        raw = await self._read(keys=self._read_keys(workspace_id, post_id))
+        if raw is None:
             raise NotFound(f"No post {post_id!r} in this workspace. Send /queue to see your posts.")
-        return decode_post(doc, status, events, epoch)
+        return parse_stored(raw, history=history)
 
     @translate_errors
     async def get_many(self, wanted: list[tuple[str, str]]) -> list[Post | None]:
         """(workspace id, post id) → the post without history, or None when it is gone; one
-        pipelined round trip per 1,000 (the leader arming a burst of posts)."""
+        pipelined round trip per 1,000 (the leader arming a burst, a consumer's batch)."""
         found: list[Post | None] = []
         for start in range(0, len(wanted), 1000):
             chunk = wanted[start : start + 1000]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for workspace_id, post_id in chunk:
-                    pipe.hmget(self._post_key(workspace_id, post_id), "doc", "status", "epoch")
+                    await self._read(keys=self._read_keys(workspace_id, post_id), client=pipe)
                 rows = await pipe.execute()
-            for doc, status, epoch in rows:
-                found.append(None if doc is None or status is None else decode_post(doc, status, [], epoch))
+            found += [None if raw is None else parse_stored(raw, history=False) for raw in rows]
         return found
 
     @translate_errors
     async def list_workspace(self, workspace_id: str, limit: int = 50) -> list[Post]:
-        index = self._keys.workspace(workspace_id, "posts")
-        ids: list[bytes] = await self._redis.zrevrange(index, 0, limit - 1)  # type: ignore[assignment]
+        """The `limit` latest posts by due time: scheduled ones and every other, merged."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrange(self._keys.workspace(workspace_id, "posts"), 0, limit - 1, withscores=True)
+            pipe.zrevrange(self._index(workspace_id, "scheduled"), 0, limit - 1, withscores=True)
+            others, scheduled = await pipe.execute()
+        latest = sorted([*others, *scheduled], key=lambda row: -float(row[1]))
+        ids = list(dict.fromkeys(_text(member) for member, _ in latest))[:limit]
         posts = []
         for raw in ids:
             try:

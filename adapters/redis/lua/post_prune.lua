@@ -1,15 +1,24 @@
 -- Delete finished posts (published, failed, missed, cancelled) of one workspace. Each status is
 -- checked here, atomically, so a post retried or rescheduled since it was listed is kept.
--- KEYS: 1 the workspace's post index (zset), then per post: its hash, its history list
+-- KEYS: 1 the workspace's post index (zset), then per post: its key, the old layout's history list
 -- ARGV: the post ids, in the order of their KEYS pairs
 -- Returns how many posts were deleted.
 local finished = {published = true, failed = true, missed = true, cancelled = true}
+local function status_of(key)
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'string' then
+    return string.match(redis.call('GET', key), '^([^\t]*)\t')
+  elseif kind == 'hash' then
+    return redis.call('HGET', key, 'status')
+  end
+  return nil
+end
 local removed = 0
 for i, post_id in ipairs(ARGV) do
-  local hash, history = KEYS[2 * i], KEYS[2 * i + 1]
-  local status = redis.call('HGET', hash, 'status')
+  local post, history = KEYS[2 * i], KEYS[2 * i + 1]
+  local status = status_of(post)
   if status and finished[status] then
-    redis.call('DEL', hash, history)
+    redis.call('DEL', post, history)
     redis.call('ZREM', KEYS[1], post_id)
     removed = removed + 1
   elseif not status then

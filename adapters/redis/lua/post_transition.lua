@@ -2,14 +2,34 @@
 -- fenced write, only if the post's claim epoch is still the writer's), keeping its history and
 -- the workspace's indexes in step, all in one atomic step: the claim that prevents doubles.
 -- Every key is of one workspace (hash tag {ws:<id>}), so the script is Redis Cluster-safe.
--- KEYS: 1 post hash, 2 history list, 3 workspace index (zset), 4 workspace scheduled (zset: due),
+-- A post is one string key, "<status>\t<epoch>\t<document JSON>" followed by its history, one
+-- "\n<event JSON>" per event (JSON never holds a raw newline): one key per post is far smaller
+-- in Redis than a hash (a document longer than 64 bytes makes it a hashtable) plus a list.
+-- A post of the old layout (hash + history list) is rewritten in the new one by its next write.
+-- KEYS: 1 post key, 2 the old layout's history list (deleted on migration), 3 workspace index
+--       of every post not scheduled (zset: due), 4 workspace scheduled (zset: due),
 --       5 workspace publishing (zset: claim time), 6 (optional) the platform handle's owner key
 -- ARGV: 1 allowed statuses "a,b" ("" = create: the post must not exist), 2 new status,
 --       3 document JSON, 4 history event JSON, 5 post id, 6 index score (due), 7 fence: the
 --       claim epoch the writer holds ("" = unfenced), 8 "1" = this is a claim (epoch + 1),
---       9 claim time score, 10 (with KEYS[6]) the handle owner's TTL in seconds
+--       9 claim time score, 10 (with KEYS[6]) the handle owner's TTL in seconds,
+--       11 history bytes kept (older events are dropped first)
 -- Returns the post's claim epoch afterwards, or -1 when refused.
-local current = redis.call('HGET', KEYS[1], 'status')
+local current, epoch, events = nil, 0, ''
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'string' then
+  local raw = redis.call('GET', KEYS[1])
+  local s, e, rest = string.match(raw, '^([^\t]*)\t([^\t]*)\t(.*)$')
+  current, epoch = s, tonumber(e) or 0
+  local nl = string.find(rest, '\n', 1, true)
+  if nl then events = string.sub(rest, nl) end
+elseif kind == 'hash' then
+  local f = redis.call('HMGET', KEYS[1], 'status', 'epoch')
+  current, epoch = f[1], tonumber(f[2] or '0')
+  local old = redis.call('LRANGE', KEYS[2], 0, -1)
+  if #old > 0 then events = '\n' .. table.concat(old, '\n') end
+  redis.call('DEL', KEYS[2])
+end
 if ARGV[1] == '' then
   if current then return -1 end
 else
@@ -20,16 +40,21 @@ else
   end
   if not allowed then return -1 end
 end
-local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
 if ARGV[7] ~= '' and tonumber(ARGV[7]) ~= epoch then return -1 end  -- a stale claim's write
 if ARGV[8] == '1' then epoch = epoch + 1 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'doc', ARGV[3], 'epoch', epoch)
-redis.call('RPUSH', KEYS[2], ARGV[4])
-redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
+events = events .. '\n' .. ARGV[4]
+local keep = tonumber(ARGV[11] or '0') or 0
+if keep > 0 and #events > keep then  -- drop the oldest events, at an event boundary
+  local cut = string.find(events, '\n', #events - keep + 1, true)
+  if cut then events = string.sub(events, cut) end
+end
+redis.call('SET', KEYS[1], ARGV[2] .. '\t' .. epoch .. '\t' .. ARGV[3] .. events)
 if ARGV[2] == 'scheduled' then
   redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
+  redis.call('ZREM', KEYS[3], ARGV[5])
 else
   redis.call('ZREM', KEYS[4], ARGV[5])
+  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
 end
 if ARGV[2] == 'publishing' then
   redis.call('ZADD', KEYS[5], ARGV[9], ARGV[5])
