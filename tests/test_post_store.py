@@ -222,7 +222,8 @@ async def test_a_post_of_the_old_hash_layout_is_read_and_rewritten_by_its_next_w
     got = await store.get("w1", "o1")
     assert got.status is PostStatus.SCHEDULED and [e.detail for e in got.history] == ["old"]
     assert [p.id for p in await store.get_many([("w1", "o1"), ("w1", "gone")]) if p] == ["o1"]
-    assert await store.transition(got, {PostStatus.SCHEDULED}, event(PostStatus.PUBLISHING, "new"), claim=True)
+    claim = event(PostStatus.PUBLISHING, "new")
+    assert await store.transition(got, {PostStatus.SCHEDULED}, claim, claim=True)
     assert await real_redis.type("t:{ws:w1}:post:o1") == b"string"
     assert not await real_redis.exists("t:{ws:w1}:post:o1:history")
     again = await store.get("w1", "o1")
