@@ -376,7 +376,14 @@ def report(
             *rows,
             "",
             f"- Scaling efficiency 1 → 3 processes (drain₁ ÷ (3 × drain₃)): {efficiency:.2f} (goal ≥ 0.85: {verdict(efficiency >= 0.85)}).",
-            f"- Redis memory per scheduled post (post hash, history, per-workspace indexes, APScheduler job and "
+            *[
+                f"- CPU per post, {d.processes} process{'es' if d.processes > 1 else ''}{' (kill run)' if d.kills else ''}: "
+                f"studio {d.cpu_ms.get('studio', 0):.2f} ms (processes alive at the end), fake platform "
+                f"{d.cpu_ms.get('platform', 0):.2f} ms, redis-server {d.cpu_ms.get('redis', 0):.2f} ms; "
+                f"{d.calls.get('total', 0):.1f} Redis commands per post (scripts' inner commands included)."
+                for d in [*drains, *([killed] if killed else [])]
+            ],
+            f"- Redis memory per scheduled post (post key with its history, its due-time index entry, APScheduler job and "
             f"run time; `used_memory` delta over {args.startup_posts:,} posts): {memory:,.0f} B (goal ≤ 1,536 B: "
             f"{verdict(memory <= 1536)}).",
             f"- Start-up with {args.startup_posts:,} scheduled posts (lease taken, job store and ledger reconciled, "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -320,3 +321,49 @@ async def test_a_due_post_whose_job_an_ex_leader_consumed_is_repaired_by_the_per
         await until(lambda: publisher.published == ["p1"], timeout=5)
     finally:
         await a.stop()
+
+
+def test_a_repeating_job_fires_again_its_run_is_reported_finished() -> None:
+    """The executor reports each hand-over finished: before, APScheduler counted every fired
+    job as still running, so a series job was skipped at its next occurrence."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from adapters.scheduler.aps import QueueExecutor, run_post
+
+    handed: list[list[tuple[str, str]]] = []
+    scheduler = BackgroundScheduler(
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": QueueExecutor(lambda posts: handed.append(posts) or True)},
+        job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        timezone=UTC,
+    )
+    scheduler.start()
+    try:
+        scheduler.add_job(run_post, "interval", seconds=0.1, args=(WS, "s1"), id="s1")
+        deadline = time.monotonic() + 3
+        while len(handed) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert len(handed) >= 3 and all(batch == [(WS, "s1")] for batch in handed)
+
+
+async def test_a_burst_of_due_jobs_is_handed_over_in_batches_and_removed(real_redis: aioredis.Redis) -> None:
+    handed: list[list[tuple[str, str]]] = []
+    sync = sync_client_for(TEST_REDIS_URL, None)
+    assert sync is not None
+    timer = ApsTimer(build_jobstore(KEYS, sync), lambda posts: handed.append(posts) or True)
+    await timer.start()
+    try:
+        due = datetime.now(UTC) + timedelta(milliseconds=300)
+        await timer.add([make_post(f"b{n}", due) for n in range(300)])  # one pipeline
+        assert len(await timer.job_ids()) == 300
+        await until(lambda: sum(len(batch) for batch in handed) == 300)
+        assert len(handed) < 300  # gathered: far fewer enqueue calls than posts
+        assert sorted(post for batch in handed for _, post in batch) == sorted(f"b{n}" for n in range(300))
+        await asyncio.sleep(0.2)  # the firing pass ends with the removals' pipeline
+        assert await timer.job_ids() == set()  # the fired one-shot jobs are gone from the store
+        assert await real_redis.zcard("t:{pipeline}:run_times") == 0
+    finally:
+        await timer.stop()
+        sync.close()
