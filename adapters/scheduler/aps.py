@@ -112,11 +112,18 @@ class StudioRedisJobStore(RedisJobStore):  # type: ignore[misc]
     def flush_removals(self) -> None:
         with self._removals_lock:
             removals, self._removals = self._removals, []
-            if removals:
+            if not removals:
+                return
+            try:
                 with self.redis.pipeline(transaction=True) as pipe:
                     pipe.hdel(self.jobs_key, *removals)
                     pipe.zrem(self.run_times_key, *removals)
                     pipe.execute()
+            except UNAVAILABLE:
+                # Kept for the next flush. Meanwhile such a job may fire again: one more queue
+                # entry for a post already claimed or published, which the runner ignores.
+                self._removals = removals + self._removals
+                raise
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
