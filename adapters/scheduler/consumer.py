@@ -93,8 +93,11 @@ class PublishConsumer:
             free = self.slots - len(self._working)
             if free <= 0:
                 self._freed.clear()
+                # asyncio.timeout, not wait_for: this runs once per freed slot, and wait_for
+                # wraps the wait in a new task each time.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._freed.wait(), self.block_ms / 1000)
+                    async with asyncio.timeout(self.block_ms / 1000):
+                        await self._freed.wait()
                 continue
             try:
                 entries: list[Entry] = []
