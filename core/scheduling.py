@@ -21,6 +21,7 @@ unknown, never as "not there".
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import secrets
@@ -214,6 +215,11 @@ class PublishRunner:
         self.grace = grace
         self.retry = retry or RetryPolicy()
         self.concurrency = concurrency
+        # PUBLISH_CONCURRENCY bounds the platform calls in flight in this process. The ledger
+        # work around a call (read, claim, settle, usage) runs outside it, so a consumer keeps
+        # more posts in hand than that and every call slot is refilled the moment it frees —
+        # the bookkeeping of one post overlaps the platform calls of the others.
+        self._calls = asyncio.Semaphore(concurrency)
         # Longer than any live publish call may take: a claim this old has no process on it.
         self.stuck_after = stuck_after
         self._rng = rng or random.Random()
@@ -349,7 +355,8 @@ class PublishRunner:
         # before its create request leaves — so a process frozen past its claim never sends.
         attempt = self.attempt(claimed)
         try:
-            result = await self.publisher.publish(claimed, attempt)
+            async with self._calls:
+                result = await self.publisher.publish(claimed, attempt)
         except Exception as exc:  # settled from what the ledger holds now (its handle included)
             await self._settle_error(attempt.post, exc)
         else:

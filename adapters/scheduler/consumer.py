@@ -38,6 +38,10 @@ class PublishConsumer:
         self.queue, self.runner, self.name = queue, runner, name
         self.store = store  # given: the posts of a batch of entries are read in one round trip
         self.slots = slots
+        # Entries in hand: twice the runner's platform-call slots (PUBLISH_CONCURRENCY), so the
+        # claim before a call and the settling after it overlap other posts' calls instead of
+        # holding a call slot idle. Claimed posts waiting for a slot are kept fresh like the rest.
+        self.in_hand = slots * 2
         self.visibility_ms = int(visibility_seconds * 1000)
         # Short enough that a stop is prompt, long enough not to spin; never above the socket timeout.
         self.block_ms = max(50, min(1000, self.visibility_ms // 4))
@@ -90,7 +94,7 @@ class PublishConsumer:
         loop = asyncio.get_running_loop()
         next_reclaim = 0.0
         while not self._stopping.is_set():
-            free = self.slots - len(self._working)
+            free = self.in_hand - len(self._working)
             if free <= 0:
                 self._freed.clear()
                 # asyncio.timeout, not wait_for: this runs once per freed slot, and wait_for
