@@ -1,3 +1,4 @@
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,7 @@ from core.errors import (
     TokenExpired,
 )
 from core.lifecycle import PermissiveAccounts, PostLifecycle
-from core.posts import Post, PostEvent, PostStatus, PublishResult
+from core.posts import Post, PostEvent, PostStatus, PublishAttempt, PublishResult
 from core.scheduling import PublishRunner, RetryPolicy
 from core.usage import OpenUsageGate
 from core.workspaces import Actor, Role, Workspace
@@ -429,3 +430,34 @@ async def test_user_actions_record_usage_and_cancel_a_series(rig: Rig) -> None:
     await rig.lifecycle.cancel(workspace, actor, series.id)
     assert [e.kind for e in rig.usage.events] == ["scheduled", "cancelled"]
     assert series.id in rig.jobs.disarmed
+
+
+async def test_publish_concurrency_bounds_the_platform_calls_in_flight(fake_redis: aioredis.Redis) -> None:
+    """The runner's concurrency bounds calls to the platform, not the posts in hand: five posts
+    claimed at once, at most two inside `publish` at any moment, all published once."""
+    gate = asyncio.Event()
+    inside, most = 0, 0
+
+    class SlowPublisher(FakePublisher):
+        async def publish(self, post: Post, attempt: PublishAttempt) -> PublishResult:
+            nonlocal inside, most
+            inside += 1
+            most = max(most, inside)
+            await gate.wait()
+            inside -= 1
+            return await super().publish(post, attempt)
+
+    publisher = SlowPublisher()
+    rig = Rig(fake_redis, publisher)
+    rig.runner = PublishRunner(
+        rig.store, publisher, rig.jobs, rig.notifier, rig.usage, rig.clock, concurrency=2
+    )  # fmt: skip
+    for n in range(5):
+        await rig.add(f"c{n}")
+    runs = [asyncio.create_task(rig.runner.run("console:w1", f"c{n}")) for n in range(5)]
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert inside == 2  # the other three are claimed and wait for a call slot
+    gate.set()
+    assert all(await asyncio.gather(*runs))
+    assert most == 2 and sorted(publisher.published) == [f"c{n}" for n in range(5)]
