@@ -39,6 +39,7 @@ from bot.pipeline import Pipeline, build_pipeline
 from bot.settings import Settings
 from core.abuse import AbuseGuard, AbuseRules
 from core.accounts import AccountService
+from core.approvals import ApprovalNotices, ApprovalService
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
 from core.generation.brand import RecentProfiles
@@ -173,6 +174,8 @@ class Wiring:
         publisher = DispatchingPublisher(platforms, accounts)
         usage = build_usage(settings, client, keys, self.notifier, self.clock)
         drafts = RedisDraftStore(client, keys)
+        workspace_store = RedisWorkspaceStore(client, keys)
+        notices = approval_notices(self.notifier, channels, workspace_store)
         runner = build_runner(
             settings,
             posts_store,
@@ -181,11 +184,13 @@ class Wiring:
             self.notifier,
             usage,
             self.clock,
+            notices,
         )
         posts = PostLifecycle(runner, resolver(platforms) if resolver else accounts, DateparserTimes())
+        workspaces = build_workspaces(settings, client, keys, secret, self.clock, workspace_store)
         media = MediaService(LocalMediaStore(settings.data_dir / "media"), MediaLimits())
         return Services(
-            workspaces=build_workspaces(settings, client, keys, secret, self.clock),
+            workspaces=workspaces,
             notifier=self.notifier,
             clock=self.clock,
             usage=usage,
@@ -208,6 +213,7 @@ class Wiring:
             channels=channels,
             abuse=AbuseGuard(RedisAbuseStore(client, keys), abuse_rules(settings), self.clock),
             resolver=links or SystemResolver(),
+            approvals=ApprovalService(posts, posts_store, workspaces, platforms, workspace_store, notices),
         )
 
     def account_store(self) -> RedisAccountStore:
@@ -245,9 +251,14 @@ def block_policy(settings: Settings) -> BlockPolicy:
 
 
 def build_workspaces(
-    settings: Settings, client: aioredis.Redis, keys: Keys, secret: str, clock: Clock
+    settings: Settings,
+    client: aioredis.Redis,
+    keys: Keys,
+    secret: str,
+    clock: Clock,
+    store: RedisWorkspaceStore | None = None,
 ) -> WorkspaceService:
-    store = RedisWorkspaceStore(client, keys)
+    store = store or RedisWorkspaceStore(client, keys)
     codes = JwtLinkCodes(client, keys, secret, clock)
     return WorkspaceService(store, settings.default_timezone, links=store, codes=codes)
 
@@ -261,6 +272,15 @@ def build_notifier(
     return RoutingNotifier(channels, by_platform, min_interval=intervals)
 
 
+def approval_notices(
+    notifier: Notifier, channels: RedisChannelStore, admins: RedisWorkspaceStore
+) -> ApprovalNotices:
+    """The routing notifier also writes to people privately; a notifier handed in by a test
+    gets the team notices only."""
+    people = notifier if isinstance(notifier, RoutingNotifier) else None
+    return ApprovalNotices(notifier, channels, admins, people)
+
+
 def build_runner(
     settings: Settings,
     store: RedisPostStore,
@@ -269,6 +289,7 @@ def build_runner(
     notifier: Notifier,
     usage: UsageGate,
     clock: Clock,
+    notices: ApprovalNotices | None = None,
 ) -> PublishRunner:
     retry = RetryPolicy(
         settings.publish_max_attempts, settings.publish_retry_base, settings.publish_retry_max
@@ -284,6 +305,7 @@ def build_runner(
         retry=retry,
         concurrency=settings.publish_concurrency,
         stuck_after=timedelta(seconds=settings.publish_stuck_after),
+        approval_notices=notices,
     )
 
 

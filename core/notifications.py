@@ -15,9 +15,9 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.errors import BadInput
 from core.ports import ChannelSender
@@ -81,6 +81,14 @@ def home_channel(workspace_id: str) -> Channel:
     return Channel(platform, key)
 
 
+@runtime_checkable
+class PrivateChats(Protocol):
+    """A `ChannelSender` that can also write to one person privately (a Telegram private chat,
+    a Discord DM): the channel id of the user's private chat, from the key of their user id."""
+
+    def private_channel(self, user_key: str) -> str: ...
+
+
 class RoutingNotifier:
     def __init__(
         self,
@@ -110,6 +118,22 @@ class RoutingNotifier:
         self._pending.put_nowait((workspace_id, text, buttons))
         if self._router is None or self._router.done():
             self._router = asyncio.create_task(self._route(), name="notify-router")
+
+    async def notify_people(
+        self, workspace_id: str, user_ids: Sequence[str], text: str, buttons: tuple[Button, ...] = ()
+    ) -> None:
+        """A private note to each person (user ids as the core knows them, `tg:42`), on their
+        platform's private chat; a platform that has none gets the workspace's own chat, once."""
+        channels: dict[Channel, None] = {}
+        for user_id in user_ids:
+            platform, _, key = user_id.partition(":")
+            sender = self._senders.get(platform)
+            if isinstance(sender, PrivateChats) and key:
+                channels[Channel(platform, sender.private_channel(key))] = None
+            else:
+                channels[home_channel(workspace_id)] = None
+        for channel in channels:
+            self._enqueue(Delivery(channel, text, buttons))
 
     async def _route(self) -> None:
         while True:

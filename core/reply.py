@@ -12,6 +12,10 @@ class Button:
 
     label: str
     command: str
+    # The command needs a text the person writes first (a note): front ends that can ask for
+    # it ask (a Discord modal) and run `command` followed by the text; others run `command`
+    # as is, which explains the typed form. The label of that text field.
+    asks: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from core.abuse import AbuseGuard
 from core.accounts import AccountService
+from core.approvals import ApprovalService
 from core.drafts import DraftStore
 from core.generation.service import GenerationService
 from core.lifecycle import PostLifecycle
@@ -36,4 +37,5 @@ class Services:
     posts: PostLifecycle
     channels: ChannelStore
     abuse: AbuseGuard  # blocks and automatic pauses of chat members
+    approvals: ApprovalService  # /approvals: posts that wait for an admin
     resolver: Resolver = field(default_factory=SystemResolver)  # checks links people post

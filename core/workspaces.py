@@ -37,6 +37,7 @@ class Actor:
 LINK_SETTING = "linked_to"  # in a chat's own settings: the workspace it joined with /link
 LINK_CHANNEL_SETTING = "linked_channel"  # the notification channel the join added for it
 ADMIN_ROLES_SETTING = "admin_roles"  # chat roles (Discord role ids) whose members are admins
+APPROVALS_SETTING = "approvals"  # which platforms' posts wait for an admin (core/approval_rules.py)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Workspace:
     timezone: str
     home_id: str = ""
     admin_roles: frozenset[str] = frozenset()
+    approvals: str = ""  # APPROVALS_SETTING: "" off, "all", or platforms "facebook,tiktok"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -191,7 +193,10 @@ class WorkspaceService:
             self._recent.put(workspace_id, loaded)
         timezone = loaded.settings.get("timezone", self._default_timezone)
         roles = frozenset(r for r in loaded.settings.get(ADMIN_ROLES_SETTING, "").split(",") if r)
-        return Workspace(loaded.target or workspace_id, platform, title, timezone, workspace_id, roles)
+        approvals = loaded.settings.get(APPROVALS_SETTING, "")
+        return Workspace(
+            loaded.target or workspace_id, platform, title, timezone, workspace_id, roles, approvals
+        )
 
     async def members(self, workspace: Workspace) -> dict[str, str]:
         """user id → display name of everyone who has used the studio in this workspace."""
@@ -207,6 +212,12 @@ class WorkspaceService:
     def forget(self, workspace: Workspace) -> None:
         self._recent.forget(workspace.id)
         self._recent.forget(workspace.own_id)
+
+    async def set_approvals(self, workspace: Workspace, actor: Actor, value: str) -> Workspace:
+        require_admin(actor, "turn approvals on or off")
+        await self._store.save_settings(workspace.id, {APPROVALS_SETTING: value})
+        self.forget(workspace)
+        return replace(workspace, approvals=value)
 
     async def set_admin_roles(self, workspace: Workspace, actor: Actor, roles: frozenset[str]) -> Workspace:
         require_admin(actor, "choose which roles are admins")

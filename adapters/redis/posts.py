@@ -118,6 +118,7 @@ class RedisPostStore:
             self._keys.workspace(post.workspace_id, "posts"),
             self._index(post.workspace_id, "scheduled"),
             self._index(post.workspace_id, "publishing"),
+            self._index(post.workspace_id, "awaiting"),
         ]
 
     async def create(self, post: Post, event: PostEvent, *, claim: bool = False) -> None:
@@ -233,6 +234,26 @@ class RedisPostStore:
     async def publishing(self, workspace_id: str) -> list[tuple[str, datetime]]:
         """(post id, claim time) of the workspace's posts left PUBLISHING, oldest claim first."""
         return await self._times(self._index(workspace_id, "publishing"))
+
+    async def awaiting(self, workspace_id: str) -> list[tuple[str, datetime]]:
+        """(post id, due or creation time) of the workspace's posts awaiting approval."""
+        return await self._times(self._index(workspace_id, "awaiting"))
+
+    @translate_errors
+    async def pending_of_draft(self, workspace_id: str, draft_id: str) -> list[Post]:
+        """The workspace's scheduled and awaiting posts made from `draft_id` (without history):
+        what an edit of the draft sends back for approval. Two index reads and one pipelined
+        read of the candidates."""
+        ids = [post_id for post_id, _ in await self.scheduled(workspace_id)]
+        ids += [post_id for post_id, _ in await self.awaiting(workspace_id)]
+        if not ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for post_id in dict.fromkeys(ids):
+                pipe.hmget(self._post_key(workspace_id, post_id), "doc", "status", "epoch")
+            rows = await pipe.execute()
+        posts = [decode_post(doc, status, [], epoch) for doc, status, epoch in rows if doc and status]
+        return [post for post in posts if post.draft_id == draft_id]
 
     async def _times(self, key: str) -> list[tuple[str, datetime]]:
         return await self._times_range(key, -1)

@@ -18,8 +18,15 @@ class RedisWorkspaceStore:
     async def touch(self, workspace_id: str, actor: Actor) -> dict[str, str]:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(self._keys.workspace(workspace_id, "members"), actor.user_id, actor.display_name)
+            # Who the platform last called an admin here: approvals ask whether an admin is the
+            # only one (same round trip; a member who lost the role is taken out).
+            admins = self._keys.workspace(workspace_id, "admins")
+            if actor.is_admin:
+                pipe.hset(admins, actor.user_id, actor.display_name)
+            else:
+                pipe.hdel(admins, actor.user_id)
             pipe.hgetall(self._keys.workspace(workspace_id, "settings"))
-            _, settings = await pipe.execute()
+            _, _, settings = await pipe.execute()
         return _decode(settings)
 
     @translate_errors
@@ -29,6 +36,11 @@ class RedisWorkspaceStore:
     @translate_errors
     async def list_members(self, workspace_id: str) -> dict[str, str]:
         return _decode(await self._redis.hgetall(self._keys.workspace(workspace_id, "members")))
+
+    @translate_errors
+    async def list_admins(self, workspace_id: str) -> dict[str, str]:
+        """user id → display name of the admins who have used the studio here (approvals)."""
+        return _decode(await self._redis.hgetall(self._keys.workspace(workspace_id, "admins")))
 
     # --- links (the core's LinkStore) ---------------------------------------------------------
     # A chat's `linked_to` setting and the target's set of linked chats live in two workspaces

@@ -25,6 +25,7 @@ from adapters.redis.lease import RedisLease
 from adapters.redis.posts import RedisPostStore
 from adapters.redis.queue import Entry, RedisPublishQueue
 from adapters.scheduler.aps import ApsTimer
+from core.approval_rules import timed
 from core.errors import CoreError, NotFound
 from core.ports import Clock
 from core.posts import Post, PostStatus
@@ -166,12 +167,36 @@ class LeaderService:
                     post = await self._load(workspace_id, post_id)
                     if post is not None and post.status is PostStatus.SCHEDULED:
                         add.append(post)
+            await self._watch_awaiting(workspace_id, jobs, scheduled, add, due)
             stuck += await self._stuck(workspace_id)
         orphans = [job_id for job_id in jobs if job_id not in scheduled]
         await self.timer.remove(orphans)
         await self.timer.add(add)
         await self.hand_over(due + stuck)
         return Reconciliation(len(orphans), len(add), len(due), len(stuck))
+
+    async def _watch_awaiting(
+        self,
+        workspace_id: str,
+        jobs: set[str],
+        timed_ids: set[str],
+        add: list[Post],
+        due: list[tuple[str, str]],
+    ) -> None:
+        """Posts awaiting approval with a due time keep a job too: when it fires while they
+        still wait, the runner reports them missed ("not approved"); they are never published."""
+        now = self.clock.now()
+        for post_id, _ in await self.store.awaiting(workspace_id):
+            post = await self._load(workspace_id, post_id)
+            if post is None or not timed(post) or post.due_at is None:
+                continue
+            timed_ids.add(post_id)
+            if post_id in jobs:
+                continue
+            if post.due_at <= now:
+                due.append((workspace_id, post_id))
+            else:
+                add.append(post)
 
     async def hand_over_due(self) -> int:
         """Queue every scheduled post due by now (a console stepping down at end of input)."""
@@ -214,7 +239,7 @@ class LeaderService:
         remove: list[str] = []
         for notice in dict.fromkeys((n.workspace_id, n.post_id) for n in notices):
             post = await self._load(*notice)
-            if post is not None and post.status is PostStatus.SCHEDULED:
+            if post is not None and timed(post):
                 add.append(post)
             else:
                 remove.append(notice[1])

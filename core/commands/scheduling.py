@@ -139,12 +139,16 @@ async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
         return asked
     if args.consent == "yes":
         options["consent"] = "yes"
-    posts = await service.schedule(ctx.workspace, ctx.actor, draft, targets, due, rule, options)
+    hold = ctx.services.approvals.hold(ctx.workspace, ctx.actor)
+    posts = await service.schedule(ctx.workspace, ctx.actor, draft, targets, due, rule, options, hold.applies)
+    await ctx.services.approvals.announce(ctx.workspace, ctx.actor, posts)
     first_due = describe_time(posts[0].due_at or now, ctx.workspace.zone)
     if rule:
         head = f"Scheduled draft {draft.id} {rule.describe()} ({ctx.workspace.timezone}); first {first_due}."
     else:
         head = f"Scheduled draft {draft.id} for {first_due}."
+    if any(p.status is PostStatus.AWAITING_APPROVAL for p in posts):
+        head += " Approvals are on: it goes out only once an admin approves it."
     text = "\n\n".join([head, *(card(p, ctx.workspace.timezone) for p in posts)])
     return Reply(text, _buttons(posts), card=True)
 
@@ -224,15 +228,18 @@ def _buttons(posts: list[Post]) -> tuple[Button, ...]:
 async def queue(ctx: Context, args: NoArgs) -> Reply:
     posts = await ctx.services.posts.queue(ctx.workspace)
     upcoming = [p for p in posts if p.status is PostStatus.SCHEDULED]
+    waiting = [p for p in posts if p.status is PostStatus.AWAITING_APPROVAL]
     attention = [
         p
         for p in posts
         if p.status in (PostStatus.FAILED, PostStatus.MISSED, PostStatus.PUBLISHING, PostStatus.UNKNOWN)
     ]
-    if not upcoming and not attention:
+    if not upcoming and not attention and not waiting:
         return Reply("Nothing is scheduled. Schedule a draft with /schedule <draft> <platforms> <when>.")
     lines = [f"Queue of this workspace (times in {ctx.workspace.timezone}):"]
     lines += [_line(p, ctx.workspace) for p in upcoming]
+    if waiting:
+        lines += ["", "Awaiting approval (/approvals):"] + [_line(p, ctx.workspace) for p in waiting]
     if attention:
         lines += ["", "Needs attention:"] + [_line(p, ctx.workspace) for p in attention]
     buttons = tuple(Button(f"Status {p.id}", f"/status {p.id}") for p in (upcoming + attention)[:5])
@@ -274,6 +281,13 @@ async def reschedule(ctx: Context, args: RescheduleArgs) -> Reply:
     service = ctx.services.posts
     due = service.parse_when(args.when, ctx.workspace.zone, ctx.services.clock.now())
     post = await service.reschedule(ctx.workspace, ctx.actor, args.post, due)
+    if post.status is PostStatus.AWAITING_APPROVAL:
+        await ctx.services.approvals.announce(ctx.workspace, ctx.actor, [post])
+        return Reply(
+            f"Moved post {post.id} to {describe_time(due, ctx.workspace.zone)}; it still waits for an "
+            "admin's approval.",
+            post_buttons(post),
+        )
     return Reply(
         f"Rescheduled post {post.id} for {describe_time(due, ctx.workspace.zone)}.", post_buttons(post)
     )

@@ -214,7 +214,7 @@ async def edit(ctx: Context, args: EditArgs) -> Reply:
     draft = await ctx.services.generation.edit(
         ctx.workspace, ctx.actor, check_draft_id(args.id), args.text or ""
     )
-    return draft_reply(draft, "Edited draft")
+    return draft_reply(draft, "Edited draft", await back_for_approval(ctx, draft))
 
 
 async def regenerate(ctx: Context, args: RegenerateArgs) -> Reply:
@@ -222,7 +222,16 @@ async def regenerate(ctx: Context, args: RegenerateArgs) -> Reply:
     draft = await service.regenerate(
         ctx.workspace, ctx.actor, check_draft_id(args.id), args.instruction or "", ctx.progress
     )
-    return draft_reply(draft, "Regenerated draft")
+    return draft_reply(draft, "Regenerated draft", await back_for_approval(ctx, draft))
+
+
+async def back_for_approval(ctx: Context, draft: Draft) -> str:
+    """An edited draft's pending posts wait for approval again (where approvals are on)."""
+    back = await ctx.services.approvals.draft_changed(ctx.workspace, ctx.actor, draft)
+    if not back:
+        return ""
+    ids = ", ".join(p.id for p in back)
+    return f"Its pending post(s) {ids} take the new text and wait for an admin's approval again."
 
 
 async def variants(ctx: Context, args: VariantsArgs) -> Reply:

@@ -3,7 +3,8 @@
 -- the workspace's indexes in step, all in one atomic step: the claim that prevents doubles.
 -- Every key is of one workspace (hash tag {ws:<id>}), so the script is Redis Cluster-safe.
 -- KEYS: 1 post hash, 2 history list, 3 workspace index (zset), 4 workspace scheduled (zset: due),
---       5 workspace publishing (zset: claim time)
+--       5 workspace publishing (zset: claim time), 6 workspace awaiting approval (zset: due,
+--       or creation time for a post to publish at once when approved)
 -- ARGV: 1 allowed statuses "a,b" ("" = create: the post must not exist), 2 new status,
 --       3 document JSON, 4 history event JSON, 5 post id, 6 index score (due), 7 fence: the
 --       claim epoch the writer holds ("" = unfenced), 8 "1" = this is a claim (epoch + 1),
@@ -35,5 +36,10 @@ if ARGV[2] == 'publishing' then
   redis.call('ZADD', KEYS[5], ARGV[9], ARGV[5])
 else
   redis.call('ZREM', KEYS[5], ARGV[5])
+end
+if ARGV[2] == 'awaiting_approval' then
+  redis.call('ZADD', KEYS[6], ARGV[6], ARGV[5])
+else
+  redis.call('ZREM', KEYS[6], ARGV[5])
 end
 return epoch
