@@ -217,7 +217,9 @@ async def test_reject_cancels_with_the_note_and_tells_the_author(bench: Bench) -
     post_id = post_id_of(await bench.member("/schedule k3m9qa facebook in 2h"))
     assert (await bench.say(f"/reject {post_id} off-brand")).text.startswith(f"Rejected post {post_id}")
     post = await bench.post(post_id)
-    assert post.status is PostStatus.CANCELLED and "rejected by User ann: off-brand" in post.history[-1].detail
+    assert (
+        post.status is PostStatus.CANCELLED and "rejected by User ann: off-brand" in post.history[-1].detail
+    )
     assert any("was rejected by User ann: off-brand" in t for t in bench.notifier.texts())
     assert "only a post awaiting approval is approved" in (await bench.say(f"/approve {post_id}")).text
     assert "changes are requested of a post awaiting" in (await bench.say(f"/changes {post_id} x")).text

@@ -54,7 +54,9 @@ class TimedPublisher(FakePublisher):
         self.on_publish = lambda post: self.at.setdefault(post.id, datetime.now(UTC))
 
 
-async def pipeline_studio(settings: Settings, client: aioredis.Redis, publisher: FakePublisher, **kw: Any) -> Studio:
+async def pipeline_studio(
+    settings: Settings, client: aioredis.Redis, publisher: FakePublisher, **kw: Any
+) -> Studio:
     settings = settings.model_copy(update={"redis_url": TEST_REDIS_URL})  # APScheduler's RedisJobStore
     return await build_studio(
         settings, redis=RedisHandle(client, "test"), publisher=publisher, accounts=PermissiveAccounts, **kw
@@ -128,7 +130,7 @@ async def test_console_member_submits_cannot_approve_admin_approves_it_publishes
     assert team.publisher.published == [post_id]  # once
     status = await team.say("bob", f"/status {post_id}")
     assert "· published" in status and "scheduled: approved by ann; it goes out" in status
-    assert f"was approved by ann" in await team.team_log()
+    assert "was approved by ann" in await team.team_log()
 
 
 async def test_console_due_time_passes_while_awaiting_missed_approval_reported_and_not_published(
@@ -236,7 +238,9 @@ async def test_telegram_member_submits_the_card_refuses_the_member_and_the_admin
     assert approve == f"/approve {post_id}" and button(card, "Reject") == f"/reject {post_id}"
     await tg.press(approve, card_of(card), user_id=MEMBER_ID)
     [alert] = api.of("answerCallbackQuery")
-    assert alert.params["show_alert"] in (True, "true") and "for workspace admins only" in alert.params["text"]
+    assert (
+        alert.params["show_alert"] in (True, "true") and "for workspace admins only" in alert.params["text"]
+    )
     post = await studio.services.posts.store.get(f"tg:{GROUP}", post_id)
     assert post.status is PostStatus.AWAITING_APPROVAL
     await tg.press(approve, card_of(card), user_id=ADMIN_ID)
