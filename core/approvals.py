@@ -280,6 +280,7 @@ class ApprovalService:
                 f"What should change in post {post.id}? Send /changes {post.id} <note>, e.g. "
                 f"/changes {post.id} mention the opening hours.",
                 ephemeral=True,
+                expects=f"/changes {post.id}",
             )
         text = clean_note(note)
         detail = f"changes requested by {actor.display_name}: {text}"

@@ -60,6 +60,10 @@ class Reply:
     # The buttons are alternatives for one choice (e.g. "TikTok privacy"): front ends with
     # select menus offer them as one.
     choice: str = ""
+    # The reply asks the caller for a text: the command that text completes ("/changes 3fa2").
+    # Front ends that can take an answer to this message (Telegram's ForceReply) run the
+    # command with it; elsewhere the reply's own text explains the typed form.
+    expects: str = ""
 
     @classmethod
     def nothing(cls) -> Reply:

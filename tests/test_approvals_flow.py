@@ -257,3 +257,43 @@ async def test_telegram_member_submits_the_card_refuses_the_member_and_the_admin
     assert publisher.published == [post_id]
     await tg.send(f"/status {post_id}", chat_id=GROUP, user_id=MEMBER_ID)
     assert "approved by Ann" in api.of("sendMessage")[-1].params["text"]
+
+
+async def test_telegram_request_changes_asks_with_force_reply_and_the_admins_answer_is_the_note(
+    tg_team: tuple[Harness, Studio, TimedPublisher], api: FakeBotApi
+) -> None:
+    tg, studio, publisher = tg_team
+    await tg.send("/approvals on", chat_id=GROUP, user_id=ADMIN_ID)
+    await tg.send(f"/schedule {DRAFT} facebook in 1h", chat_id=GROUP, user_id=MEMBER_ID)
+    notifier = studio.services.notifier
+    assert isinstance(notifier, RoutingNotifier)
+    await notifier.flush(5)
+    [card] = [c.params for c in api.of("sendMessage") if "Approval needed" in c.params["text"]
+              and c.params["chat_id"] == str(GROUP)]  # fmt: skip
+    [post_id] = re.findall(r"post (\w+) by", card["text"])
+    await tg.press(button(card, "Request changes"), card_of(card), user_id=ADMIN_ID)
+    [ask] = [c for c in api.of("sendMessage") if "What should change" in c.params["text"]]
+    markup = ask.params["reply_markup"]
+    assert markup["force_reply"] is True and markup["selective"] is True
+    assert (
+        f"tg://user?id={ADMIN_ID}" in ask.params["text"]
+        and f"/changes {post_id} &lt;note&gt;" in ask.params["text"]
+    )
+    prompt = ask.result
+    await tg.send("not my question", chat_id=GROUP, user_id=MEMBER_ID, reply_to_message=prompt)
+    assert not [c for c in api.of("sendMessage") if "Asked for changes" in c.params["text"]]
+    await tg.send("mention the opening hours", chat_id=GROUP, user_id=ADMIN_ID, reply_to_message=prompt)
+    [done] = [c.params for c in api.of("sendMessage") if "Asked for changes" in c.params["text"]]
+    assert (
+        f"Asked for changes to post {post_id}; its author is told: mention the opening hours" in done["text"]
+    )
+    post = await studio.services.posts.store.get(f"tg:{GROUP}", post_id)
+    assert post.status is PostStatus.AWAITING_APPROVAL
+    assert post.history[-1].detail == "changes requested by Ann: mention the opening hours"
+    await notifier.flush(5)
+    [note] = [c.params for c in api.of("sendMessage") if "asks for changes" in c.params["text"]
+              and c.params["chat_id"] == str(GROUP)]  # fmt: skip
+    assert (
+        button(note, "Resubmit") == f"/resubmit {post_id}" and button(note, "Edit draft") == f"/draft {DRAFT}"
+    )
+    assert publisher.published == []
