@@ -206,7 +206,8 @@ class PublishingService:
         for account, post in zip(accounts, posts, strict=True):
             await self._check(account, post)
         if not request.confirmed:
-            return self._banner(await self._confirmation(request, accounts, posts))
+            waits = hold is not None and not self.dry_run and all(hold.applies(p) for p in posts)
+            return self._banner(await self._confirmation(request, accounts, posts, waits))
         for post in posts:
             await self._check_choices(post)
         lines, buttons = [], []
@@ -271,7 +272,7 @@ class PublishingService:
             await self.publisher.validate(post)
 
     async def _confirmation(
-        self, request: PublishRequest, accounts: list[Account], posts: list[Post]
+        self, request: PublishRequest, accounts: list[Account], posts: list[Post], held: bool = False
     ) -> Reply:
         lines = [f"Ready to publish draft {request.draft_id}:"]
         buttons: list[Button] = []
@@ -289,7 +290,13 @@ class PublishingService:
             buttons += buttons_for
             if flight.consent:
                 lines.append(f"  {flight.consent}")
-        if not missing:
+        if not missing and held:  # approvals are on: --yes sends it to the admins
+            confirm = command(request, {}, yes=True)
+            lines.append(
+                f"Send {confirm} to submit it for approval; it is published once an admin approves it."
+            )
+            buttons.append(Button("Submit for approval", confirm))
+        elif not missing:
             confirm = command(request, {}, yes=True)
             lines.append(f"Send {confirm} to publish.")
             buttons.append(Button("Publish now", confirm))

@@ -241,7 +241,8 @@ async def test_editing_an_approved_draft_sends_its_pending_posts_back(bench: Ben
 async def test_a_members_publish_waits_and_approval_publishes_it_at_once(bench: Bench) -> None:
     assert "Connected Test Page" in (await bench.say("/connect facebook 123 TOKEN")).text
     ask = await bench.member("/publish k3m9qa facebook")
-    assert "Send /publish k3m9qa facebook --yes to publish" in ask.text
+    assert "Send /publish k3m9qa facebook --yes to submit it for approval" in ask.text
+    assert ask.buttons[-1] == Button("Submit for approval", "/publish k3m9qa facebook --yes")
     held = await bench.member("/publish k3m9qa facebook --yes")
     assert "sent to the admins for approval" in held.text and bench.publisher.published == []
     post_id = post_id_of(held)
