@@ -11,7 +11,7 @@ import io
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,13 @@ from bot.telegram.sender import TelegramChannelSender
 from core.drafts import Draft
 from core.lifecycle import PermissiveAccounts
 from core.notifications import RoutingNotifier
-from core.posts import Post, PostStatus
+from core.posts import Post, PostEvent, PostStatus
 from core.workspaces import Role
 from tests.conftest import TEST_REDIS_URL
 from tests.fake_bot_api import FakeBotApi
 from tests.fakes.core_fakes import FakePublisher
 from tests.telegram_harness import Harness, start_harness
+from tests.test_pipeline import WS, Instance, make_post
 
 pytestmark = pytest.mark.redis
 DRAFT = "k3m9qa"
@@ -297,3 +298,39 @@ async def test_telegram_request_changes_asks_with_force_reply_and_the_admins_ans
         button(note, "Resubmit") == f"/resubmit {post_id}" and button(note, "Edit draft") == f"/draft {DRAFT}"
     )
     assert publisher.published == []
+
+
+# --- the timer and the ledger agree on posts awaiting approval ----------------------------------
+
+
+async def test_reconciliation_keeps_a_job_for_every_dated_waiting_post_and_reports_the_overdue_one(
+    real_redis: aioredis.Redis,
+) -> None:
+    publisher = FakePublisher()
+    a = Instance(real_redis, "a", publisher)
+    now = datetime.now(UTC)
+    waiting = {
+        "later": make_post("later", now + timedelta(hours=1)),
+        "overdue": make_post("overdue", now - timedelta(seconds=5)),
+        "undated": Post("undated", WS, "d1", "facebook", "console:u1", "Hi", timezone="Europe/Berlin"),
+    }
+    for post in waiting.values():
+        await a.store.create(post, PostEvent(now, "console:u1", PostStatus.AWAITING_APPROVAL, "submitted"))
+    await a.timer.start()
+    await a.timer.add([make_post("later", now + timedelta(hours=1))])  # its job is kept
+    await a.timer.stop()
+    await a.start()
+    try:
+        assert a.leader.last is not None
+        assert (a.leader.last.removed_jobs, a.leader.last.queued_due) == (0, 1)
+
+        async def overdue_missed() -> bool:
+            return (await a.store.get(WS, "overdue")).status is PostStatus.MISSED
+
+        await until(overdue_missed)
+        assert await a.timer.job_ids() == {"later"}
+        assert (await a.store.get(WS, "undated")).status is PostStatus.AWAITING_APPROVAL
+        assert (await a.store.get(WS, "overdue")).error.startswith("not approved")
+        assert publisher.published == []
+    finally:
+        await a.stop()
