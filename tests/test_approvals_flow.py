@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from adapters.redis.connection import RedisHandle
+from adapters.redis.drafts import RedisDraftStore
+from adapters.redis.keys import Keys
 from bot.bootstrap import Studio, build_studio
 from bot.console import Console, ConsoleIdentity, ConsoleSender
 from bot.settings import Settings
@@ -28,11 +31,12 @@ from core.lifecycle import PermissiveAccounts
 from core.notifications import RoutingNotifier
 from core.posts import Post, PostEvent, PostStatus
 from core.workspaces import Role
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL, free_port, process_env
 from tests.fake_bot_api import FakeBotApi
 from tests.fakes.core_fakes import FakePublisher
 from tests.telegram_harness import Harness, start_harness
 from tests.test_pipeline import WS, Instance, make_post
+from tests.test_publish_console import GraphServer, graph  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.redis
 DRAFT = "k3m9qa"
@@ -334,3 +338,45 @@ async def test_reconciliation_keeps_a_job_for_every_dated_waiting_post_and_repor
         assert publisher.published == []
     finally:
         await a.stop()
+
+
+# --- real `content-studio console` processes ---------------------------------------------------
+
+
+async def studio_console(env: dict[str, str], script: str, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "console", *args, cwd=Path(env["DATA_DIR"]).parent, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(script.encode()), 90)
+    assert process.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()
+    return out.decode()
+
+
+async def test_console_processes_member_submits_is_refused_admin_approves(
+    graph: GraphServer,  # noqa: F811 - the fixture imported above
+    real_redis: aioredis.Redis,
+    tmp_path: Path,
+) -> None:
+    await RedisDraftStore(real_redis, Keys("cs")).save(
+        Draft(DRAFT, "console:console", "console:bob", "post", "Spring sale starts now")
+    )
+    env = process_env(
+        REDIS_URL=TEST_REDIS_URL, DATA_DIR=str(tmp_path / "data"), SECRET_KEY="s" * 40,
+        FACEBOOK_GRAPH_API_URL=graph.url, HTTP_PORT=str(free_port()), LOG_LEVEL="WARNING",
+        SCHEDULER_ENABLED="false",
+    )  # fmt: skip
+    admin = await studio_console(env, "/connect facebook 123 TOKEN\n/approvals on\n")
+    assert "Approvals are on for every platform" in admin
+    member = ("--user", "bob", "--role", "member")
+    submitted = await studio_console(env, f"/schedule {DRAFT} facebook in 1h\n", *member)
+    [post_id] = re.findall(r"^Post (\w+) · facebook:123 · awaiting_approval", submitted, re.MULTILINE)
+    assert f"[team console:console] 🕓 Approval needed: post {post_id} by bob" in submitted
+    assert f"[team console:console]   [Approve] /approve {post_id}" in submitted
+    refused = await studio_console(env, f"/approve {post_id}\n", *member)
+    assert "/approve is for workspace admins only" in refused
+    approved = await studio_console(env, f"/approve {post_id}\n/status {post_id}\n")
+    assert f"Approved post {post_id} to facebook:123; it goes out" in approved
+    assert "scheduled: approved by console" in approved
+    assert graph.posts() == []  # approved for its time, an hour away
