@@ -92,10 +92,13 @@ class ApprovalNotices:
             await self.notifier.notify(workspace.id, text, approval_buttons(post))
             await self._admins_privately(workspace.id, f"{text}\n\nIn the team chat: /approve {post.id}")
 
-    async def to_author(self, post: Post, text: str, buttons: tuple[Button, ...] = ()) -> None:
-        """The team channel (with the buttons) and the author privately."""
+    async def to_author(
+        self, post: Post, text: str, buttons: tuple[Button, ...] = (), *, by: Actor | None = None
+    ) -> None:
+        """The team channel (with the buttons) and the author privately (unless the author
+        made the decision: they have the answer already)."""
         await self.notifier.notify(post.workspace_id, text, buttons)
-        if self.people is not None:
+        if self.people is not None and (by is None or by.user_id != post.author_id):
             await self.people.notify_people(post.workspace_id, [post.author_id], text)
 
     async def missed(self, post: Post, text: str, buttons: tuple[Button, ...]) -> None:
@@ -226,8 +229,11 @@ class ApprovalService:
             scheduled,
             f"✅ Post {post.id} to {post.account_id} was approved by {actor.display_name}; {when}.",
             (Button("Status", f"/status {post.id}"),),
+            by=actor,
         )
-        own_note = f"\n({own.strip(' ()')}.)" if own else ""
+        own_note = (
+            "\nYour own post: you are this workspace's only admin, so you may approve it." if own else ""
+        )
         return Reply(
             f"Approved post {post.id} to {post.account_id}; {when}.{own_note}",
             (Button("Status", f"/status {post.id}"), Button("Cancel", f"/cancel {post.id}")),
@@ -265,6 +271,7 @@ class ApprovalService:
             f"❌ Post {post.id} to {post.account_id} was rejected by {actor.display_name}{why}. "
             "It will not be published.",
             (Button("Show draft", f"/draft {post.draft_id}"),),
+            by=actor,
         )
         return Reply(f"Rejected post {post.id}; it will not be published. Its author is told.")
 
@@ -294,6 +301,7 @@ class ApprovalService:
                 Button("Edit draft", f"/draft {post.draft_id}"),
                 Button("Resubmit", f"/resubmit {post.id}"),
             ),
+            by=actor,
         )
         return Reply(f"Asked for changes to post {post.id}; its author is told: {text}")
 

@@ -146,7 +146,7 @@ async def test_a_members_schedule_waits_with_a_card_and_only_an_admin_approves_i
 async def test_an_admin_cannot_approve_their_own_post_unless_the_only_admin(bench: Bench) -> None:
     own = post_id_of(await bench.say("/schedule k3m9qa facebook in 2h"))  # ann's own, ann is the only admin
     ok = await bench.say(f"/approve {own}")
-    assert "Approved" in ok.text and "the workspace's only admin" in ok.text
+    assert "Approved" in ok.text and "Your own post: you are this workspace's only admin" in ok.text
     assert "their own post: the workspace's only admin" in (await bench.say(f"/status {own}")).text
     await bench.say("/queue", user="carl")  # a second admin uses the studio
     mine = post_id_of(await bench.say("/schedule k3m9qa facebook in 3h"))
