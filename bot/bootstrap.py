@@ -174,7 +174,7 @@ class Wiring:
         publisher = DispatchingPublisher(platforms, accounts)
         usage = build_usage(settings, client, keys, self.notifier, self.clock)
         drafts = RedisDraftStore(client, keys)
-        workspace_store = RedisWorkspaceStore(client, keys)
+        workspace_store = RedisWorkspaceStore(client, keys, self.clock)
         notices = approval_notices(self.notifier, channels, workspace_store)
         runner = build_runner(
             settings,

@@ -157,6 +157,17 @@ async def test_an_admin_cannot_approve_their_own_post_unless_the_only_admin(benc
     )
     assert (await bench.post(mine)).status is PostStatus.AWAITING_APPROVAL
     assert "Approved" in (await bench.say(f"/approve {mine}", user="carl")).text
+    third = post_id_of(await bench.say("/schedule k3m9qa facebook in 3h"))
+    bench.studio.services.workspaces.forget(Workspace(WS, "console", "", "UTC"))  # past the 5 s window
+    await bench.say("/queue", Role.MEMBER, "carl")  # carl is no longer an admin here
+    assert "Your own post" in (await bench.say(f"/approve {third}")).text
+    bench.clock.advance(days=1)
+    await bench.say("/queue", user="dan")
+    fourth = post_id_of(await bench.say("/schedule k3m9qa facebook in 3h"))
+    assert "(User dan)" in (await bench.say(f"/approve {fourth}")).text
+    bench.clock.advance(days=91)  # dan has not been seen as an admin for 90 days: he left
+    fifth = post_id_of(await bench.say("/schedule k3m9qa facebook in 3h"))
+    assert "Your own post" in (await bench.say(f"/approve {fifth}")).text
 
 
 async def test_at_its_due_time_an_unapproved_post_is_missed_and_never_published(bench: Bench) -> None:

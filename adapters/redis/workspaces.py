@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import redis.asyncio as aioredis
 
 from adapters.redis.errors import translate_errors
 from adapters.redis.keys import Keys
+from core.ports import Clock, SystemClock
 from core.workspaces import Actor
+
+# An admin not seen for this long no longer counts as "another admin" (approvals: an admin may
+# approve their own post only when no other admin is left), so one who left stops blocking that.
+ADMIN_SEEN_FOR = timedelta(days=90)
 
 
 class RedisWorkspaceStore:
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys, clock: Clock | None = None) -> None:
         self._redis = client
         self._keys = keys
+        self._clock = clock or SystemClock()
 
     @translate_errors
     async def touch(self, workspace_id: str, actor: Actor) -> dict[str, str]:
@@ -20,14 +28,21 @@ class RedisWorkspaceStore:
             pipe.hset(self._keys.workspace(workspace_id, "members"), actor.user_id, actor.display_name)
             # Who the platform last called an admin here: approvals ask whether an admin is the
             # only one (same round trip; a member who lost the role is taken out).
-            admins = self._keys.workspace(workspace_id, "admins")
+            admins, seen = self._admins_keys(workspace_id)
             if actor.is_admin:
                 pipe.hset(admins, actor.user_id, actor.display_name)
+                pipe.zadd(seen, {actor.user_id: self._clock.now().timestamp()})
             else:
                 pipe.hdel(admins, actor.user_id)
+                pipe.zrem(seen, actor.user_id)
             pipe.hgetall(self._keys.workspace(workspace_id, "settings"))
-            _, _, settings = await pipe.execute()
+            *_, settings = await pipe.execute()
         return _decode(settings)
+
+    def _admins_keys(self, workspace_id: str) -> tuple[str, str]:
+        return self._keys.workspace(workspace_id, "admins"), self._keys.workspace(
+            workspace_id, "admins", "seen"
+        )
 
     @translate_errors
     async def save_settings(self, workspace_id: str, values: dict[str, str]) -> None:
@@ -39,8 +54,17 @@ class RedisWorkspaceStore:
 
     @translate_errors
     async def list_admins(self, workspace_id: str) -> dict[str, str]:
-        """user id → display name of the admins who have used the studio here (approvals)."""
-        return _decode(await self._redis.hgetall(self._keys.workspace(workspace_id, "admins")))
+        """user id → display name of the admins who used the studio here as admins within
+        `ADMIN_SEEN_FOR` (approvals)."""
+        admins, seen = self._admins_keys(workspace_id)
+        since = (self._clock.now() - ADMIN_SEEN_FOR).timestamp()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrangebyscore(seen, since, "+inf")
+            pipe.hgetall(admins)
+            recent, names = await pipe.execute()
+        found = _decode(names)
+        wanted = {m.decode() if isinstance(m, bytes) else m for m in recent}
+        return {user: name for user, name in found.items() if user in wanted}
 
     # --- links (the core's LinkStore) ---------------------------------------------------------
     # A chat's `linked_to` setting and the target's set of linked chats live in two workspaces
