@@ -6,7 +6,8 @@ publishing is done by every process's consumer.
 - Taking the lead (a new epoch) runs one reconciliation of the job store against the post
   ledger in both directions — a job without a scheduled post is removed; a scheduled post
   without a job gets one, or goes to the queue at once when due — and hands claims older than
-  the stuck age to the queue (their owner is gone; a consumer recovers them).
+  the stuck age to the queue (their owner is gone; a consumer recovers them). A post awaiting
+  approval with a due time counts as timed too: its job reports it missed if it still waits.
 - While leading it applies the arm notices other instances write (`_arm_loop`), and every
   stuck age it looks again for abandoned claims (`_stuck_loop`): a claim taken outside the
   queue (/publish now) has no queue entry that XAUTOCLAIM could bring back, so this scan is the
