@@ -28,13 +28,11 @@ class RedisWorkspaceStore:
             pipe.hset(self._keys.workspace(workspace_id, "members"), actor.user_id, actor.display_name)
             # Who the platform last called an admin here: approvals ask whether an admin is the
             # only one (same round trip; a member who lost the role is taken out).
-            admins, seen = self._admins_keys(workspace_id)
+            admins = self._keys.workspace(workspace_id, "admins")
             if actor.is_admin:
-                pipe.hset(admins, actor.user_id, actor.display_name)
-                pipe.zadd(seen, {actor.user_id: self._clock.now().timestamp()})
+                pipe.zadd(admins, {actor.user_id: self._clock.now().timestamp()})
             else:
-                pipe.hdel(admins, actor.user_id)
-                pipe.zrem(seen, actor.user_id)
+                pipe.zrem(admins, actor.user_id)
             pipe.hgetall(self._keys.workspace(workspace_id, "settings"))
             *_, settings = await pipe.execute()
         return _decode(settings)
@@ -55,16 +53,15 @@ class RedisWorkspaceStore:
     @translate_errors
     async def list_admins(self, workspace_id: str) -> dict[str, str]:
         """user id → display name of the admins who used the studio here as admins within
-        `ADMIN_SEEN_FOR` (approvals)."""
-        admins, seen = self._admins_keys(workspace_id)
+        `ADMIN_SEEN_FOR` (approvals). The names are the members' own."""
         since = (self._clock.now() - ADMIN_SEEN_FOR).timestamp()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrangebyscore(seen, since, "+inf")
-            pipe.hgetall(admins)
-            recent, names = await pipe.execute()
-        found = _decode(names)
-        wanted = {m.decode() if isinstance(m, bytes) else m for m in recent}
-        return {user: name for user, name in found.items() if user in wanted}
+        key = self._keys.workspace(workspace_id, "admins")
+        recent: list[bytes | str] = await self._redis.zrangebyscore(key, since, "+inf")  # type: ignore[assignment]
+        if not recent:
+            return {}
+        ids = [_text(member) for member in recent]
+        names = await self._redis.hmget(self._keys.workspace(workspace_id, "members"), ids)
+        return {user: _text(name) if name else user for user, name in zip(ids, names, strict=True)}
 
     # --- links (the core's LinkStore) ---------------------------------------------------------
     # A chat's `linked_to` setting and the target's set of linked chats live in two workspaces
@@ -92,8 +89,9 @@ class RedisWorkspaceStore:
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
 
-def _decode(raw: dict[bytes | str, bytes | str]) -> dict[str, str]:
-    def text(value: bytes | str) -> str:
-        return value.decode() if isinstance(value, bytes) else value
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
-    return {text(k): text(v) for k, v in raw.items()}
+
+def _decode(raw: dict[bytes | str, bytes | str]) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in raw.items()}
