@@ -326,6 +326,8 @@ class ApprovalService:
         """An edited draft's pending posts (scheduled or awaiting, where approvals apply) take
         the new text and wait for approval again: what was approved is not what goes out now."""
         back: list[Post] = []
+        if not workspace.approvals:
+            return back  # approvals off: posts keep the text they were scheduled with, as before
         for post in await self.ledger.pending_of_draft(workspace.id, draft.id):
             if post.status not in PENDING or not needs_approval(workspace, post.platform):
                 continue
