@@ -261,7 +261,8 @@ async def test_telegram_member_submits_the_card_refuses_the_member_and_the_admin
     await asyncio.sleep(0.3)
     assert publisher.published == [post_id]
     await tg.send(f"/status {post_id}", chat_id=GROUP, user_id=MEMBER_ID)
-    assert "approved by Ann" in api.of("sendMessage")[-1].params["text"]
+    statuses = [c.params["text"] for c in api.of("sendMessage") if "History:" in c.params["text"]]
+    assert "approved by Ann" in statuses[-1]
 
 
 async def test_telegram_request_changes_asks_with_force_reply_and_the_admins_answer_is_the_note(
@@ -380,3 +381,37 @@ async def test_console_processes_member_submits_is_refused_admin_approves(
     assert f"Approved post {post_id} to facebook:123; it goes out" in approved
     assert "scheduled: approved by console" in approved
     assert graph.posts() == []  # approved for its time, an hour away
+
+
+async def test_telegram_unapproved_post_is_missed_and_reported_and_an_edit_sends_an_approved_one_back(
+    tg_team: tuple[Harness, Studio, TimedPublisher], api: FakeBotApi
+) -> None:
+    tg, studio, publisher = tg_team
+    notifier = studio.services.notifier
+    assert isinstance(notifier, RoutingNotifier)
+    await tg.send("/approvals on", chat_id=GROUP, user_id=ADMIN_ID)
+    await tg.send(f"/schedule {DRAFT} facebook in 1 seconds", chat_id=GROUP, user_id=MEMBER_ID)
+    await tg.send(f"/schedule {DRAFT} facebook in 1h", chat_id=GROUP, user_id=MEMBER_ID)
+    await notifier.flush(5)
+    cards = [c.params for c in api.of("sendMessage") if "Approval needed" in c.params["text"]
+             and c.params["chat_id"] == str(GROUP)]  # fmt: skip
+    soon, later = (re.findall(r"post (\w+) by", card["text"])[0] for card in cards)
+
+    async def missed() -> bool:
+        return (await studio.services.posts.store.get(f"tg:{GROUP}", soon)).status is PostStatus.MISSED
+
+    await until(missed)
+    await notifier.flush(5)
+    told = [c.params for c in api.of("sendMessage") if "missed its time: not approved" in c.params["text"]]
+    assert {t["chat_id"] for t in told} == {str(GROUP), str(MEMBER_ID), str(ADMIN_ID)}  # team, author, admin
+    [team] = [t for t in told if t["chat_id"] == str(GROUP)]
+    assert button(team, "Approve and publish now") == f"/approve {soon} --now"
+    await tg.press(button(cards[1], "Approve"), card_of(cards[1]), user_id=ADMIN_ID)
+    assert (await studio.services.posts.store.get(f"tg:{GROUP}", later)).status is PostStatus.SCHEDULED
+    await tg.send(f"/edit {DRAFT} Fresh bread and cakes", chat_id=GROUP, user_id=MEMBER_ID)
+    assert any(
+        f"Its pending post(s) {later} take the new text" in c.params["text"] for c in api.of("sendMessage")
+    )
+    back = await studio.services.posts.store.get(f"tg:{GROUP}", later)
+    assert back.status is PostStatus.AWAITING_APPROVAL and back.text == "Fresh bread and cakes"
+    assert publisher.published == []
