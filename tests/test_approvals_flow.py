@@ -150,8 +150,13 @@ async def test_console_due_time_passes_while_awaiting_missed_approval_reported_a
     await until(missed)
     post = await team.post(post_id)
     assert post.error.startswith("not approved: it was due")
-    log = await team.team_log()
     told = f"⚠️ Post {post_id} to facebook missed its time: not approved"
+
+    async def all_told() -> bool:  # the notices follow the transition: wait for all three
+        return (await team.team_log()).count(told) == 3
+
+    await until(all_told)
+    log = await team.team_log()
     assert f"[team console:console] {told}" in log  # the team, with the buttons
     assert f"[team console:console]   [Approve and publish now] /approve {post_id} --now" in log
     assert f"[team console:@bob] {told}" in log and f"[team console:@ann] {told}" in log  # author, admins
@@ -401,8 +406,17 @@ async def test_telegram_unapproved_post_is_missed_and_reported_and_an_edit_sends
         return (await studio.services.posts.store.get(f"tg:{GROUP}", soon)).status is PostStatus.MISSED
 
     await until(missed)
-    await notifier.flush(5)
-    told = [c.params for c in api.of("sendMessage") if "missed its time: not approved" in c.params["text"]]
+
+    def reports() -> list[dict[str, Any]]:
+        return [
+            c.params for c in api.of("sendMessage") if "missed its time: not approved" in c.params["text"]
+        ]
+
+    async def all_told() -> bool:  # the notices follow the transition: wait for all three
+        return len(reports()) == 3
+
+    await until(all_told)
+    told = reports()
     assert {t["chat_id"] for t in told} == {str(GROUP), str(MEMBER_ID), str(ADMIN_ID)}  # team, author, admin
     [team] = [t for t in told if t["chat_id"] == str(GROUP)]
     assert button(team, "Approve and publish now") == f"/approve {soon} --now"
