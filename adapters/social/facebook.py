@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ import httpx
 
 from adapters.social.delivery import MaybeSent, transport_failure
 from adapters.social.registry import PublisherContext
-from core.errors import BadInput, OutcomeUnknown, PublishRejected, TokenExpired
+from core.errors import BadInput, OutcomeUnknown, PlatformThrottled, PublishRejected, TokenExpired
 from core.media import MB
+from core.metrics import PostMetrics
 from core.platforms import ManualConnect, NewAccount, OAuthRequest, Platform, Tokens
 from core.posts import (
     AccountInfo,
@@ -29,6 +31,7 @@ from core.posts import (
 
 PLATFORM = "facebook"
 THROTTLED = {4, 17, 32, 613}
+APP_WIDE = {4, 341}  # the app's own limit (every page waits), not one page's or user's
 TOKEN_CODES = {190, 102}
 PERMISSIONS = "pages_manage_posts, pages_read_engagement, pages_show_list"
 PERMISSION_NAME = re.compile(r"\b(pages_[a-z_]+|publish_[a-z_]+|business_management)\b")
@@ -84,8 +87,8 @@ class Graph:
         if code in THROTTLED or code == 341:
             wait = _retry_after(response) or self._retry_after
             limit = "the app's limit" if code == 341 else "Facebook's rate limit"
-            return PublishRejected(
-                PLATFORM, f"throttled ({limit}, code {code}).", retryable=True, retry_after=wait
+            return PlatformThrottled(
+                PLATFORM, f"throttled ({limit}, code {code}).", retry_after=wait, app_wide=code in APP_WIDE
             )
         if code == 10 or 200 <= code <= 299:
             named = ", ".join(sorted(set(PERMISSION_NAME.findall(message)))) or PERMISSIONS
@@ -253,6 +256,66 @@ class FacebookPublisher:
         )
 
 
+# Page post engagement in one read (needs pages_read_engagement); `shares` is absent at zero.
+METRIC_FIELDS = "reactions.summary(total_count),comments.summary(total_count),shares"
+METRICS_BATCH = 50  # the Graph API's multiple-id read (`?ids=`) takes at most 50 ids
+
+
+class FacebookMetrics:
+    """Reactions, comments and shares of page posts, up to 50 posts a request."""
+
+    batch_size = METRICS_BATCH
+
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+
+    async def fetch_metrics(
+        self, credentials: Credentials, remote_ids: Sequence[str], at: datetime
+    ) -> dict[str, PostMetrics]:
+        try:
+            return await self._read(credentials, list(remote_ids), at)
+        except PublishRejected as exc:
+            if exc.retryable:  # throttled, Facebook down, no answer: the caller backs off
+                raise
+            if len(remote_ids) == 1:
+                return {}  # this one post cannot be read (deleted, a video without shares)
+        # One id the page cannot read (a deleted post) fails the whole multiple-id read: ask
+        # for each on its own so the others still get their figures.
+        figures: dict[str, PostMetrics] = {}
+        for remote_id in remote_ids:
+            figures.update(await self.fetch_metrics(credentials, [remote_id], at))
+        return figures
+
+    async def _read(self, credentials: Credentials, ids: list[str], at: datetime) -> dict[str, PostMetrics]:
+        params = {"ids": ",".join(ids), "fields": METRIC_FIELDS, "access_token": credentials.access_token}
+        body = await self._graph.call("GET", "", f"page {credentials.remote_id}", params=params)
+        return {
+            remote_id: _figures(entry, at)
+            for remote_id in ids
+            if isinstance(entry := body.get(remote_id), dict)
+        }
+
+
+def _figures(entry: dict[str, Any], at: datetime) -> PostMetrics:
+    return PostMetrics(
+        reactions=_total(entry.get("reactions")),
+        comments=_total(entry.get("comments")),
+        shares=_count(entry.get("shares"), "count"),
+        views=None,
+        fetched_at=at,
+    )
+
+
+def _total(edge: Any) -> int:
+    return _count(edge.get("summary") if isinstance(edge, dict) else None, "total_count")
+
+
+def _count(value: Any, name: str) -> int:
+    """A non-negative whole number from the answer, or 0 for anything else."""
+    number = value.get(name) if isinstance(value, dict) else None
+    return number if isinstance(number, int) and not isinstance(number, bool) and number >= 0 else 0
+
+
 class FacebookOAuth:
     """Facebook Login: code → user token → long-lived user token → page tokens (which do not expire)."""
 
@@ -365,4 +428,5 @@ def create(context: PublisherContext) -> Platform:
         oauth=oauth,
         oauth_settings="FACEBOOK_APP_ID, FACEBOOK_APP_SECRET",
         options=frozenset({"link"}),
+        metrics=FacebookMetrics(graph),
     )
