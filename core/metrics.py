@@ -32,10 +32,18 @@ class PostMetrics:
     def describe(self) -> str:
         if not self.found:
             return "no figures from the platform (deleted, private, or not public yet)"
-        parts = [f"{self.reactions:,} reactions", f"{self.comments:,} comments", f"{self.shares:,} shares"]
+        parts = [
+            _count(self.reactions, "reaction"),
+            _count(self.comments, "comment"),
+            _count(self.shares, "share"),
+        ]
         if self.views is not None:
-            parts.append(f"{self.views:,} views")
+            parts.append(_count(self.views, "view"))
         return " · ".join(parts)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 class MetricsSource(Protocol):

@@ -64,7 +64,7 @@ async def test_facebook_reads_many_posts_in_one_request_with_the_engagement_fiel
         "fields": "reactions.summary(total_count),comments.summary(total_count),shares",
         "access_token": "PAGE-TOKEN",
     }
-    assert METRIC_FIELDS == request.url.params["fields"]
+    assert request.url.params["fields"] == METRIC_FIELDS
     assert figures == {
         "123_1": PostMetrics(30, 8, 3, None, AT),
         "123_2": PostMetrics(2, 0, 0, None, AT),  # no `shares` in the answer: nobody shared it

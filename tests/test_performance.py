@@ -17,7 +17,7 @@ from adapters.redis.metrics import RedisMetricsStore, decode_metrics, encode_met
 from adapters.redis.posts import RedisPostStore
 from adapters.social.facebook import FacebookMetrics, FacebookPublisher, Graph, capabilities
 from adapters.social.tiktok import TikTokApi, TikTokMetrics, TikTokTokens
-from core.errors import NotFound, TokenExpired
+from core.errors import BadInput, NotFound, TokenExpired
 from core.metrics import PostMetrics
 from core.performance import MetricsRules, PerformanceService
 from core.platforms import ManualConnect, Platform, Platforms, access_token_only
@@ -150,7 +150,7 @@ async def test_the_round_reads_recent_posts_in_batches_and_stops_at_the_age_limi
     old = await world.published(WS, "facebook:123", "123_old", timedelta(days=31))
     done = await world.service.refresh_all()
     assert [len(ids) for ids in world.social.asked()] == [50, 10]  # two requests, not sixty
-    assert "123_old" not in sum(world.social.asked(), [])
+    assert "123_old" not in [i for ids in world.social.asked() for i in ids]
     assert done.calls == 2 and len(done.figures) == 60
     [first] = [r for r in world.social.reads()][:1]
     assert first.url.params["access_token"] == "TOKEN-123" and first.url.path == "/v26.0/"
@@ -190,7 +190,9 @@ async def test_a_graph_rate_limit_backs_that_page_off_until_its_retry_after_and_
     done = await world.service.refresh_all()
     assert world.social.asked()[0][0].startswith("123_")  # page 123 first: one answer, then silence
     assert [ids[0].split("_")[0] for ids in world.social.asked()] == ["123", "456"]
-    assert set(done.waiting) == {"facebook:123"} and "456_1" in sum(world.social.asked(), [])
+    assert set(done.waiting) == {"facebook:123"} and "456_1" in [
+        i for ids in world.social.asked() for i in ids
+    ]
     assert (await world.store.backoffs())["facebook:123"] == world.clock.now() + timedelta(seconds=600)
     world.clock.advance(minutes=9)
     assert (await world.service.refresh_all()).calls == 0
@@ -348,3 +350,26 @@ def test_the_stored_form_is_short_and_reads_back() -> None:
         assert decode_metrics(encode_metrics(metrics)) == metrics
         assert len(encode_metrics(metrics)) <= 30
     assert decode_metrics(b"garbage") is None and decode_metrics(None) is None
+
+
+@pytest.mark.redis
+async def test_best_time_refuses_a_platform_that_reports_no_figures(world: World) -> None:
+    with pytest.raises(BadInput, match="acme does not report post figures"):
+        await world.service.best_time(workspace(), "acme")
+    with pytest.raises(BadInput, match="Unknown platform"):
+        await world.service.best_time(workspace(), "myspace")
+
+
+@pytest.mark.redis
+async def test_best_time_learns_only_from_the_platforms_posts_with_figures(world: World) -> None:
+    now = world.clock.now()
+    for n in range(10):
+        post = await world.published(WS, "facebook:123", f"123_{n}", timedelta(days=2, weeks=n % 3))
+        await world.store.save(WS, {post.id: PostMetrics(10, 0, 0, None, now)})
+    tiktok = await world.published(WS, "tiktok:bob", "8801", timedelta(days=3))
+    await world.store.save(WS, {tiktok.id: PostMetrics(900, 0, 0, 5, now)})
+    gone = await world.published(WS, "facebook:123", "123_gone", timedelta(days=4))
+    await world.store.save(WS, {gone.id: PostMetrics(0, 0, 0, None, now, found=False)})
+    found = await world.service.best_time(workspace(), "facebook")
+    assert found.based_on == 10 and found.enough and len(found.slots) == 1
+    assert (await world.service.best_time(workspace(), "tiktok")).based_on == 1
