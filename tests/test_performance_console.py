@@ -224,3 +224,23 @@ async def test_the_leader_fetches_figures_on_its_own_every_interval(
         assert session.social.asked() == [["123_7"]]
     finally:
         await session.studio.close()
+
+
+@pytest.mark.redis
+async def test_performance_lists_the_three_best_and_the_three_worst(session: Session) -> None:
+    await session.say("/connect facebook 123 TOKEN")
+    levels = [12, 50, 3, 40, 0, 7, 33, 21]
+    for n, level in enumerate(levels):
+        session.social.figures[f"123_{n}"] = (level, 1, 0)
+        await store_published(session, f"123_{n}", session.clock.now() - timedelta(hours=n + 1))
+    out = await session.say("/performance 7d")
+    best = out.split("Best:\n", 1)[1].split("Worst:\n", 1)[0]
+    worst = out.split("Worst:\n", 1)[1]
+    assert [line.split(" · ")[0].strip() for line in best.splitlines() if " · " in line] == [
+        "1. h1231", "2. h1233", "3. h1236"
+    ]  # fmt: skip
+    assert [line.split(" · ")[0].strip() for line in worst.splitlines() if " · " in line] == [
+        "1. h1234", "2. h1232", "3. h1235"
+    ]  # fmt: skip
+    assert "51 engagement (50 reactions · 1 comment · 0 shares)" in best
+    assert "[Status h1231] /status h1231" in out and "[Status h1234] /status h1234" in out

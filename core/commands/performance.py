@@ -24,7 +24,7 @@ RANKED = 3  # best and worst posts shown
 
 
 class PerformanceArgs(Args):
-    period: str = Field("7d", description="how far back: 7d, 30d (1-365 days), week or month", max_length=8)
+    period: str = Field("7d", description="how far back: 7d, 30d (1-365 days), week or month", max_length=32)
 
     @field_validator("period")
     @classmethod
