@@ -231,3 +231,55 @@ async def test_tiktok_oauth_link_asks_for_the_video_list_scope() -> None:
     tokens = TikTokTokens(api, "key", "secret", FakeClock(AT), NoTokens())
     link = TikTokOAuth(api, tokens, "https://auth.test", "key", "https://studio/cb").authorization_url("S")
     assert "video.list" in httpx.URL(link).params["scope"].split(",")
+
+
+# --- Facebook's usage headers: stop before the quota runs out ------------------------------------
+
+
+def buc(percent: int, regain: int = 0) -> dict[str, str]:
+    entry = {"type": "pages", "call_count": percent, "total_cputime": 3, "total_time": 4}
+    if regain:
+        entry["estimated_time_to_regain_access"] = regain
+    return {"X-Business-Use-Case-Usage": json.dumps({"123": [entry]})}
+
+
+def test_usage_headers_are_read_as_the_highest_percentage_and_the_regain_time() -> None:
+    from adapters.social.facebook import usage_of
+
+    headers = httpx.Headers({**buc(95, 7), "X-App-Usage": '{"call_count": 12, "total_time": 40}'})
+    used = usage_of(headers)
+    assert (used.percent, used.regain, used.app_wide) == (95, timedelta(minutes=7), False)
+    app = usage_of(httpx.Headers({"X-App-Usage": '{"call_count": 20, "total_cputime": 93}'}))
+    assert (app.percent, app.app_wide) == (93, True)
+    assert (
+        usage_of(httpx.Headers({"X-App-Usage": "not json", "X-Business-Use-Case-Usage": "[1]"})).percent == 0
+    )
+
+
+async def test_a_page_near_its_quota_gets_its_figures_then_is_not_read_until_access_returns() -> None:
+    recorder = Recorder(
+        httpx.Response(200, headers=buc(95, regain=7), json={"123_1": engagement(1, 0)}),
+        httpx.Response(200, json={"123_2": engagement(2, 0)}),
+    )
+    metrics = facebook(recorder)
+    assert await metrics.fetch_metrics(PAGE, ["123_1"], AT) == {"123_1": PostMetrics(1, 0, 0, None, AT)}
+    with pytest.raises(PlatformThrottled) as caught:
+        await metrics.fetch_metrics(PAGE, ["123_2"], AT + timedelta(minutes=1))
+    assert caught.value.retry_after == 360 and not caught.value.app_wide and "95%" in caught.value.reason
+    assert len(recorder.requests) == 1  # refused here, without a request
+    other = Credentials("console:w1", "facebook:456", "456", "OTHER")
+    assert len(await metrics.fetch_metrics(other, ["123_2"], AT + timedelta(minutes=1))) == 1  # another page
+    assert len(recorder.requests) == 2
+
+
+async def test_the_apps_own_quota_near_its_end_pauses_every_page() -> None:
+    usage = {"X-App-Usage": '{"call_count": 91, "total_time": 10, "total_cputime": 10}'}
+    recorder = Recorder(httpx.Response(200, headers=usage, json={"123_1": engagement(1, 0)}))
+    metrics = facebook(recorder)
+    await metrics.fetch_metrics(PAGE, ["123_1"], AT)
+    other = Credentials("console:w1", "facebook:456", "456", "OTHER")
+    with pytest.raises(PlatformThrottled) as caught:
+        await metrics.fetch_metrics(other, ["456_1"], AT + timedelta(minutes=2))
+    assert caught.value.app_wide and caught.value.retry_after == 180  # the 5-minute pause, 2 min in
+    recorder.answers.append(httpx.Response(200, json={"456_1": engagement(3, 0)}))
+    assert len(await metrics.fetch_metrics(other, ["456_1"], AT + timedelta(minutes=5))) == 1

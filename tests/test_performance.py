@@ -4,6 +4,7 @@ off, the bound on what one command fetches, and how the figures are stored."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -373,3 +374,22 @@ async def test_best_time_learns_only_from_the_platforms_posts_with_figures(world
     found = await world.service.best_time(workspace(), "facebook")
     assert found.based_on == 10 and found.enough and len(found.slots) == 1
     assert (await world.service.best_time(workspace(), "tiktok")).based_on == 1
+
+
+@pytest.mark.redis
+async def test_a_page_reported_near_its_quota_is_paused_after_that_answer(world: World) -> None:
+    for n in range(80):
+        world.social.figures[f"123_{n}"] = (1, 0, 0)
+        await world.published(WS, "facebook:123", f"123_{n}", timedelta(hours=1, minutes=n))
+    entry = {
+        "type": "pages",
+        "call_count": 96,
+        "total_cputime": 5,
+        "total_time": 5,
+        "estimated_time_to_regain_access": 7,
+    }
+    world.social.usage = {"X-Business-Use-Case-Usage": json.dumps({"123": [entry]})}
+    done = await world.service.refresh_all()
+    assert [len(ids) for ids in world.social.asked()] == [50]  # the second batch waits
+    assert len(done.figures) == 50
+    assert (await world.store.backoffs())["facebook:123"] == world.clock.now() + timedelta(minutes=7)

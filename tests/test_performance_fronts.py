@@ -35,7 +35,7 @@ async def test_telegram_users_get_performance_and_besttime(tg: Harness) -> None:
     )
 
 
-async def test_discord_users_get_performance_and_besttime(front: object, fake: FakeDiscord) -> None:
+async def test_discord_users_get_performance_and_besttime(front: object, fake: FakeDiscord) -> None:  # noqa: F811
     answer = await answer_to(fake, slash(fake, "besttime", platform="tiktok"))
     assert "Not enough history yet to suggest a time for tiktok" in answer["data"]["content"]
     unknown = await answer_to(fake, slash(fake, "besttime", platform="myspace"))

@@ -4,9 +4,11 @@ and nowhere else."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -68,6 +70,12 @@ class Graph:
         self._retry_after = retry_after
 
     async def call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        return (await self.exchange(method, path, what, **kwargs))[0]
+
+    async def exchange(
+        self, method: str, path: str, what: str, **kwargs: Any
+    ) -> tuple[dict[str, Any], httpx.Headers]:
+        """`call`, also handing back the answer's headers (the usage a read reports)."""
         try:
             response = await self._http.request(method, f"{self.root}/{path}", **kwargs)
         except httpx.TransportError as exc:
@@ -75,7 +83,7 @@ class Graph:
         body = _json(response)
         if response.is_error or "error" in body:
             raise self._raise_for(response, body, what)
-        return body
+        return body, response.headers
 
     def _raise_for(self, response: httpx.Response, body: dict[str, Any], what: str) -> Exception:
         raw_error = body.get("error")
@@ -259,6 +267,50 @@ class FacebookPublisher:
 # Page post engagement in one read (needs pages_read_engagement); `shares` is absent at zero.
 METRIC_FIELDS = "reactions.summary(total_count),comments.summary(total_count),shares"
 METRICS_BATCH = 50  # the Graph API's multiple-id read (`?ids=`) takes at most 50 ids
+# Reads stop when a reported quota reaches this percentage, before Facebook has to refuse
+# (Mixpost backs off above 90); X-Business-Use-Case-Usage says when access comes back.
+USAGE_CEILING = 90.0
+USAGE_WAIT = timedelta(minutes=5)  # the pause when Facebook says nothing about when
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The highest quota use an answer reported, when access is regained, whose quota it is."""
+
+    percent: float = 0.0
+    regain: timedelta = timedelta(0)
+    app_wide: bool = False
+
+
+def usage_of(headers: httpx.Headers) -> Usage:
+    """X-App-Usage (the app's own quota) and X-Business-Use-Case-Usage (the page's),
+    percentages of `call_count`, `total_cputime` and `total_time`; bad JSON counts as none."""
+    app = _percent(_loads(headers.get("x-app-usage")))
+    page, regain = 0.0, 0.0
+    business = _loads(headers.get("x-business-use-case-usage"))
+    for entries in business.values() if isinstance(business, dict) else []:
+        for entry in entries if isinstance(entries, list) else []:
+            page = max(page, _percent(entry))
+            minutes = entry.get("estimated_time_to_regain_access") if isinstance(entry, dict) else None
+            if isinstance(minutes, int | float) and not isinstance(minutes, bool) and 0 < minutes < 10_000:
+                regain = max(regain, float(minutes))
+    return Usage(max(app, page), timedelta(minutes=regain), app > page)
+
+
+def _loads(raw: str | None) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _percent(entry: Any) -> float:
+    if not isinstance(entry, dict):
+        return 0.0
+    values = [entry.get(name) for name in ("call_count", "total_cputime", "total_time")]
+    return max(
+        (float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)), default=0.0
+    )
 
 
 class FacebookMetrics:
@@ -268,10 +320,14 @@ class FacebookMetrics:
 
     def __init__(self, graph: Graph) -> None:
         self._graph = graph
+        # Pages (or "" for the whole app) whose last answer reported a quota near its end, and
+        # until when: the next read is refused here as throttled, without a request.
+        self._near: dict[str, tuple[datetime, Usage]] = {}
 
     async def fetch_metrics(
         self, credentials: Credentials, remote_ids: Sequence[str], at: datetime
     ) -> dict[str, PostMetrics]:
+        self._refuse_near_limit(credentials, at)
         try:
             return await self._read(credentials, list(remote_ids), at)
         except PublishRejected as exc:
@@ -288,12 +344,30 @@ class FacebookMetrics:
 
     async def _read(self, credentials: Credentials, ids: list[str], at: datetime) -> dict[str, PostMetrics]:
         params = {"ids": ",".join(ids), "fields": METRIC_FIELDS, "access_token": credentials.access_token}
-        body = await self._graph.call("GET", "", f"page {credentials.remote_id}", params=params)
+        body, headers = await self._graph.exchange("GET", "", f"page {credentials.remote_id}", params=params)
+        used = usage_of(headers)
+        if used.percent >= USAGE_CEILING:
+            self._near["" if used.app_wide else credentials.account_id] = (
+                at + (used.regain or USAGE_WAIT),
+                used,
+            )
         return {
             remote_id: _figures(entry, at)
             for remote_id in ids
             if isinstance(entry := body.get(remote_id), dict)
         }
+
+    def _refuse_near_limit(self, credentials: Credentials, at: datetime) -> None:
+        for key in ("", credentials.account_id):
+            until, used = self._near.get(key, (at, Usage()))
+            if until > at:
+                raise PlatformThrottled(
+                    PLATFORM,
+                    f"Facebook reports {used.percent:.0f}% of {'the app' if key == '' else 'the page'}'s "
+                    "quota used; reads pause before it runs out.",
+                    retry_after=(until - at).total_seconds(),
+                    app_wide=key == "",
+                )
 
 
 def _figures(entry: dict[str, Any], at: datetime) -> PostMetrics:

@@ -22,6 +22,7 @@ class FakeSocial:
     requests: list[httpx.Request] = field(default_factory=list)
     answers: list[httpx.Response] = field(default_factory=list)  # scripted answers to figure reads, first
     posted: int = 0
+    usage: dict[str, str] = field(default_factory=dict)  # headers of every Graph figure answer
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         request.read()
@@ -51,7 +52,9 @@ class FakeSocial:
             if unknown:
                 error = {"message": f"(#100) Some of the aliases you requested do not exist: {unknown[0]}"}
                 return httpx.Response(400, json={"error": {**error, "code": 100}})
-            return httpx.Response(200, json={i: graph_entry(*self.figures[i]) for i in ids})
+            return httpx.Response(
+                200, headers=self.usage, json={i: graph_entry(*self.figures[i]) for i in ids}
+            )
         page = request.url.path.rsplit("/", 2)[-2 if request.url.path.endswith("/feed") else -1]
         if request.method == "POST":
             self.posted += 1
