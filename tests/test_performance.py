@@ -393,3 +393,17 @@ async def test_a_page_reported_near_its_quota_is_paused_after_that_answer(world:
     assert [len(ids) for ids in world.social.asked()] == [50]  # the second batch waits
     assert len(done.figures) == 50
     assert (await world.store.backoffs())["facebook:123"] == world.clock.now() + timedelta(minutes=7)
+
+
+async def test_the_published_read_counts_published_posts_past_newer_scheduled_ones(any_world: World) -> None:
+    for n in range(6):
+        await any_world.published(WS, "facebook:123", f"123_{n}", timedelta(hours=10 + n))
+    for n in range(7):  # newer entries of the same index that are not published
+        scheduled = Post(
+            f"s{n}", WS, "d1", "facebook:123", "console:ann", "later", due_at=any_world.clock.now()
+        )
+        await any_world.posts.create(scheduled, PostEvent(any_world.clock.now(), "u", PostStatus.SCHEDULED))
+    now = any_world.clock.now()
+    found = await any_world.store.published(WS, now - timedelta(days=1), now, 5)
+    assert [p.post.id for p in found] == ["p1230", "p1231", "p1232", "p1233", "p1234"]
+    assert len(await any_world.store.published(WS, now - timedelta(days=1), now, 50)) == 6

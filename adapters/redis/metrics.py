@@ -66,22 +66,33 @@ class RedisMetricsStore:
     async def published(
         self, workspace_id: str, since: datetime, until: datetime, limit: int
     ) -> list[Published]:
+        """Read a page of the index at a time: it also holds scheduled and failed posts, and
+        `limit` counts published ones."""
         index = self._keys.workspace(workspace_id, "posts")
-        ids: list[Any] = await self._redis.zrevrangebyscore(
-            index, until.timestamp(), since.timestamp(), start=0, num=limit
-        )
+        found: list[Published] = []
+        start = 0
+        while len(found) < limit:
+            ids: list[Any] = await self._redis.zrevrangebyscore(
+                index, until.timestamp(), since.timestamp(), start=start, num=limit
+            )
+            found += await self._read_published(workspace_id, ids)
+            if len(ids) < limit:
+                break
+            start += limit
+        return found[:limit]
+
+    async def _read_published(self, workspace_id: str, ids: list[Any]) -> list[Published]:
         if not ids:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for raw in ids:
                 pipe.hmget(self._post_key(workspace_id, _text(raw)), "status", "doc", "metrics")
             rows = await pipe.execute()
-        found = []
-        for status, doc, metrics in rows:
-            if status is None or doc is None or _text(status) != PostStatus.PUBLISHED.value:
-                continue
-            found.append(Published(decode_post(doc, status, []), decode_metrics(metrics)))
-        return found
+        return [
+            Published(decode_post(doc, status, []), decode_metrics(metrics))
+            for status, doc, metrics in rows
+            if status is not None and doc is not None and _text(status) == PostStatus.PUBLISHED.value
+        ]
 
     @translate_errors
     async def get(self, workspace_id: str, post_id: str) -> PostMetrics | None:

@@ -227,19 +227,23 @@ async def best_choices(ctx: Context, draft_id: str, targets: list[str]) -> list[
     """The Schedule button's extra quick choice: each target's best slot, when there is one."""
     service = ctx.services.performance
     buttons = []
+    slots: dict[str, Slot | None] = {}  # one history read per platform, however many targets
     for target in targets:
         platform = target.split(":", 1)[0]
-        if not service.offers(platform):
-            continue
-        try:
-            slot = best_slot(await service.best_time(ctx.workspace, platform))
-        except CoreError:  # a quick choice is a convenience: the fixed ones still work
-            continue
+        if platform not in slots:
+            slots[platform] = await _best_of(ctx, platform) if service.offers(platform) else None
+        slot = slots[platform]
         if slot is not None:
-            stamp = _when(slot, ctx.workspace)
             label = f"{target} · best: {slot.label()[:3]} {slot.hour:02d}:00"
-            buttons.append(Button(label, f"/schedule {draft_id} {target} {stamp}"))
+            buttons.append(Button(label, f"/schedule {draft_id} {target} {_when(slot, ctx.workspace)}"))
     return buttons
+
+
+async def _best_of(ctx: Context, platform: str) -> Slot | None:
+    try:
+        return best_slot(await ctx.services.performance.best_time(ctx.workspace, platform))
+    except CoreError:  # a quick choice is a convenience: the fixed ones still work
+        return None
 
 
 COMMANDS = [
