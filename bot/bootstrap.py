@@ -22,6 +22,7 @@ from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.ipblock import BlockPolicy, IpBlocker
 from adapters.redis.keys import Keys
+from adapters.redis.metrics import RedisMetricsStore
 from adapters.redis.post_counts import RedisPostCounter
 from adapters.redis.posts import RedisPostStore
 from adapters.redis.profiles import RedisProfileStore
@@ -30,6 +31,7 @@ from adapters.redis.telegram import RedisTelegramStore
 from adapters.redis.usage import RedisUsageStore
 from adapters.redis.workspaces import RedisWorkspaceStore
 from adapters.scheduler.aps import ArmNotices
+from adapters.scheduler.service import Periodic
 from adapters.security.crypto import TokenCipher
 from adapters.security.oauth_state import JwtLinkCodes, JwtOAuthStates
 from adapters.social.registry import PublisherContext, load_platforms
@@ -51,6 +53,7 @@ from core.lifecycle import AccountResolver, PostLifecycle
 from core.limits import LimitDefaults, UsageService
 from core.media import DraftMedia, MediaLimits, MediaService
 from core.notifications import NotificationSettings, RoutingNotifier
+from core.performance import MetricsRules, PerformanceService
 from core.platforms import Platforms, TokenWriter
 from core.ports import ChannelSender, Clock, Notifier, SystemClock
 from core.posts import PostPublisher
@@ -130,7 +133,9 @@ async def build_studio(
     wiring = Wiring(settings, handle, keys, notifier, clock, client, sleep)
     services = wiring.services(jobs, store, channels, publisher, accounts, links)
     pipeline = finish_pipeline(
-        services.posts.runner, housekeeping(settings, services.accounts, services.posts)
+        services.posts.runner,
+        housekeeping(settings, services.accounts, services.posts),
+        (Periodic("post-figures", settings.metrics_fetch_interval, services.performance.refresh_all),),
     )
     return Studio(
         settings,
@@ -208,6 +213,13 @@ class Wiring:
             posts=posts,
             notifications=NotificationSettings(channels),
             abuse=AbuseGuard(RedisAbuseStore(client, keys), abuse_rules(settings), self.clock),
+            performance=PerformanceService(
+                RedisMetricsStore(client, keys, posts_store),
+                platforms,
+                accounts,
+                self.clock,
+                metrics_rules(settings),
+            ),
             resolver=links or SystemResolver(),
         )
 
@@ -237,6 +249,19 @@ def housekeeping(
             await posts.prune(keep)
 
     return run
+
+
+def metrics_rules(settings: Settings) -> MetricsRules:
+    return MetricsRules(
+        max_age=timedelta(days=settings.metrics_max_age_days),
+        refresh_after=timedelta(seconds=settings.metrics_refresh_seconds),
+        stale_after=timedelta(seconds=settings.metrics_stale_seconds),
+        on_demand_max=settings.metrics_on_demand_max,
+        calls_per_account=settings.metrics_calls_per_account,
+        backoff=timedelta(seconds=settings.metrics_backoff_seconds),
+        history=timedelta(days=settings.besttime_history_days),
+        min_history=settings.besttime_min_posts,
+    )
 
 
 def block_policy(settings: Settings) -> BlockPolicy:

@@ -17,6 +17,7 @@ from core.lifecycle import PostLifecycle
 from core.limits import UsageService
 from core.media import DraftMedia, MediaService
 from core.notifications import NotificationSettings
+from core.performance import PerformanceService
 from core.platforms import Platforms
 from core.ports import Clock, Notifier
 from core.publishing import PublishingService
@@ -40,4 +41,5 @@ class Services:
     posts: PostLifecycle
     notifications: NotificationSettings  # where team notices go (/notify, /link)
     abuse: AbuseGuard  # blocks and automatic pauses of chat members
+    performance: PerformanceService  # post figures (/performance, /status, /stats) and /besttime
     resolver: Resolver = field(default_factory=SystemResolver)  # checks links people post

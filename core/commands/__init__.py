@@ -1,6 +1,6 @@
 """The command registry: each capability contributes its list of commands here."""
 
-from core.commands import basics, linking, moderation, publishing, scheduling, usage
+from core.commands import basics, linking, moderation, performance, publishing, scheduling, usage
 from core.commands.registry import Registry
 from core.generation import commands as generation
 
@@ -15,5 +15,6 @@ def build_registry() -> Registry:
             *usage.COMMANDS,
             *moderation.COMMANDS,
             *linking.COMMANDS,
+            *performance.COMMANDS,
         ]
     )

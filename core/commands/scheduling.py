@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from core.commands.linking import chat_channel
+from core.commands.performance import best_choices, status_lines
 from core.commands.publishing import privacy_alias
 from core.commands.registry import Args, Command, Context, NoArgs
 from core.drafts import Draft
@@ -201,7 +202,7 @@ async def suggest_times(ctx: Context, draft_id: str, named: list[str]) -> Reply:
         Button(f"{target} · {label}", f"/schedule {draft.id} {target} {when}")
         for target in targets[:4]
         for label, when in QUICK_TIMES
-    )
+    ) + tuple(await best_choices(ctx, draft.id, targets[:4]))
     return Reply(
         f"When should draft {draft.id} go out? Pick below, or type /schedule {draft.id} <account> <when> "
         f"(e.g. {EXAMPLES}; times in {ctx.workspace.timezone}).",
@@ -252,7 +253,8 @@ async def status(ctx: Context, args: PostArgs) -> Reply:
         f"  {e.at.astimezone(ctx.workspace.zone):%Y-%m-%d %H:%M:%S} {e.status.value}: {e.detail} ({e.actor})"
         for e in post.history[-10:]
     ]
-    text = card(post, ctx.workspace.timezone) + "\nHistory:\n" + "\n".join(history)
+    figures = "".join(f"\n{line}" for line in await status_lines(ctx, post))
+    text = card(post, ctx.workspace.timezone) + figures + "\nHistory:\n" + "\n".join(history)
     return Reply(text, post_buttons(post), card=True)
 
 
