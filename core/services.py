@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from core.abuse import AbuseGuard
 from core.accounts import AccountService
+from core.calendar import CalendarService
 from core.drafts import DraftStore
 from core.generation.service import GenerationService
 from core.lifecycle import PostLifecycle
@@ -36,4 +37,5 @@ class Services:
     posts: PostLifecycle
     channels: ChannelStore
     abuse: AbuseGuard  # blocks and automatic pauses of chat members
+    calendar: CalendarService  # /calendar: posts by day and hour, picture and text
     resolver: Resolver = field(default_factory=SystemResolver)  # checks links people post

@@ -1,6 +1,6 @@
 """The command registry: each capability contributes its list of commands here."""
 
-from core.commands import basics, linking, moderation, publishing, scheduling, usage
+from core.commands import basics, calendar, linking, moderation, publishing, scheduling, usage
 from core.commands.registry import Registry
 from core.generation import commands as generation
 
@@ -12,6 +12,7 @@ def build_registry() -> Registry:
             *generation.COMMANDS,
             *publishing.COMMANDS,
             *scheduling.COMMANDS,
+            *calendar.COMMANDS,
             *usage.COMMANDS,
             *moderation.COMMANDS,
             *linking.COMMANDS,
