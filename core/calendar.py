@@ -124,7 +124,9 @@ def parse_at(view: View, at: str) -> date | int:
 def names_a_time(word: str) -> bool:
     """Is `word` shaped like a period (`parse_at` input) rather than a platform or a view?"""
     text = word.strip().lower()
-    return bool(ISO_DATE.match(text) or OFFSET.match(text)) or text in WORDS
+    # Platform names start with a letter: anything starting with a sign or a digit was meant as
+    # a time, so a malformed one is refused as a time ("+99999"), not as an unknown platform.
+    return text in WORDS or text[:1] in ("+", "-") or text[:1].isdigit()
 
 
 def anchor_of(view: View, at: str, today: date) -> date:

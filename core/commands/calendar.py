@@ -16,6 +16,7 @@ from core.reply import Attachment, Button, Reply
 GROUP = "Scheduling"
 VIEWS = ("week", "month")
 WORD_FIELDS = ("view", "platform", "at")
+NOUNS = {"view": "view", "platform": "platform", "at": "time"}
 
 
 class CalendarArgs(Args):
@@ -46,7 +47,7 @@ class CalendarArgs(Args):
                 raise PydanticCustomError(
                     "calendar_words",
                     "'{first}' and '{second}' both say the {field}; give one",
-                    {"first": sorted_words[field], "second": word, "field": field},
+                    {"first": sorted_words[field], "second": word, "field": NOUNS[field]},
                 )
             sorted_words[field] = word.lower() if field == "view" else word
         return {**{k: v for k, v in data.items() if k not in WORD_FIELDS}, **sorted_words}
