@@ -47,8 +47,10 @@ from core.reply import Reply
 from core.workspaces import Role
 from tests.conftest import FakeClock, caller, run
 from tests.fake_bot_api import FakeBotApi
+from tests.fake_discord import GUILD_ID, MEMBER, FakeDiscord, slash
 from tests.telegram_harness import Harness, start_harness
 from tests.test_console import run_console
+from tests.test_discord import answer_to, fake, front  # noqa: F401 - the Discord fixtures, shared
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WS = "console:w1"
@@ -511,6 +513,37 @@ async def test_telegram_sends_the_calendar_as_a_photo_with_its_buttons(
     pressed = tg.api.of("sendPhoto")[-1]
     assert pressed.params["caption"].startswith("Calendar, week of Mon 30 Nov to Sun 6 Dec 2026 (UTC)")
     assert tg.api.of("answerCallbackQuery")
+
+
+async def test_discord_answers_with_the_list_the_picture_and_the_buttons(
+    studio: Studio,
+    fake: FakeDiscord,  # noqa: F811 - the fixture imported above
+    front: object,  # noqa: F811 - a connected front end, started by its fixture
+    clock: FakeClock,
+) -> None:
+    clock.current = at(2026, 12, 2, 12)
+    due = at(2026, 12, 8, 13, 30)
+    await seed(store_of(studio), "dc01", due, PostStatus.PUBLISHED, workspace=f"dc:{GUILD_ID}")
+    await seed(store_of(studio), "tg01", due, PostStatus.FAILED, workspace="tg:42")
+    body = await answer_to(fake, slash(fake, "calendar", who=MEMBER, view="week", at="2026-12-07"))
+    message = body["data"]
+    assert message["content"].splitlines() == [
+        "Calendar, week of Mon 7 Dec to Sun 13 Dec 2026 (UTC), all platforms: 1 post (1 published).",
+        "Tue 8 Dec",
+        "  13:30 UTC  facebook:1  published  “Text of dc01”  post dc01",
+    ]
+    assert message["attachments"] == [{"id": 0, "filename": "calendar-week-2026-12-07.png"}]
+    image = Image.open(io.BytesIO(bytes(body["files[0]"]))).convert("RGB")
+    layout = week_layout(period_of("week", date(2026, 12, 7), ZoneInfo("UTC")).days, [13])
+    assert share(image, coords(layout.slot(date(2026, 12, 8), 13, 0, 1)), STYLES["published"].colour) > 0.6
+    assert any_status(image, coords(layout.cell(date(2026, 12, 8), 12))) == []
+    buttons = [b for row in message["components"] for b in row["components"]]
+    assert [b["custom_id"] for b in buttons] == [
+        "cs:/calendar week 2026-11-30",
+        "cs:/calendar week",
+        "cs:/calendar week 2026-12-14",
+        "cs:/calendar month 2026-12-07",
+    ]
 
 
 def test_console_prints_the_list_and_saves_the_picture(redis_db: str, tmp_path: Path) -> None:
