@@ -174,6 +174,7 @@ class CalendarPage:
     entries: tuple[Entry, ...]  # earliest first
     truncated: bool  # more posts exist in this period than are shown
     platform: str = ""  # the filter, "" for every platform
+    today: date | None = None  # marked in the picture when the period contains it
 
     @property
     def title(self) -> str:
@@ -231,10 +232,10 @@ class CalendarService:
         return self.clock.now().astimezone(workspace.zone).date()
 
     async def page(self, workspace: Workspace, view: View, at: str = "", platform: str = "") -> CalendarPage:
-        anchor = anchor_of(view, at, self.today(workspace))
-        period = period_of(view, anchor, workspace.zone)
+        today = self.today(workspace)
+        period = period_of(view, anchor_of(view, at, today), workspace.zone)
         entries, truncated = await self._entries(workspace, period, platform)
-        return CalendarPage(period, workspace.timezone, tuple(entries), truncated, platform)
+        return CalendarPage(period, workspace.timezone, tuple(entries), truncated, platform, today)
 
     async def picture(self, page: CalendarPage) -> bytes:
         return await self.renderer.calendar(page)

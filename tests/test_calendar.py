@@ -374,6 +374,8 @@ async def test_buttons_move_between_weeks_and_months_as_typed_commands(
         ("Next week ▶", "/calendar week 2026-12-07 facebook"),
         ("Month view", "/calendar month 2026-12-02 facebook"),
     ]
+    labels = [t.get_text() for t in calendar_figure(await page_of(studio, "week", "")).axes[0].texts]
+    assert "Wed 2 Dec · today" in labels and "Mon 30 Nov" in labels
     after = await run(studio, week.buttons[2].command)
     after = await run(studio, after.buttons[2].command)
     assert "week of Mon 14 Dec" in after.text and "post nx01" in after.text

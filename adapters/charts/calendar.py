@@ -172,7 +172,8 @@ def _fill(axes: Axes, box: Box, colour: str, edge: str = "none") -> None:
 def _draw_week(axes: Axes, layout: WeekLayout, page: CalendarPage) -> None:
     for day in layout.days:
         top = layout.cell(day, layout.hours[0])
-        _text(axes, top.x0 + 4, TOP - 12, f"{day:%a} {day.day} {day:%b}", size=9, weight="bold")
+        mark = " · today" if day == page.today else ""
+        _text(axes, top.x0 + 4, TOP - 12, f"{day:%a} {day.day} {day:%b}{mark}", size=9, weight="bold")
         for hour in range(*layout.hours):
             _fill(axes, layout.cell(day, hour), WEEKEND if day.weekday() >= 5 else "white", GRID)
     for hour in range(*layout.hours):
@@ -203,7 +204,17 @@ def _draw_month(axes: Axes, layout: MonthLayout, page: CalendarPage) -> None:
         if day == layout.days[0] or day.weekday() == 0:  # ISO week numbers in the left margin
             _text(axes, 8, cell.y0 + DAY_LABEL / 2, f"W{day.isocalendar().week:02d}", colour=MUTED)
         _fill(axes, cell, WEEKEND if day.weekday() >= 5 else "white", GRID)
-        _text(axes, cell.x0 + 4, cell.y0 + DAY_LABEL / 2, str(day.day), size=8, colour=MUTED)
+        today = day == page.today
+        label, weight = (f"{day.day} · today", "bold") if today else (str(day.day), "normal")
+        _text(
+            axes,
+            cell.x0 + 4,
+            cell.y0 + DAY_LABEL / 2,
+            label,
+            size=8,
+            colour=INK if today else MUTED,
+            weight=weight,
+        )
         _draw_lines(axes, layout, day, page.on(day))
 
 
