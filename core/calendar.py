@@ -268,7 +268,8 @@ class CalendarService:
 def describe(page: CalendarPage) -> str:
     entries = page.entries
     if not entries:
-        return f"{page.title}: no posts. Schedule one with /schedule <draft> <platform> <when>."
+        note = f"\n{truncation_note(page)}" if page.truncated else ""
+        return f"{page.title}: no posts. Schedule one with /schedule <draft> <platform> <when>.{note}"
     counts: dict[str, int] = {}
     for entry in entries:
         counts[entry.status] = counts.get(entry.status, 0) + 1
@@ -286,6 +287,11 @@ def describe(page: CalendarPage) -> str:
 
 def truncation_note(page: CalendarPage) -> str:
     hint = f" /calendar {page.period.view} <platform> narrows it." if not page.platform else ""
+    if len(page.entries) < MAX_POSTS:  # the scan bound, not the drawing bound, was reached
+        return (
+            f"Only the first {MAX_SCANNED:,} posts stored for this {page.period.view} were read "
+            f"(cancelled ones and other platforms' included); later ones are not shown.{hint}"
+        )
     return f"Only the first {len(page.entries)} posts of this {page.period.view} are shown.{hint}"
 
 

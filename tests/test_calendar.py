@@ -448,6 +448,26 @@ async def test_too_many_posts_are_bounded_and_say_so(studio: Studio, clock: Fake
     assert any(label.startswith(f"Only the first {MAX_POSTS} posts") for label in labels)
 
 
+async def test_the_read_is_bounded_even_when_nothing_read_is_shown(
+    studio: Studio, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("core.calendar.PAGE", 2)
+    monkeypatch.setattr("core.calendar.MAX_SCANNED", 4)
+    await berlin(studio, clock, at(2026, 12, 2, 12))
+    store = store_of(studio)
+    for n in range(4):
+        await seed(store, f"c{n}", at(2026, 12, 7, 9, n), PostStatus.CANCELLED)
+    await seed(store, "late", at(2026, 12, 8, 9), PostStatus.SCHEDULED)
+    reply = await run(studio, "/calendar week +1 facebook")
+    assert "post late" not in reply.text and "facebook: no posts." in reply.text
+    assert reply.text.endswith(
+        "Only the first 4 posts stored for this week were read (cancelled ones and other platforms' "
+        "included); later ones are not shown."
+    )
+    monkeypatch.setattr("core.calendar.MAX_SCANNED", 6)
+    assert "post late" in (await run(studio, "/calendar week +1 facebook")).text
+
+
 async def test_bad_input_gets_a_clear_message(studio: Studio, clock: FakeClock) -> None:
     clock.current = at(2026, 12, 2, 12)
     for text, words in [
