@@ -43,6 +43,7 @@ from core.accounts import AccountService
 from core.calendar import CalendarService
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
+from core.drafts import DraftService
 from core.generation.brand import RecentProfiles
 from core.generation.ports import GeneratorSource, ProviderConfig
 from core.generation.pricing import DEFAULT_PRICES, PriceTable
@@ -51,7 +52,7 @@ from core.generation.service import Defaults, GenerationService
 from core.lifecycle import AccountResolver, PostLifecycle
 from core.limits import LimitDefaults, UsageService
 from core.media import DraftMedia, MediaLimits, MediaService
-from core.notifications import RoutingNotifier
+from core.notifications import NotificationSettings, RoutingNotifier
 from core.platforms import Platforms, TokenWriter
 from core.ports import ChannelSender, Clock, Notifier, SystemClock
 from core.posts import PostPublisher
@@ -191,7 +192,7 @@ class Wiring:
             notifier=self.notifier,
             clock=self.clock,
             usage=usage,
-            drafts=drafts,
+            drafts=DraftService(drafts),
             media=media,
             attachments=DraftMedia(drafts, media),
             platforms=platforms,
@@ -207,7 +208,7 @@ class Wiring:
             ),
             generation=build_generation(settings, RedisProfileStore(client, keys), drafts, usage, self.clock),
             posts=posts,
-            channels=channels,
+            notifications=NotificationSettings(channels),
             abuse=AbuseGuard(RedisAbuseStore(client, keys), abuse_rules(settings), self.clock),
             calendar=CalendarService(posts_store, MatplotlibCalendarRenderer(), self.clock),
             resolver=links or SystemResolver(),

@@ -24,7 +24,7 @@ from core.commands.registry import Command
 from core.drafts import Draft
 from core.lifecycle import PermissiveAccounts
 from core.workspaces import Role
-from tests.conftest import FakeClock, RecordingNotifier, run
+from tests.conftest import FakeClock, RecordingNotifier, draft_store, run
 from tests.fakes.core_fakes import FakePublisher
 
 DRAFT_FIELDS = {"draft", "id"}
@@ -54,7 +54,7 @@ async def two(
         settings, notifier=RecordingNotifier(), clock=clock, redis=RedisHandle(fake_redis, "memory://"),
         publisher=FakePublisher(), accounts=PermissiveAccounts,
     )  # fmt: skip
-    await studio.services.drafts.save(Draft("a1b2c3", "console:A", "console:ann", "post", SECRET_TEXT))
+    await draft_store(studio).save(Draft("a1b2c3", "console:A", "console:ann", "post", SECRET_TEXT))
     scheduled = await run(studio, "/schedule a1b2c3 facebook in 3h", user="ann", workspace="A")
     post_id = scheduled.text.split("Post ", 1)[1].split(" ", 1)[0]
     photo = tmp_path / "photo.jpg"
@@ -85,7 +85,7 @@ def line_for(command: Command, two: Two) -> str:
 
 
 async def state_of(two: Two) -> tuple[object, object]:
-    draft = await two.studio.services.drafts.get("console:A", two.draft_id)
+    draft = await draft_store(two.studio).get("console:A", two.draft_id)
     post = await two.studio.services.posts.store.get("console:A", two.post_id)  # type: ignore[union-attr]
     return (draft.text, len(draft.versions), len(draft.media)), (post.status, post.due_at, len(post.history))
 
