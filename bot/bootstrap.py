@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from adapters.ai.catalog import Configure, ProviderCatalog
 from adapters.charts.activity import MatplotlibChartRenderer
+from adapters.charts.calendar import MatplotlibCalendarRenderer
 from adapters.media.local import LocalMediaStore
 from adapters.redis.abuse import RedisAbuseStore
 from adapters.redis.accounts import RedisAccountStore, Reencrypted
@@ -41,6 +42,7 @@ from bot.pipeline import Pipeline, build_pipeline
 from bot.settings import Settings
 from core.abuse import AbuseGuard, AbuseRules
 from core.accounts import AccountService
+from core.calendar import CalendarService
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
 from core.drafts import DraftService
@@ -220,6 +222,7 @@ class Wiring:
                 self.clock,
                 metrics_rules(settings),
             ),
+            calendar=CalendarService(posts_store, MatplotlibCalendarRenderer(), self.clock),
             resolver=links or SystemResolver(),
         )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from core.abuse import AbuseGuard
 from core.accounts import AccountService
+from core.calendar import CalendarService
 from core.drafts import DraftService
 from core.generation.service import GenerationService
 from core.lifecycle import PostLifecycle
@@ -42,4 +43,5 @@ class Services:
     notifications: NotificationSettings  # where team notices go (/notify, /link)
     abuse: AbuseGuard  # blocks and automatic pauses of chat members
     performance: PerformanceService  # post figures (/performance, /status, /stats) and /besttime
+    calendar: CalendarService  # /calendar: posts by day and hour, picture and text
     resolver: Resolver = field(default_factory=SystemResolver)  # checks links people post

@@ -5,16 +5,20 @@ tried, so a command added later is covered without touching this file."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from PIL import Image
 
+from adapters.charts.calendar import BOTTOM
 from adapters.redis.connection import RedisHandle
 from bot.bootstrap import Studio, build_studio
 from bot.settings import Settings
+from core.calendar import legend
 from core.commands import build_registry
 from core.commands.registry import Command
 from core.drafts import Draft
@@ -106,3 +110,36 @@ async def test_another_workspace_cannot_reach_an_id(two: Two, command: Command, 
     assert (await run(two.studio, "/queue", user="bob", workspace="B")).text.startswith(
         "Nothing is scheduled"
     )
+
+
+def listing_commands() -> list[Command]:
+    """Commands that run with no argument at all: the overviews (/queue, /drafts, /calendar...)."""
+    return [c for c in build_registry().all() if not any(o.required for o in c.options())]
+
+
+def test_the_registry_has_listing_commands_to_try() -> None:
+    assert {"queue", "drafts", "calendar"} <= {c.name for c in listing_commands()}
+
+
+@pytest.mark.parametrize("command", listing_commands(), ids=lambda c: c.name)
+async def test_another_workspace_lists_nothing_of_a(two: Two, command: Command) -> None:
+    reply = await run(two.studio, f"/{command.name}", Role.ADMIN, user="bob", workspace="B")
+    for secret in (SECRET_TEXT, two.post_id):
+        assert secret not in reply.text, (command.name, reply.text)
+    assert await run(two.studio, f"/{command.name}", Role.ADMIN, user="ann", workspace="A")  # A's own: fine
+
+
+async def test_another_workspace_calendar_draws_none_of_a_posts(two: Two) -> None:
+    own = await run(two.studio, "/calendar", user="ann", workspace="A")
+    other = await run(two.studio, "/calendar", user="bob", workspace="B")
+    assert f"post {two.post_id}" in own.text and two.post_id not in other.text
+    assert own.attachment is not None and other.attachment is not None
+    colours = {style.colour for _, style in legend()}
+
+    def drawn(png: bytes) -> int:
+        with Image.open(io.BytesIO(png)) as image:
+            grid = image.convert("RGB").crop((0, 0, image.width, image.height - BOTTOM))
+            counts = grid.getcolors(maxcolors=grid.width * grid.height) or []
+        return sum(n for n, rgb in counts if "#{:02X}{:02X}{:02X}".format(*rgb) in colours)
+
+    assert drawn(own.attachment.data) > 100 and drawn(other.attachment.data) == 0

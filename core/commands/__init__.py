@@ -1,6 +1,15 @@
 """The command registry: each capability contributes its list of commands here."""
 
-from core.commands import basics, linking, moderation, performance, publishing, scheduling, usage
+from core.commands import (
+    basics,
+    calendar,
+    linking,
+    moderation,
+    performance,
+    publishing,
+    scheduling,
+    usage,
+)
 from core.commands.registry import Registry
 from core.generation import commands as generation
 
@@ -12,6 +21,7 @@ def build_registry() -> Registry:
             *generation.COMMANDS,
             *publishing.COMMANDS,
             *scheduling.COMMANDS,
+            *calendar.COMMANDS,
             *usage.COMMANDS,
             *moderation.COMMANDS,
             *linking.COMMANDS,
