@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from adapters.ai.catalog import Configure, ProviderCatalog
 from adapters.charts.activity import MatplotlibChartRenderer
+from adapters.charts.calendar import MatplotlibCalendarRenderer
 from adapters.media.local import LocalMediaStore
 from adapters.redis.abuse import RedisAbuseStore
 from adapters.redis.accounts import RedisAccountStore, Reencrypted
@@ -22,6 +23,7 @@ from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.ipblock import BlockPolicy, IpBlocker
 from adapters.redis.keys import Keys
+from adapters.redis.metrics import RedisMetricsStore
 from adapters.redis.post_counts import RedisPostCounter
 from adapters.redis.posts import RedisPostStore
 from adapters.redis.profiles import RedisProfileStore
@@ -30,6 +32,7 @@ from adapters.redis.telegram import RedisTelegramStore
 from adapters.redis.usage import RedisUsageStore
 from adapters.redis.workspaces import RedisWorkspaceStore
 from adapters.scheduler.aps import ArmNotices
+from adapters.scheduler.service import Periodic
 from adapters.security.crypto import TokenCipher
 from adapters.security.oauth_state import JwtLinkCodes, JwtOAuthStates
 from adapters.social.registry import PublisherContext, load_platforms
@@ -40,8 +43,10 @@ from bot.settings import Settings
 from core.abuse import AbuseGuard, AbuseRules
 from core.accounts import AccountService
 from core.approvals import ApprovalNotices, ApprovalService
+from core.calendar import CalendarService
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
+from core.drafts import DraftService
 from core.generation.brand import RecentProfiles
 from core.generation.ports import GeneratorSource, ProviderConfig
 from core.generation.pricing import DEFAULT_PRICES, PriceTable
@@ -50,7 +55,8 @@ from core.generation.service import Defaults, GenerationService
 from core.lifecycle import AccountResolver, PostLifecycle
 from core.limits import LimitDefaults, UsageService
 from core.media import DraftMedia, MediaLimits, MediaService
-from core.notifications import RoutingNotifier
+from core.notifications import NotificationSettings, RoutingNotifier
+from core.performance import MetricsRules, PerformanceService
 from core.platforms import Platforms, TokenWriter
 from core.ports import ChannelSender, Clock, Notifier, SystemClock
 from core.posts import PostPublisher
@@ -130,7 +136,9 @@ async def build_studio(
     wiring = Wiring(settings, handle, keys, notifier, clock, client, sleep)
     services = wiring.services(jobs, store, channels, publisher, accounts, links)
     pipeline = finish_pipeline(
-        services.posts.runner, housekeeping(settings, services.accounts, services.posts)
+        services.posts.runner,
+        housekeeping(settings, services.accounts, services.posts),
+        (Periodic("post-figures", settings.metrics_fetch_interval, services.performance.refresh_all),),
     )
     return Studio(
         settings,
@@ -194,7 +202,7 @@ class Wiring:
             notifier=self.notifier,
             clock=self.clock,
             usage=usage,
-            drafts=drafts,
+            drafts=DraftService(drafts),
             media=media,
             attachments=DraftMedia(drafts, media),
             platforms=platforms,
@@ -210,8 +218,16 @@ class Wiring:
             ),
             generation=build_generation(settings, RedisProfileStore(client, keys), drafts, usage, self.clock),
             posts=posts,
-            channels=channels,
+            notifications=NotificationSettings(channels),
             abuse=AbuseGuard(RedisAbuseStore(client, keys), abuse_rules(settings), self.clock),
+            performance=PerformanceService(
+                RedisMetricsStore(client, keys, posts_store),
+                platforms,
+                accounts,
+                self.clock,
+                metrics_rules(settings),
+            ),
+            calendar=CalendarService(posts_store, MatplotlibCalendarRenderer(), self.clock),
             resolver=links or SystemResolver(),
             approvals=ApprovalService(posts, posts_store, workspaces, platforms, workspace_store, notices),
         )
@@ -242,6 +258,19 @@ def housekeeping(
             await posts.prune(keep)
 
     return run
+
+
+def metrics_rules(settings: Settings) -> MetricsRules:
+    return MetricsRules(
+        max_age=timedelta(days=settings.metrics_max_age_days),
+        refresh_after=timedelta(seconds=settings.metrics_refresh_seconds),
+        stale_after=timedelta(seconds=settings.metrics_stale_seconds),
+        on_demand_max=settings.metrics_on_demand_max,
+        calls_per_account=settings.metrics_calls_per_account,
+        backoff=timedelta(seconds=settings.metrics_backoff_seconds),
+        history=timedelta(days=settings.besttime_history_days),
+        min_history=settings.besttime_min_posts,
+    )
 
 
 def block_policy(settings: Settings) -> BlockPolicy:

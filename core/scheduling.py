@@ -91,6 +91,14 @@ class PostStore(Protocol):
 
     async def list_workspace(self, workspace_id: str, limit: int = 50) -> list[Post]: ...
 
+    async def between(
+        self, workspace_id: str, start: datetime, end: datetime, *, offset: int = 0, count: int = 100
+    ) -> list[Post]:
+        """One page (`offset`, at most `count`) of the workspace's posts whose time — due, or
+        created when there is no due time — is in [start, end), earliest first, without history
+        (the calendar)."""
+        ...
+
     async def prune(self, before: datetime) -> int:
         """Delete finished posts (published, failed, missed, cancelled) due or created before
         `before`, in every workspace; returns how many."""

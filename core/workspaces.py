@@ -38,6 +38,9 @@ LINK_SETTING = "linked_to"  # in a chat's own settings: the workspace it joined 
 LINK_CHANNEL_SETTING = "linked_channel"  # the notification channel the join added for it
 ADMIN_ROLES_SETTING = "admin_roles"  # chat roles (Discord role ids) whose members are admins
 APPROVALS_SETTING = "approvals"  # which platforms' posts wait for an admin (core/approval_rules.py)
+# How long the workspace a chat acted in is remembered for prefetching (`acting_id`). Long on
+# purpose: it is only a guess for a read made ahead, so a stale one wastes a read, nothing more.
+ACTING_REMEMBERED_FOR = 3600.0
 
 
 @dataclass(frozen=True)
@@ -172,10 +175,12 @@ class WorkspaceService:
         *,
         links: LinkStore | None = None,
         codes: LinkCodes | None = None,
+        acting: Recent[str, str] | None = None,
     ) -> None:
         self._store = store
         self._default_timezone = default_timezone
         self._recent: Recent[str, Loaded] = recent or Recent()
+        self._acting: Recent[str, str] = acting or Recent(ACTING_REMEMBERED_FOR)
         self._links = links
         self._codes = codes
 
@@ -191,12 +196,20 @@ class WorkspaceService:
                 settings = await self._store.touch(target, actor)
             loaded = Loaded(settings, (loaded.members if loaded else frozenset()) | {member}, target)
             self._recent.put(workspace_id, loaded)
+            self._acting.put(workspace_id, target or workspace_id)
         timezone = loaded.settings.get("timezone", self._default_timezone)
         roles = frozenset(r for r in loaded.settings.get(ADMIN_ROLES_SETTING, "").split(",") if r)
         approvals = loaded.settings.get(APPROVALS_SETTING, "")
         return Workspace(
             loaded.target or workspace_id, platform, title, timezone, workspace_id, roles, approvals
         )
+
+    def acting_id(self, workspace_id: str) -> str:
+        """The workspace a chat last acted in here (the one it joined with /link, or its own),
+        known without a round trip, so a command's first reads can start while `open` runs.
+        A guess: a chat not seen for an hour, or linked by another process since, guesses its
+        own id, and a wrong guess wastes that read; handlers always read under `open`'s answer."""
+        return self._acting.get(workspace_id) or workspace_id
 
     async def members(self, workspace: Workspace) -> dict[str, str]:
         """user id → display name of everyone who has used the studio in this workspace."""
@@ -255,6 +268,7 @@ class WorkspaceService:
             workspace.own_id, {LINK_SETTING: invite.workspace_id, LINK_CHANNEL_SETTING: channel}
         )
         self.forget(workspace)
+        self._acting.put(workspace.own_id, invite.workspace_id)
         return invite
 
     async def unlink(self, workspace: Workspace, actor: Actor) -> list[tuple[str, str]]:
@@ -271,6 +285,7 @@ class WorkspaceService:
             await links.delete_settings(chat, (LINK_SETTING, LINK_CHANNEL_SETTING))
             await links.remove_alias(workspace.id, chat)
             self._recent.forget(chat)
+            self._acting.forget(chat)
             detached.append((chat, settings.get(LINK_CHANNEL_SETTING, "")))
         self._recent.forget(workspace.id)
         return detached

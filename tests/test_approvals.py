@@ -23,7 +23,7 @@ from core.notifications import Channel, RoutingNotifier
 from core.posts import Post, PostEvent, PostStatus
 from core.reply import Button, Reply
 from core.workspaces import Role, Workspace
-from tests.conftest import FakeClock, run
+from tests.conftest import FakeClock, draft_store, run
 from tests.fakes.core_fakes import FakePublisher
 from tests.test_publish_console import GraphServer, graph  # noqa: F401 - the fixture is used by name
 
@@ -83,7 +83,7 @@ async def bench(
         settings, notifier=notifier, clock=clock, redis=RedisHandle(fake_redis, "memory://"),
         publisher=publisher, accounts=PermissiveAccounts,
     )  # fmt: skip
-    await studio.services.drafts.save(Draft("k3m9qa", WS, "console:bob", "post", "Fresh bread today"))
+    await draft_store(studio).save(Draft("k3m9qa", WS, "console:bob", "post", "Fresh bread today"))
     bench = Bench(studio, clock, notifier, publisher)
     await bench.say("/approvals on")
     yield bench

@@ -18,7 +18,7 @@ from bot.settings import Settings
 from core.drafts import Draft
 from core.lifecycle import PermissiveAccounts
 from core.posts import PostStatus
-from tests.conftest import FakeClock, RecordingNotifier
+from tests.conftest import FakeClock, RecordingNotifier, draft_store
 from tests.fake_discord import (
     ADMIN,
     EPHEMERAL,
@@ -42,7 +42,7 @@ async def studio(settings: Settings, fake_redis: aioredis.Redis, clock: FakeCloc
         settings, notifier=RecordingNotifier(), clock=clock, redis=RedisHandle(fake_redis, "memory://"),
         publisher=FakePublisher(), accounts=PermissiveAccounts,
     )  # fmt: skip
-    await built.services.drafts.save(Draft("k3m9qa", WS, "dc:6", "post", "Fresh bread"))
+    await draft_store(built).save(Draft("k3m9qa", WS, "dc:6", "post", "Fresh bread"))
     yield built
 
 

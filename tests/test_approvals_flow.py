@@ -31,7 +31,7 @@ from core.lifecycle import PermissiveAccounts
 from core.notifications import RoutingNotifier
 from core.posts import Post, PostEvent, PostStatus
 from core.workspaces import Role
-from tests.conftest import TEST_REDIS_URL, free_port, process_env
+from tests.conftest import TEST_REDIS_URL, draft_store, free_port, process_env
 from tests.fake_bot_api import FakeBotApi
 from tests.fakes.core_fakes import FakePublisher
 from tests.telegram_harness import Harness, start_harness
@@ -96,7 +96,7 @@ async def team(settings: Settings, real_redis: aioredis.Redis, tmp_path: Path) -
     publisher = TimedPublisher()
     outs = {"ann": io.StringIO(), "bob": io.StringIO(), "team": io.StringIO()}
     studio = await pipeline_studio(settings, real_redis, publisher, senders=[ConsoleSender(outs["team"])])
-    await studio.services.drafts.save(Draft(DRAFT, "console:console", "console:bob", "post", "Fresh bread"))
+    await draft_store(studio).save(Draft(DRAFT, "console:console", "console:bob", "post", "Fresh bread"))
     await studio.start_scheduler()
     identity = ConsoleIdentity
     admin = Console(studio.dispatcher, identity("ann", "console", Role.ADMIN), tmp_path, outs["ann"])
@@ -202,7 +202,7 @@ async def tg_team(
     studio = await pipeline_studio(settings, real_redis, publisher)
     harness = await start_harness(studio, api, settings)
     studio.add_sender(TelegramChannelSender(harness.app.bot, harness.frontend.delivery))
-    await studio.services.drafts.save(Draft(DRAFT, f"tg:{GROUP}", f"tg:{MEMBER_ID}", "post", "Fresh bread"))
+    await draft_store(studio).save(Draft(DRAFT, f"tg:{GROUP}", f"tg:{MEMBER_ID}", "post", "Fresh bread"))
     api.admins.add((GROUP, ADMIN_ID))
     await studio.start_scheduler()
     yield harness, studio, publisher

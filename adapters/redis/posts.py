@@ -224,6 +224,26 @@ class RedisPostStore:
         return sorted(posts, key=lambda p: p.due_at or datetime.min.replace(tzinfo=UTC))
 
     @translate_errors
+    async def between(
+        self, workspace_id: str, start: datetime, end: datetime, *, offset: int = 0, count: int = 100
+    ) -> list[Post]:
+        """A page of the workspace's every-post index by score (the due time, or the creation
+        time of a post without one): no index of its own, so nothing more is kept per post. The
+        documents come in one pipelined round trip; all keys share the workspace's hash slot."""
+        index = self._keys.workspace(workspace_id, "posts")
+        ids: list[bytes] = await self._redis.zrangebyscore(  # type: ignore[assignment]
+            index, start.timestamp(), f"({end.timestamp()}", offset, count
+        )
+        if not ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for raw in ids:
+                pipe.hmget(self._post_key(workspace_id, _text(raw)), "doc", "status", "epoch")
+            rows = await pipe.execute()
+        # A post pruned between the two reads is simply not there any more.
+        return [decode_post(doc, status, [], epoch) for doc, status, epoch in rows if doc and status]
+
+    @translate_errors
     async def workspaces(self) -> list[str]:
         return sorted(_text(raw) for raw in await self._redis.smembers(self.workspaces_key))
 

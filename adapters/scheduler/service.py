@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from adapters.redis.lease import RedisLease
@@ -42,6 +42,16 @@ class Reconciliation:
     queued_stuck: int = 0
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """Work the leader alone repeats every `every` seconds while it leads (fetching post
+    figures): one process does it however many run, and a new leader picks it up."""
+
+    name: str
+    every: float
+    run: Callable[[], Awaitable[object]]
+
+
 class LeaderService:
     def __init__(
         self,
@@ -54,11 +64,13 @@ class LeaderService:
         stuck_after: float,
         housekeeping: Callable[[], Awaitable[object]] | None = None,
         housekeeping_every: float = 3600.0,
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         self.lease, self.timer, self.store, self.queue, self.clock = lease, timer, store, queue, clock
         self.stuck_after = stuck_after
         self.renew_every = lease.ttl_seconds / 3
         self.housekeeping, self.housekeeping_every = housekeeping, housekeeping_every
+        self.periodic = tuple(periodic)
         self.epoch = 0  # the epoch we lead under; 0 while standing by
         self.last: Reconciliation | None = None
         self._lead_tasks: list[asyncio.Task[None]] = []
@@ -132,6 +144,8 @@ class LeaderService:
         ]
         if self.housekeeping is not None:
             self._lead_tasks.append(asyncio.create_task(self._chores_loop(), name="housekeeping"))
+        for job in self.periodic:
+            self._lead_tasks.append(asyncio.create_task(self._periodic_loop(job), name=job.name))
         self.became_leader.set()
 
     async def _stand_down(self) -> None:
@@ -274,6 +288,18 @@ class LeaderService:
             except CoreError as exc:
                 log.warning("housekeeping skipped: %s", exc)
             await asyncio.sleep(max(0.0, self.housekeeping_every - self.renew_every))
+
+    async def _periodic_loop(self, job: Periodic) -> None:
+        # Like the chores, a short pause first: a leader that stands down at once skips it.
+        await asyncio.sleep(min(job.every, self.renew_every))
+        while True:
+            try:
+                await job.run()
+            except CoreError as exc:
+                log.warning("%s skipped: %s", job.name, exc)
+            except Exception:  # one bad round must not end the loop for the life of the lead
+                log.exception("%s failed", job.name)
+            await asyncio.sleep(job.every)
 
     async def _load(self, workspace_id: str, post_id: str) -> Post | None:
         try:

@@ -364,7 +364,7 @@ class DiscordFront:
         answer, so the text is read before anything else is sent)."""
         try:
             context = await self.dispatcher.context(caller_of(interaction))
-            draft = await context.services.drafts.get(context.workspace.id, draft_id)
+            draft = await context.services.drafts.get(context.workspace, draft_id)
         except CoreError as exc:
             await self.answer(interaction, Reply(exc.user_message(is_admin=False), ephemeral=True))
             return

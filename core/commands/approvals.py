@@ -89,7 +89,7 @@ async def resubmit(ctx: Context, args: PostOnlyArgs) -> Reply:
 COMMANDS = [
     Command(
         "approvals",
-        "Turn approvals on or off (admins), or list the posts waiting for approval",
+        "List posts awaiting approval; turn approvals on or off (admins)",
         approvals,
         ApprovalsArgs,
         group=GROUP,
@@ -97,7 +97,7 @@ COMMANDS = [
     ),
     Command(
         "approve",
-        "Approve a post awaiting approval (it is then scheduled or published)",
+        "Approve a post awaiting approval",
         approve,
         ApproveArgs,
         Role.ADMIN,
@@ -106,7 +106,7 @@ COMMANDS = [
     ),
     Command(
         "reject",
-        "Reject a post awaiting approval, with an optional note to its author",
+        "Reject a post awaiting approval (note optional)",
         reject,
         NoteArgs,
         Role.ADMIN,
@@ -115,16 +115,16 @@ COMMANDS = [
     ),
     Command(
         "changes",
-        "Ask the author of a post awaiting approval for changes",
+        "Ask a waiting post's author for changes",
         changes,
         NoteArgs,
         Role.ADMIN,
         GROUP,
-        ("/changes 3fa2c1d0e4 mention the opening hours",),
+        ("/changes 3fa2c1d0e4 add the hours",),
     ),
     Command(
         "resubmit",
-        "Send a post awaiting approval to the admins again",
+        "Send a waiting post to the admins again",
         resubmit,
         PostOnlyArgs,
         group=GROUP,

@@ -197,7 +197,7 @@ async def publish(ctx: Context, args: PublishArgs) -> Reply:
 
 async def choose_target(ctx: Context, draft_id: str, verb: str) -> Reply:
     """The draft card's Publish/Schedule button names no account: offer the workspace's own."""
-    draft = await ctx.services.drafts.get(ctx.workspace.id, draft_id)
+    draft = await ctx.services.drafts.get(ctx.workspace, draft_id)
     accounts = await ctx.services.accounts.all(ctx.workspace)
     if not accounts:
         return Reply(

@@ -1,0 +1,116 @@
+"""Post figures in Redis: one short field (`metrics`) in each post's own hash
+(`cs:{ws:<id>}:post:<post>`), so they live and are pruned with the post, on the workspace's
+cluster slot, in about 30 bytes ("reactions,comments,shares,views,fetched" as integers; a post
+the platform had no figures for is "-,fetched"). Published posts are found through the
+workspace's post index (score: when the post was due, i.e. went out). Back-offs after a
+platform's rate-limit answer are one small shared hash (`cs:metrics:backoff`: account id or
+platform → unix time), so every process honours them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from adapters.redis.errors import translate_errors
+from adapters.redis.keys import Keys
+from adapters.redis.posts import RedisPostStore, decode_post
+from adapters.redis.scripts import register_script
+from core.metrics import PostMetrics
+from core.performance import Published
+from core.posts import PostStatus
+
+
+def encode_metrics(metrics: PostMetrics) -> str:
+    fetched = str(int(metrics.fetched_at.timestamp()))
+    if not metrics.found:
+        return f"-,{fetched}"
+    views = "" if metrics.views is None else str(metrics.views)
+    return f"{metrics.reactions},{metrics.comments},{metrics.shares},{views},{fetched}"
+
+
+def decode_metrics(raw: bytes | str | None) -> PostMetrics | None:
+    """None for a missing or unreadable value: the next fetch writes a good one."""
+    if raw is None:
+        return None
+    parts = _text(raw).split(",")
+    try:
+        fetched = datetime.fromtimestamp(int(parts[-1]), UTC)
+        if parts[0] == "-":
+            return PostMetrics(0, 0, 0, None, fetched, found=False)
+        reactions, comments, shares, views = parts[:4]
+        return PostMetrics(int(reactions), int(comments), int(shares), int(views) if views else None, fetched)
+    except (ValueError, IndexError, OverflowError):
+        return None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisMetricsStore:
+    def __init__(self, client: aioredis.Redis, keys: Keys, posts: RedisPostStore) -> None:
+        self._redis, self._keys, self._posts = client, keys, posts
+        self._save = register_script(client, "metrics_save.lua")
+        self.backoff_key = keys.common("metrics", "backoff")
+
+    def _post_key(self, workspace_id: str, post_id: str) -> str:
+        return self._keys.workspace(workspace_id, "post", post_id)
+
+    async def workspaces(self) -> list[str]:
+        return await self._posts.workspaces()
+
+    @translate_errors
+    async def published(
+        self, workspace_id: str, since: datetime, until: datetime, limit: int
+    ) -> list[Published]:
+        """Read a page of the index at a time: it also holds scheduled and failed posts, and
+        `limit` counts published ones."""
+        index = self._keys.workspace(workspace_id, "posts")
+        found: list[Published] = []
+        start = 0
+        while len(found) < limit:
+            ids: list[Any] = await self._redis.zrevrangebyscore(
+                index, until.timestamp(), since.timestamp(), start=start, num=limit
+            )
+            found += await self._read_published(workspace_id, ids)
+            if len(ids) < limit:
+                break
+            start += limit
+        return found[:limit]
+
+    async def _read_published(self, workspace_id: str, ids: list[Any]) -> list[Published]:
+        if not ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for raw in ids:
+                pipe.hmget(self._post_key(workspace_id, _text(raw)), "status", "doc", "metrics")
+            rows = await pipe.execute()
+        return [
+            Published(decode_post(doc, status, []), decode_metrics(metrics))
+            for status, doc, metrics in rows
+            if status is not None and doc is not None and _text(status) == PostStatus.PUBLISHED.value
+        ]
+
+    @translate_errors
+    async def get(self, workspace_id: str, post_id: str) -> PostMetrics | None:
+        return decode_metrics(await self._redis.hget(self._post_key(workspace_id, post_id), "metrics"))
+
+    @translate_errors
+    async def save(self, workspace_id: str, figures: Mapping[str, PostMetrics]) -> int:
+        if not figures:
+            return 0
+        keys = [self._post_key(workspace_id, post_id) for post_id in figures]
+        return int(await self._save(keys=keys, args=[encode_metrics(m) for m in figures.values()]))
+
+    @translate_errors
+    async def backoffs(self) -> dict[str, datetime]:
+        # One field per account ever throttled: small, so old entries are simply left behind.
+        raw: dict[Any, Any] = await self._redis.hgetall(self.backoff_key)
+        return {_text(k): datetime.fromtimestamp(float(v), UTC) for k, v in raw.items()}
+
+    @translate_errors
+    async def back_off(self, key: str, until: datetime) -> None:
+        await self._redis.hset(self.backoff_key, key, str(until.timestamp()))
