@@ -125,7 +125,8 @@ def write_posts(client: redis.Redis, count: int, due: datetime, *, arm: bool, jo
                 script(
                     keys=[key, f"{key}:history", keys.workspace(WORKSPACE, "posts"),
                           keys.workspace(WORKSPACE, "posts", "scheduled"),
-                          keys.workspace(WORKSPACE, "posts", "publishing")],
+                          keys.workspace(WORKSPACE, "posts", "publishing"),
+                          keys.workspace(WORKSPACE, "posts", "awaiting")],
                     args=["", "scheduled", encode_post(post), event, post_id, due.timestamp(), "", "", 0, 0, HISTORY_BYTES],
                     client=pipe,
                 )  # fmt: skip

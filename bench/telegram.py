@@ -41,6 +41,7 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from adapters.redis.connection import RedisHandle, open_redis
+from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.keys import Keys
 from adapters.redis.profiles import RedisProfileStore
 from adapters.redis.telegram import RedisTelegramStore
@@ -102,10 +103,10 @@ def instant_generation(studio: Studio, settings: Settings, handle: RedisHandle) 
     """The real /generate (prompt, usage gate, draft store, card), built as the studio builds
     it, with an instant provider: the figure is the front end's and the studio's cost, not a
     model's."""
-    services = studio.services
-    profiles = RedisProfileStore(handle.client, Keys(settings.redis_key_prefix))
+    services, keys = studio.services, Keys(settings.redis_key_prefix)
+    profiles, drafts = RedisProfileStore(handle.client, keys), RedisDraftStore(handle.client, keys)
     source = FakeSource("Fresh ideas about spring, ready to post.")
-    return build_generation(settings, profiles, services.drafts, services.usage, services.clock, source)
+    return build_generation(settings, profiles, drafts, services.usage, services.clock, source)
 
 
 def bench_settings(api: FakeBotApi, data_dir: Path, url: str, **extra: Any) -> Settings:

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from adapters.ai.catalog import Configure, ProviderCatalog
 from adapters.charts.activity import MatplotlibChartRenderer
+from adapters.charts.calendar import MatplotlibCalendarRenderer
 from adapters.media.local import LocalMediaStore
 from adapters.redis.abuse import RedisAbuseStore
 from adapters.redis.accounts import RedisAccountStore, Reencrypted
@@ -22,6 +23,7 @@ from adapters.redis.connection import RedisHandle, open_redis
 from adapters.redis.drafts import RedisDraftStore
 from adapters.redis.ipblock import BlockPolicy, IpBlocker
 from adapters.redis.keys import Keys
+from adapters.redis.metrics import RedisMetricsStore
 from adapters.redis.post_counts import RedisPostCounter
 from adapters.redis.posts import RedisPostStore
 from adapters.redis.profiles import RedisProfileStore
@@ -30,6 +32,7 @@ from adapters.redis.telegram import RedisTelegramStore
 from adapters.redis.usage import RedisUsageStore
 from adapters.redis.workspaces import RedisWorkspaceStore
 from adapters.scheduler.aps import ArmNotices
+from adapters.scheduler.service import Periodic
 from adapters.security.crypto import TokenCipher
 from adapters.security.oauth_state import JwtLinkCodes, JwtOAuthStates
 from adapters.social.registry import PublisherContext, load_platforms
@@ -39,8 +42,11 @@ from bot.pipeline import Pipeline, build_pipeline
 from bot.settings import Settings
 from core.abuse import AbuseGuard, AbuseRules
 from core.accounts import AccountService
+from core.approvals import ApprovalNotices, ApprovalService
+from core.calendar import CalendarService
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
+from core.drafts import DraftService
 from core.generation.brand import RecentProfiles
 from core.generation.ports import GeneratorSource, ProviderConfig
 from core.generation.pricing import DEFAULT_PRICES, PriceTable
@@ -49,7 +55,8 @@ from core.generation.service import Defaults, GenerationService
 from core.lifecycle import AccountResolver, PostLifecycle
 from core.limits import LimitDefaults, UsageService
 from core.media import DraftMedia, MediaLimits, MediaService
-from core.notifications import RoutingNotifier
+from core.notifications import NotificationSettings, RoutingNotifier
+from core.performance import MetricsRules, PerformanceService
 from core.platforms import Platforms, TokenWriter
 from core.ports import ChannelSender, Clock, Notifier, SystemClock
 from core.posts import PostPublisher
@@ -129,7 +136,9 @@ async def build_studio(
     wiring = Wiring(settings, handle, keys, notifier, clock, client, sleep)
     services = wiring.services(jobs, store, channels, publisher, accounts, links)
     pipeline = finish_pipeline(
-        services.posts.runner, housekeeping(settings, services.accounts, services.posts)
+        services.posts.runner,
+        housekeeping(settings, services.accounts, services.posts),
+        (Periodic("post-figures", settings.metrics_fetch_interval, services.performance.refresh_all),),
     )
     return Studio(
         settings,
@@ -173,6 +182,8 @@ class Wiring:
         publisher = DispatchingPublisher(platforms, accounts)
         usage = build_usage(settings, client, keys, self.notifier, self.clock)
         drafts = RedisDraftStore(client, keys)
+        workspace_store = RedisWorkspaceStore(client, keys, self.clock)
+        notices = approval_notices(self.notifier, channels, workspace_store)
         runner = build_runner(
             settings,
             posts_store,
@@ -181,15 +192,17 @@ class Wiring:
             self.notifier,
             usage,
             self.clock,
+            notices,
         )
         posts = PostLifecycle(runner, resolver(platforms) if resolver else accounts, DateparserTimes())
+        workspaces = build_workspaces(settings, client, keys, secret, self.clock, workspace_store)
         media = MediaService(LocalMediaStore(settings.data_dir / "media"), MediaLimits())
         return Services(
-            workspaces=build_workspaces(settings, client, keys, secret, self.clock),
+            workspaces=workspaces,
             notifier=self.notifier,
             clock=self.clock,
             usage=usage,
-            drafts=drafts,
+            drafts=DraftService(drafts),
             media=media,
             attachments=DraftMedia(drafts, media),
             platforms=platforms,
@@ -205,9 +218,18 @@ class Wiring:
             ),
             generation=build_generation(settings, RedisProfileStore(client, keys), drafts, usage, self.clock),
             posts=posts,
-            channels=channels,
+            notifications=NotificationSettings(channels),
             abuse=AbuseGuard(RedisAbuseStore(client, keys), abuse_rules(settings), self.clock),
+            performance=PerformanceService(
+                RedisMetricsStore(client, keys, posts_store),
+                platforms,
+                accounts,
+                self.clock,
+                metrics_rules(settings),
+            ),
+            calendar=CalendarService(posts_store, MatplotlibCalendarRenderer(), self.clock),
             resolver=links or SystemResolver(),
+            approvals=ApprovalService(posts, posts_store, workspaces, platforms, workspace_store, notices),
         )
 
     def account_store(self) -> RedisAccountStore:
@@ -238,6 +260,19 @@ def housekeeping(
     return run
 
 
+def metrics_rules(settings: Settings) -> MetricsRules:
+    return MetricsRules(
+        max_age=timedelta(days=settings.metrics_max_age_days),
+        refresh_after=timedelta(seconds=settings.metrics_refresh_seconds),
+        stale_after=timedelta(seconds=settings.metrics_stale_seconds),
+        on_demand_max=settings.metrics_on_demand_max,
+        calls_per_account=settings.metrics_calls_per_account,
+        backoff=timedelta(seconds=settings.metrics_backoff_seconds),
+        history=timedelta(days=settings.besttime_history_days),
+        min_history=settings.besttime_min_posts,
+    )
+
+
 def block_policy(settings: Settings) -> BlockPolicy:
     return BlockPolicy(
         settings.ip_block_strikes, settings.ip_block_window_seconds, settings.ip_block_ban_seconds
@@ -245,9 +280,14 @@ def block_policy(settings: Settings) -> BlockPolicy:
 
 
 def build_workspaces(
-    settings: Settings, client: aioredis.Redis, keys: Keys, secret: str, clock: Clock
+    settings: Settings,
+    client: aioredis.Redis,
+    keys: Keys,
+    secret: str,
+    clock: Clock,
+    store: RedisWorkspaceStore | None = None,
 ) -> WorkspaceService:
-    store = RedisWorkspaceStore(client, keys)
+    store = store or RedisWorkspaceStore(client, keys)
     codes = JwtLinkCodes(client, keys, secret, clock)
     return WorkspaceService(store, settings.default_timezone, links=store, codes=codes)
 
@@ -261,6 +301,15 @@ def build_notifier(
     return RoutingNotifier(channels, by_platform, min_interval=intervals)
 
 
+def approval_notices(
+    notifier: Notifier, channels: RedisChannelStore, admins: RedisWorkspaceStore
+) -> ApprovalNotices:
+    """The routing notifier also writes to people privately; a notifier handed in by a test
+    gets the team notices only."""
+    people = notifier if isinstance(notifier, RoutingNotifier) else None
+    return ApprovalNotices(notifier, channels, admins, people)
+
+
 def build_runner(
     settings: Settings,
     store: RedisPostStore,
@@ -269,6 +318,7 @@ def build_runner(
     notifier: Notifier,
     usage: UsageGate,
     clock: Clock,
+    notices: ApprovalNotices | None = None,
 ) -> PublishRunner:
     retry = RetryPolicy(
         settings.publish_max_attempts, settings.publish_retry_base, settings.publish_retry_max
@@ -284,6 +334,7 @@ def build_runner(
         retry=retry,
         concurrency=settings.publish_concurrency,
         stuck_after=timedelta(seconds=settings.publish_stuck_after),
+        approval_notices=notices,
     )
 
 

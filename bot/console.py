@@ -63,6 +63,9 @@ class ConsoleSender:
     def __init__(self, out: TextIO) -> None:
         self._printer = ConsoleNotifier(out)
 
+    def private_channel(self, user_key: str) -> str:
+        return f"@{user_key}"  # one terminal: a private note is printed with the name it is for
+
     async def send(self, channel_id: str, text: str, buttons: tuple[Button, ...] = ()) -> None:
         await self._printer.notify(f"console:{channel_id}", text, buttons)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from adapters.redis.posts import RedisPostStore
 from adapters.redis.queue import RedisPublishQueue
 from adapters.scheduler.aps import ApsTimer, ArmNotices, SyncEnqueue, build_jobstore, sync_client_for
 from adapters.scheduler.consumer import PublishConsumer
-from adapters.scheduler.service import LeaderService
+from adapters.scheduler.service import LeaderService, Periodic
 from bot.settings import Settings
 from core.errors import CoreError
 from core.ports import Clock
@@ -63,13 +63,17 @@ def build_pipeline(
     queue: RedisPublishQueue,
     clock: Clock,
     embedded: Any,
-) -> tuple[ArmNotices, Callable[[PublishRunner, Callable[[], Awaitable[None]]], Pipeline]]:
+) -> tuple[ArmNotices, Callable[..., Pipeline]]:
     """The `JobScheduler` for the core now, and a function finishing the pipeline once the
     runner (which needs that scheduler) exists."""
     keys = Keys(settings.redis_key_prefix)
     holder = instance_id()
 
-    def finish(runner: PublishRunner, housekeeping: Callable[[], Awaitable[None]]) -> Pipeline:
+    def finish(
+        runner: PublishRunner,
+        housekeeping: Callable[[], Awaitable[None]],
+        periodic: Sequence[Periodic] = (),
+    ) -> Pipeline:
         consumer = PublishConsumer(
             queue,
             runner,
@@ -98,6 +102,7 @@ def build_pipeline(
             clock,
             stuck_after=settings.publish_stuck_after,
             housekeeping=housekeeping,
+            periodic=periodic,
         )
         return Pipeline(consumer, leader)
 

@@ -291,6 +291,33 @@ class Settings(BaseSettings):
         description="days finished posts (published, failed, missed, cancelled) are kept",
     )
     notify_interval: float = Field(3.0, ge=0, le=60, description="seconds between notices to one chat")
+    metrics_fetch_interval: float = Field(
+        900.0, ge=1, le=86400, description="seconds between the leader's rounds fetching post figures"
+    )
+    metrics_refresh_seconds: float = Field(
+        3600.0, ge=60, le=7 * 86400, description="figures older than this are fetched again by the round"
+    )
+    metrics_max_age_days: int = Field(
+        30, ge=1, le=365, description="posts published longer ago are no longer fetched (figures kept)"
+    )
+    metrics_stale_seconds: float = Field(
+        300.0, ge=0, le=86400, description="/performance and /status fetch figures older than this"
+    )
+    metrics_on_demand_max: int = Field(
+        20, ge=0, le=200, description="posts one /performance or /status may fetch; the rest as last fetched"
+    )
+    metrics_calls_per_account: int = Field(
+        10, ge=1, le=1000, description="platform requests per account in one round of the leader"
+    )
+    metrics_backoff_seconds: float = Field(
+        900.0, ge=1, le=86400, description="pause after a failed fetch or a rate limit without retry-after"
+    )
+    besttime_min_posts: int = Field(
+        10, ge=1, le=1000, description="posts with figures /besttime needs before it suggests slots"
+    )
+    besttime_history_days: int = Field(
+        90, ge=7, le=3650, description="days of published posts /besttime reads"
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR"

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from core.errors import BadInput, Forbidden
-from core.workspaces import Actor
+from core.errors import BadInput, Forbidden, NotFound
+from core.workspaces import Actor, Workspace
 
 # Short ids: 6 characters of an alphabet without look-alikes (no 0/o, 1/l/i), so an id can be
 # read aloud or typed from a phone and fits in 64-byte button data with room to spare.
@@ -125,3 +125,30 @@ class DraftStore(Protocol):
     async def delete(self, workspace_id: str, draft_id: str) -> None:
         """`NotFound` when there is no such draft in the workspace."""
         ...
+
+
+class DraftService:
+    """The drafts a command may read: only those of the workspace it acts in (for a linked chat,
+    the shared one). Handlers get this, never the store, so the ownership rule lives here once:
+    a draft is looked up under the acting workspace only, and one stored under another workspace
+    is refused even if a store or a key bug ever returned it. Changes go through the services that
+    own them (generation, media, publishing), which check who may make them."""
+
+    def __init__(self, store: DraftStore) -> None:
+        self._store = store
+
+    async def get(self, workspace: Workspace, draft_id: str) -> Draft:
+        draft = await self._store.get(workspace.id, draft_id.strip().lower())
+        if draft.workspace_id != workspace.id:
+            raise not_here(draft_id)
+        return draft
+
+    async def recent(self, workspace: Workspace, offset: int = 0, count: int = 10) -> DraftPage:
+        """Newest first; `offset` and `count` as /drafts pages them."""
+        page = await self._store.recent(workspace.id, max(offset, 0), max(count, 1))
+        return DraftPage([d for d in page.drafts if d.workspace_id == workspace.id], page.total, page.offset)
+
+
+def not_here(draft_id: str) -> NotFound:
+    """The same words as for an id that does not exist: another workspace's ids are not confirmed."""
+    return NotFound(f"No draft {draft_id.strip().lower()!r} in this workspace. Send /drafts to see yours.")

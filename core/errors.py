@@ -113,6 +113,18 @@ class PublishRejected(CoreError):
         self.retryable, self.retry_after = retryable, retry_after
 
 
+class PlatformThrottled(PublishRejected):
+    """A platform's rate limit answered (Graph codes 4/17/32/613/341, TikTok
+    `rate_limit_exceeded` / HTTP 429): a retryable rejection that also tells readers such as the
+    performance fetch to back off. `app_wide`: the limit is the whole app's, not one account's."""
+
+    def __init__(
+        self, platform: str, reason: str, *, retry_after: float | None = None, app_wide: bool = False
+    ) -> None:
+        super().__init__(platform, reason, retryable=True, retry_after=retry_after)
+        self.app_wide = app_wide
+
+
 class OutcomeUnknown(CoreError):
     """The request that creates a post may have reached the platform (the connection broke
     after it was sent, an answer timed out) and the platform cannot say whether it did. Never

@@ -5,10 +5,12 @@ pipeline's work (adapters/scheduler/service.py); recovering one claim is `Publis
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.approval_rules import WAITS, missed_approval, needs_approval
 from core.drafts import Draft
 from core.errors import BadInput, CoreError, NotFound
 from core.platforms import Platforms
@@ -22,6 +24,7 @@ from core.workspaces import Actor, Workspace, require_admin
 
 log = logging.getLogger(__name__)
 UNKNOWN = frozenset({PostStatus.UNKNOWN})
+CANCELLABLE = OPEN | ENDED | {WAITS}
 
 
 class PermissiveAccounts:
@@ -61,8 +64,11 @@ class PostLifecycle:
         due_at: datetime | None,
         rule: Recurrence | None = None,
         options: dict[str, str] | None = None,
+        hold: Callable[[Post], bool] | None = None,
     ) -> list[Post]:
-        """`options` (TikTok: the chosen privacy level, consent) are stored with every post."""
+        """`options` (TikTok: the chosen privacy level, consent) are stored with every post.
+        A post `hold` picks is stored awaiting approval instead of scheduled (its job then only
+        watches for its time passing unapproved)."""
         accounts = await self._resolve(workspace, targets)
         now = self.runner.clock.now()
         if rule is not None:
@@ -75,11 +81,11 @@ class PostLifecycle:
         for post in posts:
             what = f"series {post.recurrence}" if rule else f"scheduled for {due_at:%Y-%m-%d %H:%M} UTC"
             agreed = " (agreed to the platform's terms)" if post.options.get("consent") == "yes" else ""
+            status = PostStatus.SCHEDULED
+            if hold is not None and hold(post):
+                status, what = PostStatus.AWAITING_APPROVAL, f"submitted for approval, {what}"
             await self.store.create(
-                post,
-                PostEvent(
-                    now, actor.user_id, PostStatus.SCHEDULED, f"{what} by {actor.display_name}{agreed}"
-                ),
+                post, PostEvent(now, actor.user_id, status, f"{what} by {actor.display_name}{agreed}")
             )
             await self.runner.jobs.arm(post)
             await self._usage(workspace, actor, "scheduled", post)
@@ -134,16 +140,16 @@ class PostLifecycle:
 
     async def cancel(self, workspace: Workspace, actor: Actor, post_id: str) -> Post:
         post = await self.get(workspace, post_id)
-        if post.status not in OPEN | ENDED:
+        if post.status not in CANCELLABLE:
             raise BadInput(
                 f"Post {post.id} is {post.status.value}; "
-                "only scheduled, failed or missed posts can be cancelled."
+                "only scheduled, failed or missed posts (or ones awaiting approval) can be cancelled."
             )
         cancelled = replace(post, status=PostStatus.CANCELLED)
         event = PostEvent(
             self.runner.clock.now(), actor.user_id, PostStatus.CANCELLED, f"cancelled by {actor.display_name}"
         )
-        if not await self.store.transition(cancelled, OPEN | ENDED, event):
+        if not await self.store.transition(cancelled, CANCELLABLE, event):
             raise BadInput(
                 f"Post {post.id} changed meanwhile (it may be publishing now); see /status {post.id}."
             )
@@ -157,9 +163,21 @@ class PostLifecycle:
             raise BadInput(
                 f"{post.id} is a recurring series; cancel it and schedule a new one to change its rule."
             )
+        if post.status is WAITS or (missed_approval(post) and needs_approval(workspace, post.platform)):
+            return await self._await_again(post, actor, due_at, f"rescheduled by {actor.display_name}")
         if post.status not in OPEN | ENDED:
             raise BadInput(f"Post {post.id} is {post.status.value}; it can no longer be rescheduled.")
         return await self._requeue(post, actor, due_at, f"rescheduled by {actor.display_name}")
+
+    async def _await_again(self, post: Post, actor: Actor, due_at: datetime, detail: str) -> Post:
+        """A post that needs approval keeps needing it when it moves: still awaiting, at the
+        new time (the timer watches that one)."""
+        waiting = replace(post, status=WAITS, due_at=due_at, attempts=0, error="")
+        event = PostEvent(self.runner.clock.now(), actor.user_id, WAITS, f"{detail}; awaiting approval")
+        if not await self.store.transition(waiting, {WAITS, PostStatus.MISSED}, event):
+            raise BadInput(f"Post {post.id} changed meanwhile; see /status {post.id}.")
+        await self.runner.jobs.arm(waiting)
+        return waiting
 
     async def retry(self, workspace: Workspace, actor: Actor, post_id: str) -> Post:
         """Publish a failed or missed post now (the 'Retry' / 'Publish now' buttons)."""
@@ -168,6 +186,12 @@ class PostLifecycle:
             raise BadInput(
                 f"Post {post.id} may already be on {post.platform}: /check {post.id} asks again, and an "
                 f"admin can /republish {post.id} or /markpublished {post.id} after looking at the account."
+            )
+        if missed_approval(post) and needs_approval(workspace, post.platform):
+            raise BadInput(
+                f"Post {post.id} was never approved, so it cannot be published as it is: an admin sends "
+                f"/approve {post.id} (it asks whether to publish now), or /reschedule {post.id} <when> "
+                "submits it again."
             )
         if post.status not in ENDED:
             raise BadInput(
@@ -255,6 +279,15 @@ class PostLifecycle:
         event = PostEvent(now, actor.user_id, PostStatus.PUBLISHING, f"published now by {actor.display_name}")
         await self.store.create(claimed, event, claim=True)
         return claimed
+
+    async def submitted(self, post: Post, actor: Actor) -> Post:
+        """A /publish held for approval: stored awaiting, with no due time (approving it
+        publishes it at once), so no job watches it."""
+        now = self.runner.clock.now()
+        waiting = replace(post, id=new_post_id(), due_at=None, created_at=now)
+        detail = f"submitted for approval by {actor.display_name}, to publish when approved"
+        await self.store.create(waiting, PostEvent(now, actor.user_id, WAITS, detail))
+        return waiting
 
     async def published(self, post: Post, result: PublishResult) -> None:
         await self.runner.record_published(post, result, "published now")

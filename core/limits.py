@@ -218,8 +218,15 @@ class UsageStore(Protocol):
 
 
 class ChartRenderer(Protocol):
-    async def daily_bars(self, title: str, days: list[str], series: dict[str, list[int]]) -> bytes:
-        """A PNG bar chart: one group of bars per day, one bar per series."""
+    async def daily_bars(
+        self,
+        title: str,
+        days: list[str],
+        series: dict[str, list[int]],
+        line: dict[str, list[int]] | None = None,
+    ) -> bytes:
+        """A PNG bar chart: one group of bars per day, one bar per series; `line` series (post
+        engagement, on another scale) are drawn as lines on their own axis."""
         ...
 
 
@@ -409,8 +416,14 @@ class UsageService:
     async def activity(self, workspace: Workspace, user_id: str | None, count: int) -> list[ActivityEntry]:
         return await self.store.activity(workspace.id, user_id, count)
 
-    async def daily_chart(self, title: str, days: list[str], series: dict[str, list[int]]) -> bytes:
-        return await self.charts.daily_bars(title, days, series)
+    async def daily_chart(
+        self,
+        title: str,
+        days: list[str],
+        series: dict[str, list[int]],
+        line: dict[str, list[int]] | None = None,
+    ) -> bytes:
+        return await self.charts.daily_bars(title, days, series, line)
 
 
 def _loudest(notices: list[str]) -> list[str]:

@@ -15,16 +15,18 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.errors import BadInput
 from core.ports import ChannelSender
 from core.reply import Button
+from core.workspaces import Actor, LinkInvite, Workspace, require_admin
 
 log = logging.getLogger(__name__)
 ROUTE_BATCH = 500  # notifications routed per channel lookup of their workspace
+CHANGE_CHANNELS = "change where team notifications go"
 LAST_SEEN_KEPT = 1024  # chats whose last delivery time is remembered before quiet ones are dropped
 
 
@@ -67,6 +69,46 @@ class ChannelStore(Protocol):
     async def list(self, workspace_id: str) -> list[Channel]: ...
 
 
+class NotificationSettings:
+    """Where a workspace's team notices go (/notify, and what /link and /unlink share): read and
+    changed only for the workspace a command acts in, every change by an admin. Handlers get
+    this, never the channel store."""
+
+    def __init__(self, store: ChannelStore) -> None:
+        self._store = store
+
+    async def channels(self, workspace: Workspace) -> list[Channel]:
+        return await self._store.list(workspace.id)
+
+    async def add(self, workspace: Workspace, actor: Actor, channel: Channel) -> None:
+        require_admin(actor, CHANGE_CHANNELS)
+        await self._store.add(workspace.id, channel)
+
+    async def remove(self, workspace: Workspace, actor: Actor, channel: Channel) -> bool:
+        """False when `channel` was not one of the workspace's notification channels."""
+        require_admin(actor, CHANGE_CHANNELS)
+        return await self._store.remove(workspace.id, channel)
+
+    async def share(self, invite: LinkInvite, actor: Actor, ours: Channel) -> None:
+        """After a chat joined `invite`'s workspace (the consumed code is what entitles it to
+        write there): both chats hear its notices. The inviting chat keeps getting what it got
+        (its own chat unless /notify chose channels), and the joining chat is added."""
+        require_admin(actor, "link this chat to another workspace")
+        theirs = Channel(invite.platform, invite.channel_id)
+        if theirs.channel_id and not await self._store.list(invite.workspace_id):
+            await self._store.add(invite.workspace_id, theirs)
+        await self._store.add(invite.workspace_id, ours)
+
+    async def detach(self, workspace: Workspace, actor: Actor, channels: list[str]) -> None:
+        """After /unlink: the channels the joins added (as `Channel.describe()` gave them) stop
+        hearing `workspace`'s notices."""
+        require_admin(actor, "unlink workspaces")
+        for described in channels:
+            platform, sep, channel_id = described.partition(":")
+            if sep and channel_id:
+                await self._store.remove(workspace.id, Channel(platform, channel_id))
+
+
 @dataclass(frozen=True)
 class Delivery:
     channel: Channel
@@ -80,6 +122,14 @@ def home_channel(workspace_id: str) -> Channel:
     for that platform decides what to do with it."""
     platform, _, key = workspace_id.partition(":")
     return Channel(platform, key)
+
+
+@runtime_checkable
+class PrivateChats(Protocol):
+    """A `ChannelSender` that can also write to one person privately (a Telegram private chat,
+    a Discord DM): the channel id of the user's private chat, from the key of their user id."""
+
+    def private_channel(self, user_key: str) -> str: ...
 
 
 class RoutingNotifier:
@@ -111,6 +161,22 @@ class RoutingNotifier:
         self._pending.put_nowait((workspace_id, text, buttons))
         if self._router is None or self._router.done():
             self._router = asyncio.create_task(self._route(), name="notify-router")
+
+    async def notify_people(
+        self, workspace_id: str, user_ids: Sequence[str], text: str, buttons: tuple[Button, ...] = ()
+    ) -> None:
+        """A private note to each person (user ids as the core knows them, `tg:42`), on their
+        platform's private chat; a platform that has none gets the workspace's own chat, once."""
+        channels: dict[Channel, None] = {}
+        for user_id in user_ids:
+            platform, _, key = user_id.partition(":")
+            sender = self._senders.get(platform)
+            if isinstance(sender, PrivateChats) and key:
+                channels[Channel(platform, sender.private_channel(key))] = None
+            else:
+                channels[home_channel(workspace_id)] = None
+        for channel in channels:
+            self._enqueue(Delivery(channel, text, buttons))
 
     async def _route(self) -> None:
         while True:

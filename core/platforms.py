@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.errors import BadInput
+from core.metrics import MetricsSource
 from core.posts import AccountInfo, Capabilities, Credentials, PlatformPublisher
 
 ACCOUNT_PART = re.compile(r"^[\w-]+$")
@@ -95,6 +96,7 @@ class Platform:
     oauth_settings: str = ""  # the settings that enable connecting by link, for the error message
     options: frozenset[str] = frozenset()  # the /publish options it takes (privacy, inbox, link)
     daily_post_cap: int = 0  # posts per account per UTC day the studio allows (0: no cap)
+    metrics: MetricsSource | None = None  # reads published posts' figures; None: not offered
 
     @property
     def capabilities(self) -> Capabilities:
@@ -142,6 +144,11 @@ class Platforms:
     def reconnect(self, name: str) -> str:
         found = self.find(name)
         return found.reconnect if found is not None else f"/connect {name}"
+
+    def metrics(self, name: str) -> MetricsSource | None:
+        """The platform's figures reader, or None (unknown platform, or it offers none)."""
+        found = self.find(name)
+        return found.metrics if found is not None else None
 
     def connect_hint(self) -> str:
         return " or ".join(f"/connect {name}" for name in self.names) or "/connect <platform>"

@@ -32,6 +32,9 @@ class PostStatus(StrEnum):
     # The create request may have reached the platform and the platform cannot say whether it
     # did: a person decides (check again, publish again, mark as published); never a guess.
     UNKNOWN = "unknown"
+    # Approvals are on (/approvals): the post waits for an admin. It is never claimed in this
+    # status; the timer still watches its due time, to report it missed if nobody approved it.
+    AWAITING_APPROVAL = "awaiting_approval"
 
 
 @dataclass

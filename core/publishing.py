@@ -150,6 +150,18 @@ class PostLedger(Protocol):
         """The platform may have the post and cannot say: the team decides."""
         ...
 
+    async def submitted(self, post: Post, actor: Actor) -> Post:
+        """Store a post to publish once an admin approves it (approvals are on)."""
+        ...
+
+
+class Hold(Protocol):
+    """Approvals for one /publish: which posts wait for an admin, and telling the admins."""
+
+    def applies(self, post: Post) -> bool: ...
+
+    async def announce(self, posts: list[Post]) -> None: ...
+
 
 @dataclass
 class PublishingService:
@@ -178,9 +190,15 @@ class PublishingService:
             )
 
     async def publish_now(
-        self, workspace: Workspace, actor: Actor, request: PublishRequest, progress: Progress | None = None
+        self,
+        workspace: Workspace,
+        actor: Actor,
+        request: PublishRequest,
+        progress: Progress | None = None,
+        hold: Hold | None = None,
     ) -> Reply:
-        """/publish: validate every target, ask for confirmation, then publish and report."""
+        """/publish: validate every target, ask for confirmation, then publish and report. A
+        post `hold` picks (approvals are on) is stored for an admin to approve instead."""
         draft = await self.drafts.get(workspace.id, request.draft_id)
         accounts = await self._targets(workspace, request.targets)
         check_options(request.options, {a.platform for a in accounts}, self.publisher.platforms)
@@ -188,16 +206,26 @@ class PublishingService:
         for account, post in zip(accounts, posts, strict=True):
             await self._check(account, post)
         if not request.confirmed:
-            return self._banner(await self._confirmation(request, accounts, posts))
+            waits = hold is not None and not self.dry_run and all(hold.applies(p) for p in posts)
+            return self._banner(await self._confirmation(request, accounts, posts, waits))
         for post in posts:
             await self._check_choices(post)
         lines, buttons = [], []
+        held: list[Post] = []
         for post in posts:
+            if hold is not None and hold.applies(post) and not self.dry_run:
+                held.append(await self.ledger.submitted(post, actor))
+                lines.append(f"{post.account_id}: sent to the admins for approval as post {held[-1].id}.")
+                buttons.append(Button(f"Status {held[-1].id}", f"/status {held[-1].id}"))
+                continue
             if progress is not None and not self.dry_run:
                 await progress.update(f"Publishing to {post.account_id}…\n")
             line, post_buttons = await self._publish_one(actor, post)
             lines.append(line)
             buttons += post_buttons
+        if held and hold is not None:
+            lines.append("It is published as soon as an admin approves it.")
+            await hold.announce(held)
         return self._banner(Reply("\n".join(lines), tuple(buttons)))
 
     async def _targets(self, workspace: Workspace, targets: tuple[str, ...]) -> list[Account]:
@@ -244,7 +272,7 @@ class PublishingService:
             await self.publisher.validate(post)
 
     async def _confirmation(
-        self, request: PublishRequest, accounts: list[Account], posts: list[Post]
+        self, request: PublishRequest, accounts: list[Account], posts: list[Post], held: bool = False
     ) -> Reply:
         lines = [f"Ready to publish draft {request.draft_id}:"]
         buttons: list[Button] = []
@@ -262,7 +290,13 @@ class PublishingService:
             buttons += buttons_for
             if flight.consent:
                 lines.append(f"  {flight.consent}")
-        if not missing:
+        if not missing and held:  # approvals are on: --yes sends it to the admins
+            confirm = command(request, {}, yes=True)
+            lines.append(
+                f"Send {confirm} to submit it for approval; it is published once an admin approves it."
+            )
+            buttons.append(Button("Submit for approval", confirm))
+        elif not missing:
             confirm = command(request, {}, yes=True)
             lines.append(f"Send {confirm} to publish.")
             buttons.append(Button("Publish now", confirm))

@@ -12,6 +12,10 @@ class Button:
 
     label: str
     command: str
+    # The command needs a text the person writes first (a note): front ends that can ask for
+    # it ask (a Discord modal) and run `command` followed by the text; others run `command`
+    # as is, which explains the typed form. The label of that text field.
+    asks: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,10 @@ class Reply:
     # The buttons are alternatives for one choice (e.g. "TikTok privacy"): front ends with
     # select menus offer them as one.
     choice: str = ""
+    # The reply asks the caller for a text: the command that text completes ("/changes 3fa2").
+    # Front ends that can take an answer to this message (Telegram's ForceReply) run the
+    # command with it; elsewhere the reply's own text explains the typed form.
+    expects: str = ""
 
     @classmethod
     def nothing(cls) -> Reply:

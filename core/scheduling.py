@@ -7,6 +7,7 @@ transition, so a stale or duplicated queue entry can never publish twice:
 
     scheduled --claim--> publishing --> published | failed | scheduled (retry later) | unknown
     scheduled --> missed (due longer than the grace period ago) | cancelled
+    awaiting_approval --approve--> scheduled | --due time reached--> missed ("not approved")
     unknown --> published (check again finds it, or marked) | scheduled (publish again, confirmed)
     publishing, claim older than the stuck age --re-claim--> ask the platform (reconcile) -->
         published | publish again (never sent) or resume its handle | unknown (team told)
@@ -31,6 +32,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
+from core.approval_rules import (
+    NOT_APPROVED,
+    approval_buttons,
+    missed_approval,
+    missed_approval_buttons,
+)
 from core.errors import (
     CoreError,
     NotFound,
@@ -85,6 +92,14 @@ class PostStore(Protocol):
 
     async def list_workspace(self, workspace_id: str, limit: int = 50) -> list[Post]: ...
 
+    async def between(
+        self, workspace_id: str, start: datetime, end: datetime, *, offset: int = 0, count: int = 100
+    ) -> list[Post]:
+        """One page (`offset`, at most `count`) of the workspace's posts whose time — due, or
+        created when there is no due time — is in [start, end), earliest first, without history
+        (the calendar)."""
+        ...
+
     async def prune(self, before: datetime) -> int:
         """Delete finished posts (published, failed, missed, cancelled) due or created before
         `before`, in every workspace; returns how many."""
@@ -109,6 +124,22 @@ class JobScheduler(Protocol):
     def next_fire(self, rule: Recurrence, zone: ZoneInfo, after: datetime) -> datetime:
         """Next occurrence of `rule` strictly after `after` (DST-correct), as UTC."""
         ...
+
+
+class MissedApprovalNotices(Protocol):
+    async def missed(self, post: Post, text: str, buttons: tuple[Button, ...]) -> None:
+        """Tell the author and the admins that `post` missed its time awaiting approval."""
+        ...
+
+
+class TeamOnly:
+    """Without the approval service's notices (tests, tools): the team channel alone."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+
+    async def missed(self, post: Post, text: str, buttons: tuple[Button, ...]) -> None:
+        await self._notifier.notify(post.workspace_id, text, buttons)
 
 
 class AccountResolver(Protocol):
@@ -139,6 +170,10 @@ def new_post_id() -> str:
 def post_buttons(post: Post) -> tuple[Button, ...]:
     """The post card's actions; each is the typed command too."""
     status = Button("Status", f"/status {post.id}")
+    if post.status is PostStatus.AWAITING_APPROVAL:
+        return approval_buttons(post)
+    if missed_approval(post):
+        return missed_approval_buttons(post)
     if post.status is PostStatus.UNKNOWN:
         return (
             Button("Check again", f"/check {post.id}"),
@@ -209,8 +244,11 @@ class PublishRunner:
         concurrency: int = 50,
         stuck_after: timedelta = timedelta(minutes=5),
         rng: random.Random | None = None,
+        approval_notices: MissedApprovalNotices | None = None,
     ) -> None:
         self.store, self.publisher, self.jobs = store, publisher, jobs
+        # Who hears that a post missed its time awaiting approval: the author and the admins.
+        self.approval_notices = approval_notices or TeamOnly(notifier)
         self.notifier, self.usage, self.clock = notifier, usage, clock
         self.grace = grace
         self.retry = retry or RetryPolicy()
@@ -251,6 +289,9 @@ class PublishRunner:
             # A duplicate entry of a post this process is publishing right now is settled by
             # the entry that claimed it.
             return True if post.id in self.busy else await self.recover(post)
+        if post.status is PostStatus.AWAITING_APPROVAL:
+            await self.watch_approval(post)
+            return True
         if post.status is not PostStatus.SCHEDULED:
             return True  # cancelled, already published: a stale entry is harmless
         if post.is_series:
@@ -449,6 +490,27 @@ class PublishRunner:
             return
         await self.jobs.disarm(missed)
         await self._notify(missed, f"⚠️ Post {post.id} to {post.account_id} {reason}. It was NOT published.")
+
+    async def watch_approval(self, post: Post) -> None:
+        """The timer fired for a post still awaiting approval: it is never published; at its
+        due time it is missed ("not approved") and the author and admins are told."""
+        if post.due_at is None:
+            return  # a /publish waiting for approval has no time to miss
+        if post.due_at > self.clock.now() + EARLY_LIMIT:
+            await self.jobs.arm(post)  # rescheduled later than this (stale) entry
+            return
+        due = describe_time(post.due_at, ZoneInfo(post.timezone))
+        reason = f"{NOT_APPROVED}: it was due {due} and no admin approved it"
+        missed = replace(post, status=PostStatus.MISSED, error=reason)
+        event = self._event(PostStatus.MISSED, reason)
+        if not await self.store.transition(missed, {PostStatus.AWAITING_APPROVAL}, event):
+            return  # approved or cancelled meanwhile
+        await self.jobs.disarm(missed)
+        text = f"⚠️ Post {post.id} to {post.account_id} missed its time: {reason}. It was NOT published."
+        try:
+            await self.approval_notices.missed(missed, text, missed_approval_buttons(missed))
+        except Exception:  # a notification must never undo what the ledger recorded
+            log.exception("missed-approval notice for post %s failed", post.id)
 
     async def fire_series(self, series: Post) -> None:
         """One occurrence of a recurring series: a child post published now (or reported missed),

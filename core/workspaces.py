@@ -37,6 +37,10 @@ class Actor:
 LINK_SETTING = "linked_to"  # in a chat's own settings: the workspace it joined with /link
 LINK_CHANNEL_SETTING = "linked_channel"  # the notification channel the join added for it
 ADMIN_ROLES_SETTING = "admin_roles"  # chat roles (Discord role ids) whose members are admins
+APPROVALS_SETTING = "approvals"  # which platforms' posts wait for an admin (core/approval_rules.py)
+# How long the workspace a chat acted in is remembered for prefetching (`acting_id`). Long on
+# purpose: it is only a guess for a read made ahead, so a stale one wastes a read, nothing more.
+ACTING_REMEMBERED_FOR = 3600.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class Workspace:
     timezone: str
     home_id: str = ""
     admin_roles: frozenset[str] = frozenset()
+    approvals: str = ""  # APPROVALS_SETTING: "" off, "all", or platforms "facebook,tiktok"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -170,10 +175,12 @@ class WorkspaceService:
         *,
         links: LinkStore | None = None,
         codes: LinkCodes | None = None,
+        acting: Recent[str, str] | None = None,
     ) -> None:
         self._store = store
         self._default_timezone = default_timezone
         self._recent: Recent[str, Loaded] = recent or Recent()
+        self._acting: Recent[str, str] = acting or Recent(ACTING_REMEMBERED_FOR)
         self._links = links
         self._codes = codes
 
@@ -189,9 +196,20 @@ class WorkspaceService:
                 settings = await self._store.touch(target, actor)
             loaded = Loaded(settings, (loaded.members if loaded else frozenset()) | {member}, target)
             self._recent.put(workspace_id, loaded)
+            self._acting.put(workspace_id, target or workspace_id)
         timezone = loaded.settings.get("timezone", self._default_timezone)
         roles = frozenset(r for r in loaded.settings.get(ADMIN_ROLES_SETTING, "").split(",") if r)
-        return Workspace(loaded.target or workspace_id, platform, title, timezone, workspace_id, roles)
+        approvals = loaded.settings.get(APPROVALS_SETTING, "")
+        return Workspace(
+            loaded.target or workspace_id, platform, title, timezone, workspace_id, roles, approvals
+        )
+
+    def acting_id(self, workspace_id: str) -> str:
+        """The workspace a chat last acted in here (the one it joined with /link, or its own),
+        known without a round trip, so a command's first reads can start while `open` runs.
+        A guess: a chat not seen for an hour, or linked by another process since, guesses its
+        own id, and a wrong guess wastes that read; handlers always read under `open`'s answer."""
+        return self._acting.get(workspace_id) or workspace_id
 
     async def members(self, workspace: Workspace) -> dict[str, str]:
         """user id → display name of everyone who has used the studio in this workspace."""
@@ -207,6 +225,12 @@ class WorkspaceService:
     def forget(self, workspace: Workspace) -> None:
         self._recent.forget(workspace.id)
         self._recent.forget(workspace.own_id)
+
+    async def set_approvals(self, workspace: Workspace, actor: Actor, value: str) -> Workspace:
+        require_admin(actor, "turn approvals on or off")
+        await self._store.save_settings(workspace.id, {APPROVALS_SETTING: value})
+        self.forget(workspace)
+        return replace(workspace, approvals=value)
 
     async def set_admin_roles(self, workspace: Workspace, actor: Actor, roles: frozenset[str]) -> Workspace:
         require_admin(actor, "choose which roles are admins")
@@ -244,6 +268,7 @@ class WorkspaceService:
             workspace.own_id, {LINK_SETTING: invite.workspace_id, LINK_CHANNEL_SETTING: channel}
         )
         self.forget(workspace)
+        self._acting.put(workspace.own_id, invite.workspace_id)
         return invite
 
     async def unlink(self, workspace: Workspace, actor: Actor) -> list[tuple[str, str]]:
@@ -260,6 +285,7 @@ class WorkspaceService:
             await links.delete_settings(chat, (LINK_SETTING, LINK_CHANNEL_SETTING))
             await links.remove_alias(workspace.id, chat)
             self._recent.forget(chat)
+            self._acting.forget(chat)
             detached.append((chat, settings.get(LINK_CHANNEL_SETTING, "")))
         self._recent.forget(workspace.id)
         return detached

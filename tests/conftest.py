@@ -28,8 +28,11 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from adapters.redis.channels import RedisChannelStore
 from adapters.redis.connection import RedisHandle
-from bot.bootstrap import Studio, build_studio
+from adapters.redis.drafts import RedisDraftStore
+from adapters.redis.keys import Keys
+from bot.bootstrap import Studio, build_studio, token_cipher
 from bot.console import ConsoleNotifier
 from bot.settings import Settings
 from core.commands.dispatch import Caller
@@ -252,3 +255,16 @@ def redis_db() -> Iterator[str]:
     yield TEST_REDIS_URL
     client.flushdb()
     client.close()
+
+
+def draft_store(studio: Studio) -> RedisDraftStore:
+    """The studio's draft storage, for a test that puts drafts in place or looks at them as
+    stored (handlers get only `DraftService`, which reads the acting workspace's)."""
+    return RedisDraftStore(studio.redis.client, Keys(studio.settings.redis_key_prefix))
+
+
+def channel_store(studio: Studio) -> RedisChannelStore:
+    """The studio's notification channels as stored (handlers get `NotificationSettings`)."""
+    return RedisChannelStore(
+        studio.redis.client, Keys(studio.settings.redis_key_prefix), token_cipher(studio.settings)
+    )

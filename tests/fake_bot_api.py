@@ -26,6 +26,7 @@ class Call:
     files: dict[str, bytes] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)  # when the server received it
+    result: Any = None  # what the server answered (a sent message, with its message_id)
 
 
 class FakeBotApi:
@@ -86,8 +87,9 @@ class FakeBotApi:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
         params, files = await _read_params(request)
+        call = Call(method, params, files, dict(request.headers))
         if self.record:
-            self.calls.append(Call(method, params, files, dict(request.headers)))
+            self.calls.append(call)
         if method in self.fail_methods:
             return _error(*self.fail_methods[method])
         answer = getattr(self, f"api_{method}", None)
@@ -96,6 +98,7 @@ class FakeBotApi:
         result = await answer(params)
         if isinstance(result, web.Response):
             return result
+        call.result = result
         return web.json_response({"ok": True, "result": result})
 
     async def api_getMe(self, params: dict[str, Any]) -> Any:
@@ -123,7 +126,10 @@ class FakeBotApi:
         chat_id = int(params["chat_id"])
         if chat_id in self.blocked_dms:
             return _error(403, "Forbidden: bot can't initiate conversation with a user")
-        return self._message(chat_id, text=params["text"], reply_markup=params.get("reply_markup"))
+        markup = params.get("reply_markup")
+        if markup is not None and "inline_keyboard" not in str(markup):
+            markup = None  # Telegram returns only inline keyboards with the message (not ForceReply)
+        return self._message(chat_id, text=params["text"], reply_markup=markup)
 
     async def api_editMessageText(self, params: dict[str, Any]) -> Any:
         message = self._message(int(params["chat_id"]), text=params["text"])

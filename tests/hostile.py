@@ -24,7 +24,7 @@ from core.commands.dispatch import Caller, Dispatcher
 from core.commands.registry import Command
 from core.drafts import Draft
 from core.reply import Reply
-from tests.conftest import FakeClock, RecordingNotifier
+from tests.conftest import FakeClock, RecordingNotifier, draft_store
 
 APOLOGY = "something went wrong"
 
@@ -206,5 +206,5 @@ async def hostile_studio(data_dir: Path) -> AsyncIterator[Studio]:
         studio = await build_studio(
             settings, notifier=RecordingNotifier(), clock=FakeClock(), redis=redis, http=http
         )
-        await studio.services.drafts.save(Draft("d1", "console:console", "console:console", "post", "Hello"))
+        await draft_store(studio).save(Draft("d1", "console:console", "console:console", "post", "Hello"))
         yield studio

@@ -1,12 +1,21 @@
-"""The dependency rule, enforced: the core imports no vendor library."""
+"""The dependency rule, enforced: the core imports no vendor library, nothing imports upward or
+in a circle, and command handlers reach services, never stores."""
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import logging
+import typing
 from pathlib import Path
 
 from bot.logs import RedactSecrets, configure_logging
+from core.abuse import AbuseGuard
+from core.drafts import DraftStore
+from core.generation.service import GenerationService
+from core.ports import Clock, Notifier
+from core.services import Services
+from core.workspaces import LinkStore
 
 ROOT = Path(__file__).resolve().parents[1]
 VENDORS = {
@@ -220,4 +229,94 @@ def test_the_private_import_checker_sees_them(tmp_path: Path) -> None:
     assert sorted(m for m in imported_modules(sample) if _private_or_wire(m)) == [
         "hiredis",
         "redis._parsers.base.BaseParser",
+    ]
+
+
+# --- handlers get services, never stores -------------------------------------------------------
+
+# Ports in `Services` that hold no data; any other port there (a Protocol) would be storage
+# handed to handlers.
+DATA_FREE_PORTS = {"Notifier", "Clock", "Resolver"}
+# Where `ctx.services` is used: command handlers and the front ends that call services directly.
+CALLERS = ("core/commands", "core/generation", "bot")
+
+
+def store_fields(cls: type) -> list[str]:
+    """Fields of a dataclass typed as storage: a class named *Store, or a port (a Protocol)
+    other than the data-free ones. `X | None` is looked through."""
+    hints = typing.get_type_hints(cls)
+    found = []
+    for item in dataclasses.fields(cls):
+        hint = hints[item.name]
+        for kind in typing.get_args(hint) or (hint,):
+            if not isinstance(kind, type):
+                continue
+            port = typing.Protocol in kind.__bases__ and kind.__name__ not in DATA_FREE_PORTS
+            if kind.__name__.endswith("Store") or port:
+                found.append(item.name)
+                break
+    return found
+
+
+def services_names(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "services") or (
+        isinstance(node, ast.Attribute) and node.attr == "services"
+    )
+
+
+def service_reaches(root: Path, allowed: set[str], folders: tuple[str, ...] = CALLERS) -> list[str]:
+    """Every `<x>.services.<name>[.<attr>]` that names no allowed service, or goes past a service
+    to its private parts or its store (`ctx.services.posts.store`)."""
+    found: list[tuple[str, int, str]] = []
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+            for node in ast.walk(tree):
+                if not (isinstance(node, ast.Attribute) and services_names(node.value)):
+                    continue
+                outer = parents.get(node)
+                attr = outer.attr if isinstance(outer, ast.Attribute) and outer.value is node else ""
+                if node.attr not in allowed or attr.startswith("_") or "store" in attr.lower():
+                    shown = f"services.{node.attr}" + (f".{attr}" if attr else "")
+                    found.append((str(path.relative_to(root)), node.lineno, shown))
+    return [f"{name}:{line} {shown}" for name, line, shown in sorted(found)]
+
+
+def test_services_hold_no_store() -> None:
+    assert store_fields(Services) == []
+
+
+def test_handlers_and_front_ends_reach_only_services() -> None:
+    allowed = {f.name for f in dataclasses.fields(Services)} - set(store_fields(Services))
+    assert service_reaches(ROOT, allowed) == []
+
+
+@dataclasses.dataclass(frozen=True)
+class Leaky:
+    drafts: DraftStore
+    links: LinkStore | None
+    notifier: Notifier
+    clock: Clock
+    abuse: AbuseGuard
+    generation: GenerationService
+
+
+def test_the_store_checks_see_a_planted_store(tmp_path: Path) -> None:
+    assert store_fields(Leaky) == ["drafts", "links"]
+    (tmp_path / "core" / "commands").mkdir(parents=True)
+    (tmp_path / "core" / "commands" / "leaky.py").write_text(
+        "async def handler(ctx, args):\n"
+        "    await ctx.services.draft_store.get(ctx.workspace.id, 'k3m9qa')\n"
+        "    await ctx.services.drafts._store.get('tg:1', 'k3m9qa')\n"
+        "    await ctx.services.posts.store.list_workspace('tg:1')\n"
+        "    await ctx.services.drafts.get(ctx.workspace, 'k3m9qa')\n"
+        "    return services.channels\n"
+    )
+    found = service_reaches(tmp_path, {"drafts", "posts"}, ("core/commands",))
+    assert found == [
+        "core/commands/leaky.py:2 services.draft_store.get",
+        "core/commands/leaky.py:3 services.drafts._store",
+        "core/commands/leaky.py:4 services.posts.store",
+        "core/commands/leaky.py:6 services.channels",
     ]

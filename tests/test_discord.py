@@ -26,7 +26,7 @@ from core.commands.registry import Command, Context, NoArgs
 from core.drafts import Draft
 from core.errors import ConfigurationError
 from core.reply import Attachment, Button, Reply
-from tests.conftest import RecordingNotifier
+from tests.conftest import RecordingNotifier, draft_store
 from tests.fake_discord import (
     APP_ID,
     CHANNEL_ID,
@@ -125,7 +125,7 @@ def card_of(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def add_draft(studio: Studio, text: str, workspace: str = f"dc:{GUILD_ID}") -> Draft:
-    return await studio.services.drafts.create(Draft("", workspace, "dc:5", "post", text))
+    return await draft_store(studio).create(Draft("", workspace, "dc:5", "post", text))
 
 
 # --- the command payloads ------------------------------------------------------------------------
@@ -466,7 +466,7 @@ async def test_attachment_option_attaches_a_photo_to_a_draft(
     assert (await answer_to(fake, payload))["type"] == 5  # a download may take a while: deferred
     [edit] = await edited(fake, payload)
     assert "Attached a photo" in edit.body["content"] and draft.id in edit.body["content"]
-    stored = await studio.services.drafts.get(draft.workspace_id, draft.id)
+    stored = await draft_store(studio).get(draft.workspace_id, draft.id)
     assert len(stored.media) == 1
     huge = Upload("huge.mp4", "video/mp4", b"0" * 10, ident="5001")
     too_big = slash(fake, "attach", draft=draft.id, file=huge)
@@ -508,7 +508,7 @@ async def test_edit_button_opens_a_form_whose_submission_edits_the_draft(
         fake, submit(fake, form["data"], {text_input["custom_id"]: "New words"}, message=card)
     )
     assert done["type"] == 7 and done["data"]["embeds"][0]["title"].startswith(f"Edited draft {draft.id}")
-    assert (await studio.services.drafts.get(draft.workspace_id, draft.id)).text == "New words"
+    assert (await draft_store(studio).get(draft.workspace_id, draft.id)).text == "New words"
 
 
 async def test_a_choice_is_a_select_menu_whose_option_runs_its_command(

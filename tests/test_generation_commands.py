@@ -13,13 +13,13 @@ from adapters.redis.profiles import RedisProfileStore
 from bot.bootstrap import Studio
 from core.commands import build_registry
 from core.commands.dispatch import Dispatcher
-from core.drafts import Draft
+from core.drafts import Draft, DraftService
 from core.errors import AIKeyRejected, ProviderError, QuotaExceeded, RateLimited, StoreUnavailable
 from core.generation.prompts import Limits
 from core.generation.service import Defaults, GenerationService
 from core.usage import UsageEvent
 from core.workspaces import Actor, Role, Workspace
-from tests.conftest import caller, run
+from tests.conftest import caller, draft_store, run
 from tests.fake_ai import FakeSource
 
 
@@ -55,7 +55,7 @@ class Rig:
     gate: RecordingGate
 
     async def drafts(self, workspace: str = "console:w1") -> list[str]:
-        page = await self.studio.services.drafts.recent(workspace, 0, 100)
+        page = await draft_store(self.studio).recent(workspace, 0, 100)
         return [d.id for d in page.drafts]
 
 
@@ -67,7 +67,7 @@ def rig_for(
     gate: RecordingGate | None = None,
 ) -> Rig:
     gate = gate or RecordingGate(source.log)
-    client = studio.services.drafts._redis  # type: ignore[attr-defined]
+    client = studio.redis.client
     keys = Keys("cs")
     store = drafts(client, keys)
     generation = GenerationService(
@@ -75,7 +75,7 @@ def rig_for(
         defaults=Defaults("openai", "gpt-4o-mini"), limits=limits,
     )  # fmt: skip
     # The studio is immutable: the rig is a second one built from it with these pieces swapped.
-    services = replace(studio.services, drafts=store, usage=gate, generation=generation)
+    services = replace(studio.services, drafts=DraftService(store), usage=gate, generation=generation)
     rigged = replace(studio, services=services, dispatcher=Dispatcher(services, build_registry()))
     return Rig(rigged, source, gate)
 
@@ -105,7 +105,7 @@ async def test_generate_a_post_stores_a_complete_draft_with_buttons(rig: Rig) ->
     ]  # fmt: skip
     assert all(len(b.command.encode()) <= 64 for b in reply.buttons)
     assert "".join(progress.chunks).strip() == "A fresh take on spring. Visit us today!"
-    draft = await rig.studio.services.drafts.get("console:w1", ident)
+    draft = await draft_store(rig.studio).get("console:w1", ident)
     assert (draft.author_id, draft.kind, draft.request) == ("console:u1", "post", "our spring sale")
     assert (draft.provider, draft.model, draft.input_tokens, draft.output_tokens) == (
         "openai",
@@ -120,7 +120,7 @@ async def test_generate_a_post_stores_a_complete_draft_with_buttons(rig: Rig) ->
 
 async def test_caption_for_facebook_uses_the_platform(rig: Rig) -> None:
     reply = await run(rig.studio, "/generate caption about our new oat latte for facebook --tone warm")
-    draft = await rig.studio.services.drafts.get("console:w1", draft_id(reply.text))
+    draft = await draft_store(rig.studio).get("console:w1", draft_id(reply.text))
     assert (draft.kind, draft.platform, draft.options["tone"]) == ("caption", "facebook", "warm")
     assert "Facebook" in rig.source.prompts[0].system
 
@@ -148,7 +148,7 @@ async def test_no_provider_configured_names_the_variable(studio: Studio) -> None
     for role in (Role.MEMBER, Role.ADMIN):
         reply = await run(studio, "/generate a post about our spring sale", role)
         assert "set OPENAI_API_KEY" in reply.text
-    assert (await studio.services.drafts.recent("console:w1")).total == 0
+    assert (await draft_store(studio).recent("console:w1")).total == 0
 
 
 async def test_rejected_key_is_phrased_for_members_and_admins(studio: Studio) -> None:
@@ -211,7 +211,7 @@ async def test_over_long_output_is_regenerated_shorter_once(studio: Studio) -> N
     reply = await run(rig.studio, "/generate caption about latte --platform tiktok_photo")
     assert "Short caption #latte" in reply.text and "Warning" not in reply.text
     assert len(rig.source.prompts) == 2 and rig.source.prompts[1].messages[1].role == "assistant"
-    draft = await rig.studio.services.drafts.get("console:w1", draft_id(reply.text))
+    draft = await draft_store(rig.studio).get("console:w1", draft_id(reply.text))
     assert draft.input_tokens == 200 and draft.output_tokens == 100
 
 
@@ -220,7 +220,7 @@ async def test_still_over_long_is_flagged_never_cut(studio: Studio) -> None:
     rig = rig_for(studio, FakeSource(long_text))
     reply = await run(rig.studio, "/generate caption about latte --platform tiktok_photo")
     assert "Warning: Still too long after a shorter retry: 149 of at most 90" in reply.text
-    draft = await rig.studio.services.drafts.get("console:w1", draft_id(reply.text))
+    draft = await draft_store(rig.studio).get("console:w1", draft_id(reply.text))
     assert draft.text == long_text.strip() and draft.warning and len(rig.source.prompts) == 2
 
 
@@ -266,7 +266,7 @@ async def test_variants_create_new_drafts_linked_to_the_original(studio: Studio)
     reply = await rig.studio.dispatcher.handle_text(caller(), f"/variants {ident} 2", progress)
     assert "2 variant(s)" in reply.text and "Variant A." in reply.text and "Variant B." in reply.text
     assert "variant 2 of 2" in "".join(progress.chunks)
-    page = await rig.studio.services.drafts.recent("console:w1")
+    page = await draft_store(rig.studio).recent("console:w1")
     assert page.total == 3 and {d.parent_id for d in page.drafts} == {"", ident}
     assert "less than or equal to 5" in (await run(rig.studio, f"/variants {ident} 6")).text
     assert len([e for e in rig.gate.log if e.startswith("admit")]) == 3

@@ -22,7 +22,7 @@ from core.errors import BadInput
 from core.urls import check_public_url, is_public
 from core.when import Recurrence, ascii_digits, parse_when
 from core.workspaces import Role, validate_timezone
-from tests.conftest import RecordingNotifier, run
+from tests.conftest import RecordingNotifier, draft_store, run
 from tests.fake_ai import FakeSource
 from tests.fakes.core_fakes import StaticResolver
 from tests.hostile import hostile_lines, hostile_studio, run_hostile
@@ -136,7 +136,7 @@ def test_ascii_digits_folds_only_decimal_digits() -> None:
 async def test_schedule_with_an_impossible_time_schedules_nothing(studio: Studio) -> None:
     from core.drafts import Draft
 
-    await studio.services.drafts.save(Draft("d1", "console:w1", "console:u1", "post", "Hello"))
+    await draft_store(studio).save(Draft("d1", "console:w1", "console:u1", "post", "Hello"))
     reply = await run(studio, "/schedule d1 facebook tomorrow 25pm")
     assert "25pm is not a time" in reply.text
     assert (await run(studio, "/queue")).text.startswith("Nothing is scheduled")
@@ -220,7 +220,7 @@ async def test_publish_refuses_a_link_to_the_studios_own_network(
     studio = await build_studio(
         settings, notifier=RecordingNotifier(), redis=RedisHandle(fake_redis, "memory://"), links=links
     )
-    await studio.services.drafts.save(Draft("d1", "console:w1", "console:u1", "post", "Hello"))
+    await draft_store(studio).save(Draft("d1", "console:w1", "console:u1", "post", "Hello"))
     reply = await run(studio, "/publish d1 facebook --link http://localhost:6379/ --yes")
     assert "private, loopback or link-local address (127.0.0.1)" in reply.text
 

@@ -16,7 +16,7 @@ from core.drafts import Draft
 from core.lifecycle import PermissiveAccounts
 from core.reply import Button, Reply
 from core.workspaces import Role
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, channel_store, draft_store
 from tests.fake_llm import FakeLLM
 from tests.fakes.core_fakes import FakePublisher
 
@@ -94,8 +94,7 @@ async def test_a_linked_telegram_chat_and_discord_guild_share_drafts_queue_usage
     assert "back in its own workspace" in unlinked.text
     assert (await say(studio, DISCORD, "/drafts")).text.startswith("No drafts yet")
     assert generated.draft_id in (await say(studio, TELEGRAM, "/drafts")).text
-    assert studio.services.channels is not None
-    channels = await studio.services.channels.list("tg:-1001")
+    channels = await channel_store(studio).list("tg:-1001")
     assert [c.describe() for c in channels] == ["tg:-1001"]  # the guild's channel left with it
 
 
@@ -129,7 +128,7 @@ async def test_unlink_from_the_shared_side_detaches_every_linked_chat(
     studio, _, _ = linked_studio
     assert "not linked" in (await say(studio, TELEGRAM, "/unlink")).text
     await say(studio, DISCORD, f"/link {code_in(await say(studio, TELEGRAM, '/link'))}")
-    await studio.services.drafts.create(Draft("", "tg:-1001", "tg:42", "post", "Shared words"))
+    await draft_store(studio).create(Draft("", "tg:-1001", "tg:42", "post", "Shared words"))
     assert "Shared words" in (await say(studio, DISCORD, "/drafts")).text
     done = await say(studio, TELEGRAM, "/unlink")
     assert "Unlinked dc:100" in done.text
@@ -142,7 +141,7 @@ async def test_suggestions_come_from_the_shared_workspace(
 ) -> None:
     studio, _, _ = linked_studio
     await say(studio, DISCORD, f"/link {code_in(await say(studio, TELEGRAM, '/link'))}")
-    draft = await studio.services.drafts.create(Draft("", "tg:-1001", "tg:42", "post", "Shared words"))
+    draft = await draft_store(studio).create(Draft("", "tg:-1001", "tg:42", "post", "Shared words"))
     scheduled = await say(studio, TELEGRAM, f"/schedule {draft.id} facebook in 1h")
     post_id = scheduled.text.split("Post ", 1)[1].split(" ", 1)[0]
     posts = await studio.dispatcher.complete(DISCORD, "status", "post", post_id[:2])

@@ -142,10 +142,15 @@ async def test_pruning_deletes_only_old_finished_posts_in_every_workspace(any_re
     ]:
         await store_with(store, make_post(post_id, workspace, due), *statuses)
     await any_redis.set("t:{ws:tg:-100}:draft:x:posts", "not an index")  # matched by the scan, skipped
+    await any_redis.set("t:{ws:tg:-100}:post:a1:metrics", "1,2,3,,1764590400")  # a1's figures
+    await any_redis.set("t:{ws:tg:-100}:post:gone:metrics", "1,2,3,,1764590400")  # a pruned post's
+    await any_redis.zadd("t:{ws:tg:-100}:posts", {"gone": old.timestamp()})
     assert await store.prune(T0 - timedelta(days=180)) == 4
     assert [p.id for p in await store.list_workspace("tg:-100")] == ["k1"]
     assert sorted(p.id for p in await store.list_workspace("dc:42")) == ["k2", "k3"]
     assert not await any_redis.exists("t:{ws:tg:-100}:post:a1", "t:{ws:tg:-100}:post:a1:history")
+    # figures go with their post, and never outlive one already gone
+    assert not await any_redis.exists("t:{ws:tg:-100}:post:a1:metrics", "t:{ws:tg:-100}:post:gone:metrics")
     assert await store.scheduled("tg:-100") == [("k1", old)]
     assert [pid for pid, _ in await store.publishing("dc:42")] == ["k2"]
     assert await store.prune(T0 - timedelta(days=180)) == 0
@@ -167,7 +172,7 @@ async def test_a_post_retried_while_pruning_is_kept(real_redis: aioredis.Redis) 
     post = await store.get("w1", "r1")
     await store.transition(post, {PostStatus.FAILED}, event(PostStatus.SCHEDULED, "retry"))
     prune = register_script(real_redis, "post_prune.lua")
-    keys = ["t:{ws:w1}:posts", "t:{ws:w1}:post:r1", "t:{ws:w1}:post:r1:history"]
+    keys = ["t:{ws:w1}:posts", "t:{ws:w1}:post:r1", "t:{ws:w1}:post:r1:history", "t:{ws:w1}:post:r1:metrics"]
     assert await prune(keys=keys, args=[b.decode() for b in listed]) == 0  # status checked again, atomically
     assert (await store.get("w1", "r1")).status is PostStatus.SCHEDULED
 

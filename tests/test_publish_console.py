@@ -26,7 +26,7 @@ from core.drafts import Draft
 from core.errors import BadInput, NotFound
 from core.posts import PostStatus
 from core.workspaces import Role
-from tests.conftest import FakeClock, RecordingNotifier
+from tests.conftest import FakeClock, RecordingNotifier, draft_store
 from tests.fakes.core_fakes import StaticResolver
 from tests.test_tiktok_adapter import CREATOR, FakeTikTok, StreamingTransport, ok
 
@@ -111,7 +111,7 @@ async def open_session(
     )
     out = io.StringIO()
     console = Console(studio.dispatcher, ConsoleIdentity(), tmp_path / "exports", out)
-    await studio.services.drafts.save(Draft("d1", WS, "console:console", "post", "Fresh bread today"))
+    await draft_store(studio).save(Draft("d1", WS, "console:console", "post", "Fresh bread today"))
     return Session(studio, console, out, notifier)
 
 
@@ -492,7 +492,7 @@ async def test_scheduling_validates_against_the_platform_and_keeps_the_media(
 ) -> None:
     s = fake_session
     await s.say("/connect facebook 123 TOKEN")
-    drafts = s.studio.services.drafts
+    drafts = draft_store(s.studio)
     await drafts.save(Draft("long", WS, "console:console", "post", "x" * 70_000))
     refused = await s.say("/schedule long facebook in 2h")
     photo = tmp_path / "shop.jpg"

@@ -12,7 +12,7 @@ from core.errors import OutcomeUnknown
 from core.lifecycle import PermissiveAccounts
 from core.posts import PostStatus, PublishResult
 from core.workspaces import Role
-from tests.conftest import FakeClock, RecordingNotifier, run
+from tests.conftest import FakeClock, RecordingNotifier, draft_store, run
 from tests.fakes.core_fakes import FakePublisher
 
 
@@ -22,8 +22,8 @@ async def sched(settings: Settings, fake_redis: aioredis.Redis, clock: FakeClock
         settings, notifier=RecordingNotifier(), clock=clock, redis=RedisHandle(fake_redis, "memory://"),
         publisher=FakePublisher(), accounts=PermissiveAccounts,
     )  # fmt: skip
-    await studio.services.drafts.save(Draft("d1", "console:w1", "console:u1", "post", "Launch day is here!"))
-    await studio.services.drafts.save(Draft("d9", "console:w2", "console:u9", "post", "Other team"))
+    await draft_store(studio).save(Draft("d1", "console:w1", "console:u1", "post", "Launch day is here!"))
+    await draft_store(studio).save(Draft("d9", "console:w2", "console:u9", "post", "Other team"))
     yield studio
 
 

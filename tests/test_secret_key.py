@@ -163,6 +163,23 @@ async def test_rotate_key_re_encrypts_every_token_so_the_old_key_can_go(
 
 
 @pytest.mark.redis
+async def test_rotate_key_encrypts_a_webhook_token_stored_in_clear_before_1_0(
+    tmp_path: Path, real_redis: aioredis.Redis
+) -> None:
+    token = "L" * 68
+    await real_redis.sadd("cs:{ws:w1}:notify", f"dcwh:123456789012345678/{token}", "telegram:-100")
+    done = rotate(tmp_path, SECRET_KEY=NEW)
+    assert done.returncode == 0, done.stderr
+    assert "Re-encrypted 1 token(s)" in done.stdout
+    members = {m.decode() for m in await real_redis.smembers("cs:{ws:w1}:notify")}
+    assert members == {"dcwh:123456789012345678", "telegram:-100"}
+    stored = (await real_redis.hget("cs:{ws:w1}:notify:secrets", "123456789012345678")) or b""
+    assert token.encode() not in stored
+    channels = await RedisChannelStore(real_redis, Keys("cs"), TokenCipher(NEW)).list("w1")
+    assert Channel("dcwh", f"123456789012345678/{token}") in channels
+
+
+@pytest.mark.redis
 async def test_rotate_key_names_tokens_no_key_opens_and_fails(
     tmp_path: Path, real_redis: aioredis.Redis
 ) -> None:

@@ -18,7 +18,7 @@ from core.commands import build_registry
 from core.commands.registry import Command, Context, NoArgs, Registry
 from core.drafts import Draft
 from core.reply import Button, Reply
-from tests.conftest import free_port
+from tests.conftest import draft_store, free_port
 from tests.fake_bot_api import BOT_ID, FakeBotApi
 from tests.telegram_harness import Harness, TickClock, start_harness
 
@@ -123,7 +123,7 @@ def photo_message(file_id: str, size: int, **extra: Any) -> dict[str, Any]:
 async def save_draft(
     studio: Studio, draft_id: str = "ab12", author: str = "tg:42", ws: str = "tg:42"
 ) -> None:
-    await studio.services.drafts.save(Draft(draft_id, ws, author, "post", "A post"))
+    await draft_store(studio).save(Draft(draft_id, ws, author, "post", "A post"))
 
 
 async def test_a_photo_with_the_attach_caption_is_attached_to_the_draft(
@@ -137,7 +137,7 @@ async def test_a_photo_with_the_attach_caption_is_attached_to_the_draft(
     assert api.of("sendMessage")[0].params["text"] == (
         "Attached the photo (0.0 MB) to draft ab12; it now has 1 media file."
     )
-    draft = await studio.services.drafts.get("tg:42", "ab12")
+    draft = await draft_store(studio).get("tg:42", "ab12")
     assert draft.media[0].kind == "photo" and draft.media[0].mime_type == "image/jpeg"
     assert Path(draft.media[0].path).read_bytes() == b"\xff\xd8jpeg-bytes"  # noqa: ASYNC240
 
@@ -169,7 +169,7 @@ async def test_a_video_sent_as_a_reply_to_a_draft_card_is_attached(
     reply = api.of("sendMessage")[0].params
     assert reply["chat_id"] == "-1001"
     assert reply["text"] == "Attached the video (0.0 MB) to draft cd34; it now has 1 media file."
-    assert (await studio.services.drafts.get("tg:-1001", "cd34")).media[0].kind == "video"
+    assert (await draft_store(studio).get("tg:-1001", "cd34")).media[0].kind == "video"
 
 
 async def test_oversize_files_are_refused_before_any_download(
@@ -180,7 +180,7 @@ async def test_oversize_files_are_refused_before_any_download(
     assert "getFile" not in api.methods()
     text = api.of("sendMessage")[0].params["text"]
     assert text.startswith("That photo is 25.0 MB; bots can only download files up to 20 MB from Telegram.")
-    assert (await studio.services.drafts.get("tg:42", "ab12")).media == []
+    assert (await draft_store(studio).get("tg:42", "ab12")).media == []
 
 
 async def test_local_mode_lifts_the_telegram_limit_but_the_studio_limit_still_applies(
@@ -206,7 +206,7 @@ async def test_members_cannot_attach_to_someone_elses_draft(
     assert api.of("sendMessage")[0].params["text"] == (
         "Draft cd34 was written by someone else; only its author or an admin can attach files to it."
     )
-    assert (await studio.services.drafts.get("tg:-1001", "cd34")).media == []
+    assert (await draft_store(studio).get("tg:-1001", "cd34")).media == []
 
 
 async def test_drafts_of_another_workspace_are_not_found(

@@ -5,22 +5,26 @@ tried, so a command added later is covered without touching this file."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from PIL import Image
 
+from adapters.charts.calendar import BOTTOM
 from adapters.redis.connection import RedisHandle
 from bot.bootstrap import Studio, build_studio
 from bot.settings import Settings
+from core.calendar import legend
 from core.commands import build_registry
 from core.commands.registry import Command
 from core.drafts import Draft
 from core.lifecycle import PermissiveAccounts
 from core.workspaces import Role
-from tests.conftest import FakeClock, RecordingNotifier, run
+from tests.conftest import FakeClock, RecordingNotifier, draft_store, run
 from tests.fakes.core_fakes import FakePublisher
 
 DRAFT_FIELDS = {"draft", "id"}
@@ -50,7 +54,7 @@ async def two(
         settings, notifier=RecordingNotifier(), clock=clock, redis=RedisHandle(fake_redis, "memory://"),
         publisher=FakePublisher(), accounts=PermissiveAccounts,
     )  # fmt: skip
-    await studio.services.drafts.save(Draft("a1b2c3", "console:A", "console:ann", "post", SECRET_TEXT))
+    await draft_store(studio).save(Draft("a1b2c3", "console:A", "console:ann", "post", SECRET_TEXT))
     scheduled = await run(studio, "/schedule a1b2c3 facebook in 3h", user="ann", workspace="A")
     post_id = scheduled.text.split("Post ", 1)[1].split(" ", 1)[0]
     photo = tmp_path / "photo.jpg"
@@ -81,7 +85,7 @@ def line_for(command: Command, two: Two) -> str:
 
 
 async def state_of(two: Two) -> tuple[object, object]:
-    draft = await two.studio.services.drafts.get("console:A", two.draft_id)
+    draft = await draft_store(two.studio).get("console:A", two.draft_id)
     post = await two.studio.services.posts.store.get("console:A", two.post_id)  # type: ignore[union-attr]
     return (draft.text, len(draft.versions), len(draft.media)), (post.status, post.due_at, len(post.history))
 
@@ -106,3 +110,36 @@ async def test_another_workspace_cannot_reach_an_id(two: Two, command: Command, 
     assert (await run(two.studio, "/queue", user="bob", workspace="B")).text.startswith(
         "Nothing is scheduled"
     )
+
+
+def listing_commands() -> list[Command]:
+    """Commands that run with no argument at all: the overviews (/queue, /drafts, /calendar...)."""
+    return [c for c in build_registry().all() if not any(o.required for o in c.options())]
+
+
+def test_the_registry_has_listing_commands_to_try() -> None:
+    assert {"queue", "drafts", "calendar"} <= {c.name for c in listing_commands()}
+
+
+@pytest.mark.parametrize("command", listing_commands(), ids=lambda c: c.name)
+async def test_another_workspace_lists_nothing_of_a(two: Two, command: Command) -> None:
+    reply = await run(two.studio, f"/{command.name}", Role.ADMIN, user="bob", workspace="B")
+    for secret in (SECRET_TEXT, two.post_id):
+        assert secret not in reply.text, (command.name, reply.text)
+    assert await run(two.studio, f"/{command.name}", Role.ADMIN, user="ann", workspace="A")  # A's own: fine
+
+
+async def test_another_workspace_calendar_draws_none_of_a_posts(two: Two) -> None:
+    own = await run(two.studio, "/calendar", user="ann", workspace="A")
+    other = await run(two.studio, "/calendar", user="bob", workspace="B")
+    assert f"post {two.post_id}" in own.text and two.post_id not in other.text
+    assert own.attachment is not None and other.attachment is not None
+    colours = {style.colour for _, style in legend()}
+
+    def drawn(png: bytes) -> int:
+        with Image.open(io.BytesIO(png)) as image:
+            grid = image.convert("RGB").crop((0, 0, image.width, image.height - BOTTOM))
+            counts = grid.getcolors(maxcolors=grid.width * grid.height) or []
+        return sum(n for n, rgb in counts if "#{:02X}{:02X}{:02X}".format(*rgb) in colours)
+
+    assert drawn(own.attachment.data) > 100 and drawn(other.attachment.data) == 0

@@ -77,7 +77,30 @@ class RedisChannelStore:
                     continue
                 await self._redis.hset(key, _text(field), fresh)
                 rotated += 1
-        return rotated, unreadable
+        return rotated + await self._encrypt_legacy_tokens(), unreadable
+
+    async def _encrypt_legacy_tokens(self) -> int:
+        """Before 1.0.0 a webhook's token sat in clear in the channel set (`dcwh:<id>/<token>`):
+        move each into the encrypted hash so no plaintext token is left at rest."""
+        moved = 0
+        pattern = self._keys.workspace("*", "notify")
+        prefix = f"{WEBHOOK_PLATFORM}:"
+        async for raw in self._redis.scan_iter(match=pattern, count=500, _type="set"):
+            key = _text(raw)
+            workspace_id = self._keys.workspace_of(key, "notify")
+            if workspace_id is None:
+                continue
+            for member in map(_text, await self._redis.smembers(key)):
+                if not member.startswith(prefix) or "/" not in member:
+                    continue
+                webhook_id, _, token = member.removeprefix(prefix).partition("/")
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.hset(self._secrets(workspace_id), webhook_id, self._cipher.encrypt(token))
+                    pipe.srem(key, member)
+                    pipe.sadd(key, f"{prefix}{webhook_id}")
+                    await pipe.execute()
+                moved += 1
+        return moved
 
 
 def _text(value: bytes | str) -> str:

@@ -1,6 +1,8 @@
 """Posts in Redis: one string key per post — "<status>\t<epoch>\t<document JSON>" followed by its
-history, "\n<event JSON>" per event — and per-workspace indexes: the scheduled posts by due time,
-every other post by due time, the publishing ones by claim time. (One string instead of a hash
+history, "\n<event JSON>" per event — and per-workspace indexes: the scheduled posts by due time, the
+ones awaiting approval by due time, every other post by due time, the publishing ones by claim
+time. A published post's figures (post performance) are a sibling string key,
+"<post key>:metrics", deleted with the post. (One string instead of a hash
 plus a list, and no post in two due-time indexes, is what keeps a scheduled post near 1 KB:
 a document longer than `hash-max-listpack-value` turns a hash into a hashtable.) The document
 leaves out every field that holds its default; posts of the older hash layout are read as they
@@ -120,6 +122,10 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _by_score(row: tuple[str, float]) -> tuple[float, str]:
+    return row[1], row[0]
+
+
 def _score(post: Post) -> float:
     when = post.due_at or post.created_at or datetime.now(UTC)
     return when.timestamp()
@@ -148,6 +154,7 @@ class RedisPostStore:
             self._keys.workspace(post.workspace_id, "posts"),
             self._index(post.workspace_id, "scheduled"),
             self._index(post.workspace_id, "publishing"),
+            self._index(post.workspace_id, "awaiting"),
         ]
 
     async def create(self, post: Post, event: PostEvent, *, claim: bool = False) -> None:
@@ -248,14 +255,22 @@ class RedisPostStore:
             found += [None if raw is None else parse_stored(raw, history=False) for raw in rows]
         return found
 
+    def _due_indexes(self, workspace_id: str) -> list[str]:
+        """The three due-time indexes; each post sits in exactly one of them."""
+        return [
+            self._keys.workspace(workspace_id, "posts"),
+            self._index(workspace_id, "scheduled"),
+            self._index(workspace_id, "awaiting"),
+        ]
+
     @translate_errors
     async def list_workspace(self, workspace_id: str, limit: int = 50) -> list[Post]:
-        """The `limit` latest posts by due time: scheduled ones and every other, merged."""
+        """The `limit` latest posts by due time: scheduled, awaiting and every other, merged."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrevrange(self._keys.workspace(workspace_id, "posts"), 0, limit - 1, withscores=True)
-            pipe.zrevrange(self._index(workspace_id, "scheduled"), 0, limit - 1, withscores=True)
-            others, scheduled = await pipe.execute()
-        latest = sorted([*others, *scheduled], key=lambda row: -float(row[1]))
+            for index in self._due_indexes(workspace_id):
+                pipe.zrevrange(index, 0, limit - 1, withscores=True)
+            rows = await pipe.execute()
+        latest = sorted([row for part in rows for row in part], key=lambda row: -float(row[1]))
         ids = list(dict.fromkeys(_text(member) for member, _ in latest))[:limit]
         posts = []
         for raw in ids:
@@ -264,6 +279,27 @@ class RedisPostStore:
             except NotFound:
                 continue
         return sorted(posts, key=lambda p: p.due_at or datetime.min.replace(tzinfo=UTC))
+
+    @translate_errors
+    async def between(
+        self, workspace_id: str, start: datetime, end: datetime, *, offset: int = 0, count: int = 100
+    ) -> list[Post]:
+        """A page of the workspace's posts by score (the due time, or the creation time of a
+        post without one), read from the three due-time indexes and merged: no index of its
+        own, so nothing more is kept per post. Each index gives its first `offset + count` in
+        range, enough for the merged page. The documents come in one pipelined round trip; all
+        keys share the workspace's hash slot."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for index in self._due_indexes(workspace_id):
+                pipe.zrangebyscore(
+                    index, start.timestamp(), f"({end.timestamp()}", 0, offset + count, withscores=True
+                )
+            rows = await pipe.execute()
+        # An old-layout post may still be in two indexes until its next transition: once here.
+        merged = sorted({_text(m): float(score) for part in rows for m, score in part}.items(), key=_by_score)
+        ids = [post_id for post_id, _ in merged[offset : offset + count]]
+        # A post pruned between the two reads is simply not there any more.
+        return [post for post in await self.get_many([(workspace_id, i) for i in ids]) if post is not None]
 
     @translate_errors
     async def workspaces(self) -> list[str]:
@@ -276,6 +312,21 @@ class RedisPostStore:
     async def publishing(self, workspace_id: str) -> list[tuple[str, datetime]]:
         """(post id, claim time) of the workspace's posts left PUBLISHING, oldest claim first."""
         return await self._times(self._index(workspace_id, "publishing"))
+
+    async def awaiting(self, workspace_id: str) -> list[tuple[str, datetime]]:
+        """(post id, due or creation time) of the workspace's posts awaiting approval."""
+        return await self._times(self._index(workspace_id, "awaiting"))
+
+    @translate_errors
+    async def pending_of_draft(self, workspace_id: str, draft_id: str) -> list[Post]:
+        """The workspace's scheduled and awaiting posts made from `draft_id` (without history):
+        what an edit of the draft sends back for approval. Two index reads and one pipelined
+        read of the candidates."""
+        ids = [post_id for post_id, _ in await self.scheduled(workspace_id)]
+        ids += [post_id for post_id, _ in await self.awaiting(workspace_id)]
+        found = await self.get_many([(workspace_id, post_id) for post_id in dict.fromkeys(ids)])
+        posts = [post for post in found if post is not None]
+        return [post for post in posts if post.draft_id == draft_id]
 
     async def _times(self, key: str) -> list[tuple[str, datetime]]:
         return await self._times_range(key, -1)
@@ -338,6 +389,6 @@ class RedisPostStore:
             keys = [index]
             for post_id in ids:
                 post_key = self._post_key(workspace_id, post_id)
-                keys += [post_key, f"{post_key}:history"]
+                keys += [post_key, f"{post_key}:history", f"{post_key}:metrics"]
             removed += int(await self._prune(keys=keys, args=ids))
         return removed

@@ -12,6 +12,7 @@ from adapters.redis.keys import Keys
 
 BUTTON_TTL = 90 * 24 * 3600  # a card's buttons keep working for 90 days
 CARD_TTL = 90 * 24 * 3600
+ASK_TTL = 24 * 3600  # a question the bot asked (ForceReply) can be answered for a day
 TOKEN_CHARS = 16
 
 
@@ -44,3 +45,19 @@ class RedisTelegramStore:
 
     def _card_key(self, workspace_id: str, message_id: int) -> str:
         return self._keys.workspace(workspace_id, "tg", "card", str(message_id))
+
+    @translate_errors
+    async def remember_ask(self, workspace_id: str, message_id: int, user_id: int, command: str) -> None:
+        """The bot asked `user_id` for a text in message `message_id`; the answer completes `command`."""
+        await self._redis.set(self._ask_key(workspace_id, message_id), f"{user_id}\n{command}", ex=ASK_TTL)
+
+    @translate_errors
+    async def asked(self, workspace_id: str, message_id: int) -> tuple[int, str] | None:
+        raw = await self._redis.get(self._ask_key(workspace_id, message_id))
+        if raw is None:
+            return None
+        user, _, command = (raw.decode() if isinstance(raw, bytes) else raw).partition("\n")
+        return int(user), command
+
+    def _ask_key(self, workspace_id: str, message_id: int) -> str:
+        return self._keys.workspace(workspace_id, "tg", "ask", str(message_id))

@@ -53,7 +53,7 @@ from adapters.redis.keys import Keys
 from adapters.redis.queue import RedisPublishQueue, StreamNames
 from adapters.redis.scripts import load_script
 from core.errors import StoreUnavailable
-from core.posts import Post
+from core.posts import Post, PostStatus
 from core.when import Recurrence
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,9 @@ def next_fire(rule: Recurrence, zone: ZoneInfo, after: datetime) -> datetime:
 
 
 def trigger_for(post: Post) -> CronTrigger | DateTrigger:
+    if post.status is PostStatus.AWAITING_APPROVAL:
+        # Only its (first) due time matters: then it is reported missed if still unapproved.
+        return DateTrigger(run_date=post.due_at or datetime.now(UTC))
     rule = Recurrence.parse(post.recurrence) if post.recurrence else None
     if rule is not None:
         return cron_trigger(rule, ZoneInfo(post.timezone))

@@ -6,7 +6,8 @@ publishing is done by every process's consumer.
 - Taking the lead (a new epoch) runs one reconciliation of the job store against the post
   ledger in both directions — a job without a scheduled post is removed; a scheduled post
   without a job gets one, or goes to the queue at once when due — and hands claims older than
-  the stuck age to the queue (their owner is gone; a consumer recovers them).
+  the stuck age to the queue (their owner is gone; a consumer recovers them). A post awaiting
+  approval with a due time counts as timed too: its job reports it missed if it still waits.
 - While leading it applies the arm notices other instances write (`_arm_loop`), and every
   stuck age it looks again for abandoned claims (`_stuck_loop`): a claim taken outside the
   queue (/publish now) has no queue entry that XAUTOCLAIM could bring back, so this scan is the
@@ -18,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from adapters.redis.lease import RedisLease
 from adapters.redis.posts import RedisPostStore
 from adapters.redis.queue import Entry, RedisPublishQueue
 from adapters.scheduler.aps import ApsTimer
+from core.approval_rules import timed
 from core.errors import CoreError
 from core.ports import Clock
 from core.posts import Post, PostStatus
@@ -40,6 +42,16 @@ class Reconciliation:
     queued_stuck: int = 0
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """Work the leader alone repeats every `every` seconds while it leads (fetching post
+    figures): one process does it however many run, and a new leader picks it up."""
+
+    name: str
+    every: float
+    run: Callable[[], Awaitable[object]]
+
+
 class LeaderService:
     def __init__(
         self,
@@ -52,11 +64,13 @@ class LeaderService:
         stuck_after: float,
         housekeeping: Callable[[], Awaitable[object]] | None = None,
         housekeeping_every: float = 3600.0,
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         self.lease, self.timer, self.store, self.queue, self.clock = lease, timer, store, queue, clock
         self.stuck_after = stuck_after
         self.renew_every = lease.ttl_seconds / 3
         self.housekeeping, self.housekeeping_every = housekeeping, housekeeping_every
+        self.periodic = tuple(periodic)
         self.epoch = 0  # the epoch we lead under; 0 while standing by
         self.last: Reconciliation | None = None
         self._lead_tasks: list[asyncio.Task[None]] = []
@@ -130,6 +144,8 @@ class LeaderService:
         ]
         if self.housekeeping is not None:
             self._lead_tasks.append(asyncio.create_task(self._chores_loop(), name="housekeeping"))
+        for job in self.periodic:
+            self._lead_tasks.append(asyncio.create_task(self._periodic_loop(job), name=job.name))
         self.became_leader.set()
 
     async def _stand_down(self) -> None:
@@ -157,6 +173,7 @@ class LeaderService:
         missing: list[tuple[str, str]] = []
         due: list[tuple[str, str]] = []
         stuck: list[tuple[str, str]] = []
+        add: list[Post] = []
         for workspace_id in await self.store.workspaces():
             for post_id, at in await self.store.scheduled(workspace_id):
                 scheduled.add(post_id)
@@ -166,14 +183,38 @@ class LeaderService:
                     due.append((workspace_id, post_id))  # the queue decides: publish or missed
                 else:
                     missing.append((workspace_id, post_id))
+            await self._watch_awaiting(workspace_id, jobs, scheduled, add, due)
             stuck += await self._stuck(workspace_id)
         loaded = await self.store.get_many(missing)
-        add = [p for p in loaded if p is not None and p.status is PostStatus.SCHEDULED]
+        add += [p for p in loaded if p is not None and p.status is PostStatus.SCHEDULED]
         orphans = [job_id for job_id in jobs if job_id not in scheduled]
         await self.timer.remove(orphans)
         await self.timer.add(add)
         await self.hand_over(due + stuck)
         return Reconciliation(len(orphans), len(add), len(due), len(stuck))
+
+    async def _watch_awaiting(
+        self,
+        workspace_id: str,
+        jobs: set[str],
+        timed_ids: set[str],
+        add: list[Post],
+        due: list[tuple[str, str]],
+    ) -> None:
+        """Posts awaiting approval with a due time keep a job too: when it fires while they
+        still wait, the runner reports them missed ("not approved"); they are never published."""
+        now = self.clock.now()
+        waiting = [(workspace_id, post_id) for post_id, _ in await self.store.awaiting(workspace_id)]
+        for (_, post_id), post in zip(waiting, await self.store.get_many(waiting), strict=True):
+            if post is None or not timed(post) or post.due_at is None:
+                continue
+            timed_ids.add(post_id)
+            if post_id in jobs:
+                continue
+            if post.due_at <= now:
+                due.append((workspace_id, post_id))
+            else:
+                add.append(post)
 
     async def hand_over_due(self) -> int:
         """Queue every scheduled post due by now (a console stepping down at end of input)."""
@@ -216,7 +257,7 @@ class LeaderService:
         remove: list[str] = []
         wanted = list(dict.fromkeys((n.workspace_id, n.post_id) for n in notices))
         for (_, post_id), post in zip(wanted, await self.store.get_many(wanted), strict=True):
-            if post is not None and post.status is PostStatus.SCHEDULED:
+            if post is not None and timed(post):
                 add.append(post)
             else:
                 remove.append(post_id)
@@ -250,3 +291,15 @@ class LeaderService:
             except CoreError as exc:
                 log.warning("housekeeping skipped: %s", exc)
             await asyncio.sleep(max(0.0, self.housekeeping_every - self.renew_every))
+
+    async def _periodic_loop(self, job: Periodic) -> None:
+        # Like the chores, a short pause first: a leader that stands down at once skips it.
+        await asyncio.sleep(min(job.every, self.renew_every))
+        while True:
+            try:
+                await job.run()
+            except CoreError as exc:
+                log.warning("%s skipped: %s", job.name, exc)
+            except Exception:  # one bad round must not end the loop for the life of the lead
+                log.exception("%s failed", job.name)
+            await asyncio.sleep(job.every)

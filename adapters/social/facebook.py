@@ -4,8 +4,11 @@ and nowhere else."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -14,8 +17,9 @@ import httpx
 
 from adapters.social.delivery import MaybeSent, transport_failure
 from adapters.social.registry import PublisherContext
-from core.errors import BadInput, OutcomeUnknown, PublishRejected, TokenExpired
+from core.errors import BadInput, OutcomeUnknown, PlatformThrottled, PublishRejected, TokenExpired
 from core.media import MB
+from core.metrics import PostMetrics
 from core.platforms import ManualConnect, NewAccount, OAuthRequest, Platform, Tokens
 from core.posts import (
     AccountInfo,
@@ -29,6 +33,7 @@ from core.posts import (
 
 PLATFORM = "facebook"
 THROTTLED = {4, 17, 32, 613}
+APP_WIDE = {4, 341}  # the app's own limit (every page waits), not one page's or user's
 TOKEN_CODES = {190, 102}
 PERMISSIONS = "pages_manage_posts, pages_read_engagement, pages_show_list"
 PERMISSION_NAME = re.compile(r"\b(pages_[a-z_]+|publish_[a-z_]+|business_management)\b")
@@ -65,6 +70,12 @@ class Graph:
         self._retry_after = retry_after
 
     async def call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        return (await self.exchange(method, path, what, **kwargs))[0]
+
+    async def exchange(
+        self, method: str, path: str, what: str, **kwargs: Any
+    ) -> tuple[dict[str, Any], httpx.Headers]:
+        """`call`, also handing back the answer's headers (the usage a read reports)."""
         try:
             response = await self._http.request(method, f"{self.root}/{path}", **kwargs)
         except httpx.TransportError as exc:
@@ -72,7 +83,7 @@ class Graph:
         body = _json(response)
         if response.is_error or "error" in body:
             raise self._raise_for(response, body, what)
-        return body
+        return body, response.headers
 
     def _raise_for(self, response: httpx.Response, body: dict[str, Any], what: str) -> Exception:
         raw_error = body.get("error")
@@ -84,8 +95,8 @@ class Graph:
         if code in THROTTLED or code == 341:
             wait = _retry_after(response) or self._retry_after
             limit = "the app's limit" if code == 341 else "Facebook's rate limit"
-            return PublishRejected(
-                PLATFORM, f"throttled ({limit}, code {code}).", retryable=True, retry_after=wait
+            return PlatformThrottled(
+                PLATFORM, f"throttled ({limit}, code {code}).", retry_after=wait, app_wide=code in APP_WIDE
             )
         if code == 10 or 200 <= code <= 299:
             named = ", ".join(sorted(set(PERMISSION_NAME.findall(message)))) or PERMISSIONS
@@ -253,6 +264,132 @@ class FacebookPublisher:
         )
 
 
+# Page post engagement in one read (needs pages_read_engagement); `shares` is absent at zero.
+METRIC_FIELDS = "reactions.summary(total_count),comments.summary(total_count),shares"
+METRICS_BATCH = 50  # the Graph API's multiple-id read (`?ids=`) takes at most 50 ids
+# Reads stop when a reported quota reaches this percentage, before Facebook has to refuse
+# (Mixpost backs off above 90); X-Business-Use-Case-Usage says when access comes back.
+USAGE_CEILING = 90.0
+USAGE_WAIT = timedelta(minutes=5)  # the pause when Facebook says nothing about when
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The highest quota use an answer reported, when access is regained, whose quota it is."""
+
+    percent: float = 0.0
+    regain: timedelta = timedelta(0)
+    app_wide: bool = False
+
+
+def usage_of(headers: httpx.Headers) -> Usage:
+    """X-App-Usage (the app's own quota) and X-Business-Use-Case-Usage (the page's),
+    percentages of `call_count`, `total_cputime` and `total_time`; bad JSON counts as none."""
+    app = _percent(_loads(headers.get("x-app-usage")))
+    page, regain = 0.0, 0.0
+    business = _loads(headers.get("x-business-use-case-usage"))
+    for entries in business.values() if isinstance(business, dict) else []:
+        for entry in entries if isinstance(entries, list) else []:
+            page = max(page, _percent(entry))
+            minutes = entry.get("estimated_time_to_regain_access") if isinstance(entry, dict) else None
+            if isinstance(minutes, int | float) and not isinstance(minutes, bool) and 0 < minutes < 10_000:
+                regain = max(regain, float(minutes))
+    return Usage(max(app, page), timedelta(minutes=regain), app > page)
+
+
+def _loads(raw: str | None) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _percent(entry: Any) -> float:
+    if not isinstance(entry, dict):
+        return 0.0
+    values = [entry.get(name) for name in ("call_count", "total_cputime", "total_time")]
+    return max(
+        (float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)), default=0.0
+    )
+
+
+class FacebookMetrics:
+    """Reactions, comments and shares of page posts, up to 50 posts a request."""
+
+    batch_size = METRICS_BATCH
+
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+        # Pages (or "" for the whole app) whose last answer reported a quota near its end, and
+        # until when: the next read is refused here as throttled, without a request.
+        self._near: dict[str, tuple[datetime, Usage]] = {}
+
+    async def fetch_metrics(
+        self, credentials: Credentials, remote_ids: Sequence[str], at: datetime
+    ) -> dict[str, PostMetrics]:
+        self._refuse_near_limit(credentials, at)
+        try:
+            return await self._read(credentials, list(remote_ids), at)
+        except PublishRejected as exc:
+            if exc.retryable:  # throttled, Facebook down, no answer: the caller backs off
+                raise
+            if len(remote_ids) == 1:
+                return {}  # this one post cannot be read (deleted, a video without shares)
+        # One id the page cannot read (a deleted post) fails the whole multiple-id read: ask
+        # for each on its own so the others still get their figures.
+        figures: dict[str, PostMetrics] = {}
+        for remote_id in remote_ids:
+            figures.update(await self.fetch_metrics(credentials, [remote_id], at))
+        return figures
+
+    async def _read(self, credentials: Credentials, ids: list[str], at: datetime) -> dict[str, PostMetrics]:
+        params = {"ids": ",".join(ids), "fields": METRIC_FIELDS, "access_token": credentials.access_token}
+        body, headers = await self._graph.exchange("GET", "", f"page {credentials.remote_id}", params=params)
+        used = usage_of(headers)
+        if used.percent >= USAGE_CEILING:
+            self._near["" if used.app_wide else credentials.account_id] = (
+                at + (used.regain or USAGE_WAIT),
+                used,
+            )
+        return {
+            remote_id: _figures(entry, at)
+            for remote_id in ids
+            if isinstance(entry := body.get(remote_id), dict)
+        }
+
+    def _refuse_near_limit(self, credentials: Credentials, at: datetime) -> None:
+        for key in ("", credentials.account_id):
+            until, used = self._near.get(key, (at, Usage()))
+            if until > at:
+                raise PlatformThrottled(
+                    PLATFORM,
+                    f"Facebook reports {used.percent:.0f}% of {'the app' if key == '' else 'the page'}'s "
+                    "quota used; reads pause before it runs out.",
+                    retry_after=(until - at).total_seconds(),
+                    app_wide=key == "",
+                )
+
+
+def _figures(entry: dict[str, Any], at: datetime) -> PostMetrics:
+    return PostMetrics(
+        reactions=_total(entry.get("reactions")),
+        comments=_total(entry.get("comments")),
+        shares=_count(entry.get("shares"), "count"),
+        views=None,
+        fetched_at=at,
+    )
+
+
+def _total(edge: Any) -> int:
+    return _count(edge.get("summary") if isinstance(edge, dict) else None, "total_count")
+
+
+def _count(value: Any, name: str) -> int:
+    """A non-negative whole number from the answer, or 0 for anything else."""
+    number = value.get(name) if isinstance(value, dict) else None
+    return number if isinstance(number, int) and not isinstance(number, bool) and number >= 0 else 0
+
+
 class FacebookOAuth:
     """Facebook Login: code → user token → long-lived user token → page tokens (which do not expire)."""
 
@@ -365,4 +502,5 @@ def create(context: PublisherContext) -> Platform:
         oauth=oauth,
         oauth_settings="FACEBOOK_APP_ID, FACEBOOK_APP_SECRET",
         options=frozenset({"link"}),
+        metrics=FacebookMetrics(graph),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,8 +17,16 @@ import httpx
 
 from adapters.social.delivery import MaybeSent, transport_failure
 from adapters.social.registry import PublisherContext
-from core.errors import BadInput, ConfigurationError, OutcomeUnknown, PublishRejected, TokenExpired
+from core.errors import (
+    BadInput,
+    ConfigurationError,
+    OutcomeUnknown,
+    PlatformThrottled,
+    PublishRejected,
+    TokenExpired,
+)
 from core.media import MB
+from core.metrics import PostMetrics
 from core.platforms import ManualConnect, NewAccount, OAuthRequest, Platform, Tokens, TokenWriter
 from core.ports import Clock
 from core.posts import (
@@ -127,10 +135,20 @@ class TikTokApi:
         self._retry_after = retry_after
         self._daily_cap = daily_cap
 
-    async def call(self, path: str, token: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+    async def call(
+        self,
+        path: str,
+        token: str,
+        body: dict[str, Any],
+        what: str,
+        *,
+        params: dict[str, str] | None = None,
+        scope: str = "",
+    ) -> dict[str, Any]:
+        """`scope`: what a read needs beyond posting (`video.list`), named when it is missing."""
         headers = {"Authorization": f"Bearer {token}", "Content-Type": JSON_TYPE}
         try:
-            response = await self.http.post(f"{self.base}{path}", json=body, headers=headers)
+            response = await self.http.post(f"{self.base}{path}", json=body, headers=headers, params=params)
         except httpx.TransportError as exc:
             raise transport_failure(PLATFORM, exc, "TikTok did not answer") from exc
         payload = _json(response)
@@ -139,21 +157,29 @@ class TikTokApi:
         code = str(error.get("code") or ("ok" if response.is_success else f"http_{response.status_code}"))
         if code != "ok" or response.is_error:
             raise self._error(
-                code, str(error.get("message", "")), str(error.get("log_id", "")), what, response
+                code, str(error.get("message", "")), str(error.get("log_id", "")), what, response, scope
             )
         data = payload.get("data")
         return data if isinstance(data, dict) else {}
 
-    def _error(self, code: str, message: str, log_id: str, what: str, response: httpx.Response) -> Exception:
+    def _error(
+        self, code: str, message: str, log_id: str, what: str, response: httpx.Response, scope: str = ""
+    ) -> Exception:
         if code == "access_token_invalid" or (response.status_code == 401 and code not in ERRORS):
             return TokenExpired(PLATFORM, what)
         template = ERRORS.get(code, "{message} (code {code})")
+        if code == "scope_not_authorized" and scope:
+            template = f"the account did not grant the studio {scope}; reconnect it with /connect tiktok."
         reason = template.format(cap=self._daily_cap, message=message or "no details", code=code)
         if log_id:
             reason += f" [TikTok log id {log_id}]"
+        if code == "rate_limit_exceeded" or response.status_code == 429:
+            # Limits are per token and per endpoint (a one-minute sliding window).
+            return PlatformThrottled(
+                PLATFORM, reason, retry_after=_retry_after(response) or self._retry_after
+            )
         retryable = code in RETRYABLE or response.status_code >= 500
-        wait = self._retry_after if code == "rate_limit_exceeded" else None
-        return PublishRejected(PLATFORM, reason, retryable=retryable, retry_after=wait)
+        return PublishRejected(PLATFORM, reason, retryable=retryable)
 
     async def creator_info(self, token: str, what: str) -> CreatorInfo:
         data = await self.call("/v2/post/publish/creator_info/query/", token, {}, what)
@@ -166,6 +192,11 @@ class TikTokApi:
             duet_disabled=bool(data.get("duet_disabled", False)),
             stitch_disabled=bool(data.get("stitch_disabled", False)),
         )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    return float(value) if value.isdigit() else None
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -531,6 +562,54 @@ class TikTokPublisher:
         return AccountInfo(info.username, info.nickname or info.username)
 
 
+VIDEO_FIELDS = "id,view_count,like_count,comment_count,share_count"
+VIDEO_BATCH = 20  # /v2/video/query/ takes at most 20 video ids
+
+
+class TikTokMetrics:
+    """Views, likes, comments and shares of the creator's videos (`/v2/video/query/`, scope
+    `video.list`), 20 videos a request."""
+
+    batch_size = VIDEO_BATCH
+
+    def __init__(self, api: TikTokApi, tokens: TikTokTokens) -> None:
+        self._api, self._tokens = api, tokens
+
+    async def fetch_metrics(
+        self, credentials: Credentials, remote_ids: Sequence[str], at: datetime
+    ) -> dict[str, PostMetrics]:
+        # A post TikTok gave no public video id (private, inbox) still holds its publish_id,
+        # which the video query does not know: it is not asked about.
+        ids = [r for r in remote_ids if r.isdigit()]
+        if not ids:
+            return {}
+        credentials = await self._tokens.fresh(credentials)
+        data = await self._api.call(
+            "/v2/video/query/",
+            credentials.access_token,
+            {"filters": {"video_ids": ids}},
+            credentials.remote_id,
+            params={"fields": VIDEO_FIELDS},
+            scope="video.list",
+        )
+        videos = data.get("videos")
+        found = {}
+        for video in videos if isinstance(videos, list) else []:
+            if isinstance(video, dict) and str(video.get("id", "")) in ids:
+                found[str(video["id"])] = PostMetrics(
+                    reactions=_whole(video.get("like_count")),
+                    comments=_whole(video.get("comment_count")),
+                    shares=_whole(video.get("share_count")),
+                    views=_whole(video.get("view_count")),
+                    fetched_at=at,
+                )
+        return found
+
+
+def _whole(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 class _UploadCut(Exception):
     """An upload stopped part-way; `maybe_complete` when TikTok may still have every byte."""
 
@@ -566,7 +645,7 @@ class TikTokOAuth:
     def authorization_url(self, state: str) -> str:
         query = {
             "client_key": self._client_key,
-            "scope": "user.info.basic,video.publish,video.upload",
+            "scope": "user.info.basic,video.publish,video.upload,video.list",
             "response_type": "code",
             "redirect_uri": self.redirect_uri,
             "state": state,
@@ -627,4 +706,5 @@ def create(context: PublisherContext) -> Platform:
         oauth_settings="TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET",
         options=frozenset({"privacy", "inbox"}),
         daily_post_cap=s["tiktok_daily_post_cap"],
+        metrics=TikTokMetrics(api, tokens),
     )

@@ -13,6 +13,7 @@ import discord
 CUSTOM_ID_LIMIT = 100
 OPTION_VALUE_LIMIT = 100
 FORM_TEXT_LIMIT = 4000  # a modal text input holds at most 4,000 characters
+NOTE_LIMIT = 1000  # a note's limit in the core (`/changes`, `/reject`)
 
 
 class Handlers(Protocol):
@@ -25,6 +26,8 @@ class Handlers(Protocol):
     async def open_editor(self, interaction: discord.Interaction, draft_id: str) -> None: ...
 
     async def submit_edit(self, interaction: discord.Interaction, draft_id: str, text: str) -> None: ...
+
+    async def open_note(self, interaction: discord.Interaction, command: str) -> None: ...
 
 
 class StudioClient(discord.AutoShardedClient):
@@ -71,6 +74,35 @@ class CommandButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await handlers_of(interaction).press(interaction, self.command)
+
+
+class AskButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?s)cs-ask:(?P<command>/.+)"):
+    """A button whose command needs a text first (a note for "Request changes"): it opens a
+    form, and submitting runs the command followed by the text, as the member."""
+
+    PREFIX = "cs-ask:"
+
+    def __init__(self, item: discord.ui.Button[Any], command: str) -> None:
+        super().__init__(item)
+        self.command = command
+
+    @classmethod
+    def of(cls, label: str, command: str) -> AskButton:
+        button: discord.ui.Button[Any] = discord.ui.Button(label=label[:80], custom_id=cls.PREFIX + command)
+        return cls(button, command)
+
+    @classmethod
+    def fits(cls, command: str) -> bool:
+        return len(cls.PREFIX + command) <= CUSTOM_ID_LIMIT
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> AskButton:
+        return cls(cast(discord.ui.Button[Any], item), match["command"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await handlers_of(interaction).open_note(interaction, self.command)
 
 
 class EditButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cs-edit:(?P<draft>[\w-]{1,32})"):
@@ -148,3 +180,21 @@ class EditForm(discord.ui.Modal):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await self.handlers.submit_edit(interaction, self.draft_id, self.text.value)
+
+
+class NoteForm(discord.ui.Modal):
+    """The text an `AskButton`'s command needs; submitting runs `<command> <text>` as the member.
+    The question is generic: a button rebuilt from its custom id after a restart knows only
+    its command."""
+
+    def __init__(self, handlers: Handlers, command: str) -> None:
+        super().__init__(title="Add a note", custom_id=f"cs-note:{command}"[:CUSTOM_ID_LIMIT], timeout=900)
+        self.handlers = handlers
+        self.command = command
+        self.text: discord.ui.TextInput[NoteForm] = discord.ui.TextInput(
+            label="Note", style=discord.TextStyle.paragraph, max_length=NOTE_LIMIT
+        )
+        self.add_item(self.text)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self.handlers.press(interaction, f"{self.command} {self.text.value}")

@@ -20,10 +20,12 @@ import discord
 from bot.discord.commands import build_tree, payloads
 from bot.discord.components import (
     FORM_TEXT_LIMIT,
+    AskButton,
     ChoiceSelect,
     CommandButton,
     EditButton,
     EditForm,
+    NoteForm,
     StudioClient,
 )
 from bot.discord.render import SAFE_MENTIONS, Message, render, split_text
@@ -161,7 +163,7 @@ class DiscordFront:
 
     async def setup(self) -> None:
         """Runs in `login`, before the gateway: persistent components first, then the sync."""
-        self.client.add_dynamic_items(CommandButton, EditButton, ChoiceSelect)
+        self.client.add_dynamic_items(CommandButton, EditButton, ChoiceSelect, AskButton)
         if self.dev_guild is not None:
             # A development guild syncs instantly; a global sync can take up to an hour to show.
             self.tree.copy_global_to(guild=self.dev_guild)
@@ -362,7 +364,7 @@ class DiscordFront:
         answer, so the text is read before anything else is sent)."""
         try:
             context = await self.dispatcher.context(caller_of(interaction))
-            draft = await context.services.drafts.get(context.workspace.id, draft_id)
+            draft = await context.services.drafts.get(context.workspace, draft_id)
         except CoreError as exc:
             await self.answer(interaction, Reply(exc.user_message(is_admin=False), ephemeral=True))
             return
@@ -377,6 +379,11 @@ class DiscordFront:
             )
             return
         await interaction.response.send_modal(EditForm(self, draft.id, draft.text))
+
+    async def open_note(self, interaction: discord.Interaction, command: str) -> None:
+        """A button that asks for a note ("Request changes"): the form is the first answer; its
+        submission runs the command with the note (`press`), where the core decides."""
+        await interaction.response.send_modal(NoteForm(self, command))
 
     async def submit_edit(self, interaction: discord.Interaction, draft_id: str, text: str) -> None:
         try:

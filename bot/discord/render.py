@@ -1,6 +1,7 @@
 """Render a core `Reply` in Discord's idiom: embeds for cards within Discord's limits,
 2,000-character messages otherwise, files, and persistent components (buttons, a select menu
-for a choice, an Edit button that opens a modal on draft cards)."""
+for a choice, an Edit button that opens a modal on draft cards, a form for a button that asks
+for a note)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import discord
 
-from bot.discord.components import ChoiceSelect, CommandButton, EditButton
+from bot.discord.components import AskButton, ChoiceSelect, CommandButton, EditButton
 from core.reply import Reply
 from core.text import split_text as split
 
@@ -108,9 +109,11 @@ def view_of(reply: Reply) -> discord.ui.View | None:
         if options:
             items.append(ChoiceSelect.of(reply.choice, options[:OPTION_LIMIT]))
     else:
-        items += [
-            CommandButton.of(b.label, b.command) for b in reply.buttons if CommandButton.fits(b.command)
-        ]
+        for b in reply.buttons:
+            if b.asks and AskButton.fits(b.command):
+                items.append(AskButton.of(b.label, b.command))
+            elif CommandButton.fits(b.command):
+                items.append(CommandButton.of(b.label, b.command))
     if reply.draft_id and EditButton.fits(reply.draft_id):
         items.append(EditButton.of(reply.draft_id))
     if not items:

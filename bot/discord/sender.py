@@ -20,6 +20,9 @@ class DiscordSender:
     def __init__(self, client: discord.Client) -> None:
         self._client = client
 
+    def private_channel(self, user_key: str) -> str:
+        return DM_PREFIX + user_key  # opened with create_dm when sent
+
     async def send(self, channel_id: str, text: str, buttons: tuple[Button, ...] = ()) -> None:
         channel = await self._channel(channel_id)
         for message in render(Reply(text, buttons)):

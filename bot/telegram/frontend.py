@@ -6,13 +6,14 @@ and error messages are decided once, in the core."""
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from telegram import Bot, CallbackQuery, Chat, Message, Update, User
+from telegram import Bot, CallbackQuery, Chat, ForceReply, Message, Update, User
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
@@ -22,7 +23,7 @@ from bot.telegram.buttons import ButtonCodec
 from bot.telegram.delivery import Delivery, Target
 from bot.telegram.media import MediaIntake
 from bot.telegram.progress import TelegramProgress, Typing
-from bot.telegram.render import units
+from bot.telegram.render import PARSE_MODE, escape, units
 from bot.telegram.roles import RoleResolver
 from core.commands.credentials import CREDENTIAL_REFUSAL, carries_credential
 from core.commands.dispatch import Caller, Dispatcher
@@ -35,6 +36,7 @@ PLATFORM = "tg"
 ALERT_LIMIT = 200  # answerCallbackQuery text
 CALLBACK_ANSWER_WAIT = 2.0  # answer the button press by then even if the command still runs
 PRIVATE_HINT = "Send /help to see what I can do."
+ANSWER_PLACEHOLDER = "Your answer"
 APOLOGY = "Sorry, something went wrong on our side (error id {error_id}). Please try again."
 DEEP_LINK_PAYLOAD = "private"  # /start private: the user opened the private chat we asked for
 OPEN_PRIVATE_CHAT = (
@@ -145,6 +147,11 @@ class TelegramFrontEnd:
         self, bot: Bot, chat: Chat, user: User, target: Target, reply: Reply, progress: TelegramProgress
     ) -> None:
         placeholder = progress.message
+        if reply.expects:
+            if placeholder is not None:
+                await self._delete(bot, placeholder)
+            await self.ask(bot, chat, user, reply, target.reply_to)
+            return
         if reply.ephemeral and chat.type != ChatType.PRIVATE:
             if placeholder is not None:
                 await self._delete(bot, placeholder)
@@ -213,6 +220,10 @@ class TelegramFrontEnd:
             if reply.silent:
                 await query.answer()
                 return
+            if reply.expects:
+                await query.answer()
+                await self.ask(context.bot, card.chat, query.from_user, reply)
+                return
             if await self._answer_with_alert(query, reply):
                 return
             await query.answer()
@@ -233,6 +244,9 @@ class TelegramFrontEnd:
         return True
 
     async def _show_pressed(self, bot: Bot, card: Message, user: User, reply: Reply) -> None:
+        if reply.expects:
+            await self.ask(bot, card.chat, user, reply)
+            return
         if reply.ephemeral:
             title = card.chat.title if card.chat.type != ChatType.PRIVATE else ""
             await self.send_private(bot, user, Target(card.chat_id, card.message_id), reply, title or "")
@@ -242,6 +256,56 @@ class TelegramFrontEnd:
         else:
             last = await self.delivery.replace(bot, card, reply)
         await self._remember_card(card.chat, last, reply)
+
+    # --- questions answered by replying (ForceReply) ----------------------------------------
+    async def ask(self, bot: Bot, chat: Chat, user: User, reply: Reply, reply_to: int | None = None) -> None:
+        """A question whose answer completes a command ("What should change?"): a ForceReply
+        prompt aimed at the person (named, so `selective` picks them in a group), remembered so
+        their answer runs the command as them. Not private: it holds no secret, and the answer
+        must come in this chat, where the command's workspace is."""
+        named = (
+            ""
+            if chat.type == ChatType.PRIVATE
+            else f'<a href="tg://user?id={user.id}">{html.escape(user.full_name)}</a>, '
+        )
+        prompt = await bot.send_message(
+            chat.id,
+            named + escape(reply.text),
+            parse_mode=PARSE_MODE,
+            reply_markup=ForceReply(selective=True, input_field_placeholder=ANSWER_PLACEHOLDER),
+            reply_to_message_id=reply_to,
+            allow_sending_without_reply=True,
+        )
+        try:
+            await self.store.remember_ask(f"{PLATFORM}:{chat.id}", prompt.message_id, user.id, reply.expects)
+        except StoreUnavailable as exc:  # the prompt already says how to type the command instead
+            log.warning("could not remember the question %s: %s", prompt.message_id, exc)
+
+    async def _answered(self, bot: Bot, message: Message, user: User) -> bool:
+        """A text replying to one of our questions, from the person asked: run the command it
+        completes. True when it was one."""
+        replied = message.reply_to_message
+        if replied is None or replied.from_user is None or replied.from_user.id != bot.id or not message.text:
+            return False
+        try:
+            asked = await self.store.asked(f"{PLATFORM}:{message.chat.id}", replied.message_id)
+        except StoreUnavailable as exc:
+            log.warning("could not read the question %s: %s", replied.message_id, exc)
+            return False
+        if asked is None or asked[0] != user.id:
+            return False
+        caller = await self.caller(bot, message.chat, user, message.sender_chat)
+        reply = await self.dispatcher.handle_text(caller, f"{asked[1]} {message.text}")
+        if reply.silent:
+            return True
+        target = Target(
+            message.chat_id, message.message_id if message.chat.type != ChatType.PRIVATE else None
+        )
+        if reply.ephemeral and message.chat.type != ChatType.PRIVATE:
+            await self.send_private(bot, user, target, reply, message.chat.title or "")
+        else:
+            await self.delivery.send(bot, target, reply)
+        return True
 
     # --- photos and videos ------------------------------------------------------------------
     async def on_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -255,10 +319,15 @@ class TelegramFrontEnd:
 
     async def on_group_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user = update.effective_message, update.effective_user
-        if message is not None and user is not None and message.text:
-            await self._took_credential(context.bot, message, user, message.text)
+        if message is None or user is None or not message.text:
+            return
+        if not await self._took_credential(context.bot, message, user, message.text):
+            await self._answered(context.bot, message, user)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is not None and user is not None and await self._answered(context.bot, message, user):
+            return
         if update.effective_message is not None:
             await self.delivery.send(
                 context.bot, Target(update.effective_message.chat_id), Reply(PRIVATE_HINT)

@@ -21,6 +21,9 @@ class TelegramChannelSender:
         self._bot = bot
         self._delivery = delivery
 
+    def private_channel(self, user_key: str) -> str:
+        return user_key  # a private chat's id is the user's id
+
     async def send(self, channel_id: str, text: str, buttons: tuple[Button, ...] = ()) -> None:
         try:
             chat_id = int(channel_id)

@@ -1,6 +1,16 @@
 """The command registry: each capability contributes its list of commands here."""
 
-from core.commands import basics, linking, moderation, publishing, scheduling, usage
+from core.commands import (
+    approvals,
+    basics,
+    calendar,
+    linking,
+    moderation,
+    performance,
+    publishing,
+    scheduling,
+    usage,
+)
 from core.commands.registry import Registry
 from core.generation import commands as generation
 
@@ -12,8 +22,11 @@ def build_registry() -> Registry:
             *generation.COMMANDS,
             *publishing.COMMANDS,
             *scheduling.COMMANDS,
+            *calendar.COMMANDS,
             *usage.COMMANDS,
             *moderation.COMMANDS,
             *linking.COMMANDS,
+            *performance.COMMANDS,
+            *approvals.COMMANDS,
         ]
     )

@@ -24,7 +24,7 @@ Source = Callable[[Context], Awaitable[list[Suggestion]]]
 
 
 async def drafts(ctx: Context) -> list[Suggestion]:
-    page = await ctx.services.drafts.recent(ctx.workspace.id, 0, SCANNED)
+    page = await ctx.services.drafts.recent(ctx.workspace, 0, SCANNED)
     return [Suggestion(d.id, f"{d.id} · {d.kind} · {' '.join(d.text.split())}") for d in page.drafts]
 
 

@@ -138,7 +138,10 @@ class Dispatcher:
         """The member's standing, the workspace and what the command will read first, asked of
         Redis at the same time: one wait before the handler instead of one per read (a first
         /generate of a chat then waits for this and the admission script only)."""
-        warm = command.warm(self.services, caller.workspace_id) if command.warm else _nothing()
+        # Warmed under the workspace the command will act in (a linked chat's shared one), as far
+        # as it is known without asking Redis: waiting for `open` would add a round trip.
+        acting = self.services.workspaces.acting_id(caller.workspace_id)
+        warm = command.warm(self.services, acting) if command.warm else _nothing()
         standing, context, _ = await asyncio.gather(
             self._check_standing(caller), self.context(caller, progress), warm, return_exceptions=True
         )

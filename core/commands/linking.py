@@ -52,7 +52,7 @@ async def link(ctx: Context, args: LinkArgs) -> Reply:
         )
     here = chat_channel(ctx)
     invite = await service.join(ctx.workspace, ctx.actor, args.code, here.describe())
-    await share_notifications(ctx, invite.workspace_id, Channel(invite.platform, invite.channel_id), here)
+    await ctx.services.notifications.share(invite, ctx.actor, here)
     return Reply(
         f"This chat now works in workspace {invite.workspace_id}: its drafts, queue, usage and team "
         "notifications are shared with the chat that made the code. This chat's own drafts come back "
@@ -60,23 +60,9 @@ async def link(ctx: Context, args: LinkArgs) -> Reply:
     )
 
 
-async def share_notifications(ctx: Context, workspace_id: str, theirs: Channel, ours: Channel) -> None:
-    """Both chats hear the shared workspace's notices: the inviting chat keeps getting what it
-    got (its own chat unless /notify chose channels), and this chat is added."""
-    store = ctx.services.channels
-    if store is None:
-        return
-    if theirs.channel_id and not await store.list(workspace_id):
-        await store.add(workspace_id, theirs)
-    await store.add(workspace_id, ours)
-
-
 async def unlink(ctx: Context, args: NoArgs) -> Reply:
     detached = await ctx.services.workspaces.unlink(ctx.workspace, ctx.actor)
-    store = ctx.services.channels
-    for _, channel in detached:
-        if store is not None and ":" in channel:
-            await store.remove(ctx.workspace.id, Channel(*channel.split(":", 1)))
+    await ctx.services.notifications.detach(ctx.workspace, ctx.actor, [channel for _, channel in detached])
     if ctx.workspace.linked:
         return Reply(
             f"This chat no longer shares workspace {ctx.workspace.id}; it is back in its own workspace."

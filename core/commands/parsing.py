@@ -111,8 +111,10 @@ def validate(command: Command, values: dict[str, Any]) -> Args:
 def explain(command: Command, exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "arguments"
-        if error["type"] == "missing":
+        where = ".".join(str(p) for p in error["loc"])
+        if not where:  # a rule over several arguments (a model validator) says it all itself
+            problems.append(error["msg"])
+        elif error["type"] == "missing":
             problems.append(f"<{where}> is required")
         elif error["type"] == "extra_forbidden":
             problems.append(f"{where} is not an option of /{command.name}")

@@ -191,12 +191,13 @@ async def publish(ctx: Context, args: PublishArgs) -> Reply:
             check_options({"link": args.link}, known, ctx.services.platforms)
         options["link"] = await check_public_url(args.link, ctx.services.resolver)
     request = PublishRequest(args.draft.lower(), targets, options, args.yes)
-    return await ctx.services.publishing.publish_now(ctx.workspace, ctx.actor, request, ctx.progress)
+    hold = ctx.services.approvals.hold(ctx.workspace, ctx.actor)
+    return await ctx.services.publishing.publish_now(ctx.workspace, ctx.actor, request, ctx.progress, hold)
 
 
 async def choose_target(ctx: Context, draft_id: str, verb: str) -> Reply:
     """The draft card's Publish/Schedule button names no account: offer the workspace's own."""
-    draft = await ctx.services.drafts.get(ctx.workspace.id, draft_id)
+    draft = await ctx.services.drafts.get(ctx.workspace, draft_id)
     accounts = await ctx.services.accounts.all(ctx.workspace)
     if not accounts:
         return Reply(

@@ -77,7 +77,8 @@ class Command:
     # front ends acknowledge at once and follow up.
     slow: bool = False
     # Reads the handler will make first, started while the dispatcher opens the workspace
-    # (given the caller's workspace id); a failure here is ignored, the handler reads again.
+    # (given the id of the workspace the command acts in, as `WorkspaceService.acting_id` knows
+    # it); a failure here is ignored, the handler reads again.
     warm: Callable[[Services, str], Awaitable[object]] | None = None
 
     def __post_init__(self) -> None:

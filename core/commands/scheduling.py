@@ -8,12 +8,13 @@ from typing import Literal
 from pydantic import Field
 
 from core.commands.linking import chat_channel
+from core.commands.performance import best_choices, status_lines
 from core.commands.publishing import privacy_alias
 from core.commands.registry import Args, Command, Context, NoArgs
 from core.drafts import Draft
 from core.errors import BadInput
 from core.lifecycle import PostLifecycle
-from core.notifications import ChannelStore, webhook_channel
+from core.notifications import CHANGE_CHANNELS, NotificationSettings, webhook_channel
 from core.platforms import Platforms
 from core.posts import Post, PostStatus
 from core.publishing import missing_choice
@@ -128,7 +129,7 @@ async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
     if not args.when.strip() and all(known.is_target(t) for t in named):
         return await suggest_times(ctx, args.draft.lower(), named)
     targets, when_text = split_targets(known, args.platforms, args.when)
-    draft = await ctx.services.drafts.get(ctx.workspace.id, args.draft.lower())
+    draft = await ctx.services.drafts.get(ctx.workspace, args.draft)
     rule = Recurrence.parse(when_text)
     now = ctx.services.clock.now()
     service = ctx.services.posts
@@ -139,12 +140,16 @@ async def schedule(ctx: Context, args: ScheduleArgs) -> Reply:
         return asked
     if args.consent == "yes":
         options["consent"] = "yes"
-    posts = await service.schedule(ctx.workspace, ctx.actor, draft, targets, due, rule, options)
+    hold = ctx.services.approvals.hold(ctx.workspace, ctx.actor)
+    posts = await service.schedule(ctx.workspace, ctx.actor, draft, targets, due, rule, options, hold.applies)
+    await ctx.services.approvals.announce(ctx.workspace, ctx.actor, posts)
     first_due = describe_time(posts[0].due_at or now, ctx.workspace.zone)
     if rule:
         head = f"Scheduled draft {draft.id} {rule.describe()} ({ctx.workspace.timezone}); first {first_due}."
     else:
         head = f"Scheduled draft {draft.id} for {first_due}."
+    if any(p.status is PostStatus.AWAITING_APPROVAL for p in posts):
+        head += " Approvals are on: it goes out only once an admin approves it."
     text = "\n\n".join([head, *(card(p, ctx.workspace.timezone) for p in posts)])
     return Reply(text, _buttons(posts), card=True)
 
@@ -190,7 +195,7 @@ async def ask_choices(
 
 async def suggest_times(ctx: Context, draft_id: str, named: list[str]) -> Reply:
     """/schedule with a draft (and maybe accounts) but no time: quick choices as buttons."""
-    draft = await ctx.services.drafts.get(ctx.workspace.id, draft_id)
+    draft = await ctx.services.drafts.get(ctx.workspace, draft_id)
     targets = named or [a.id for a in await ctx.services.accounts.all(ctx.workspace)]
     if not targets:
         return Reply(
@@ -201,7 +206,7 @@ async def suggest_times(ctx: Context, draft_id: str, named: list[str]) -> Reply:
         Button(f"{target} · {label}", f"/schedule {draft.id} {target} {when}")
         for target in targets[:4]
         for label, when in QUICK_TIMES
-    )
+    ) + tuple(await best_choices(ctx, draft.id, targets[:4]))
     return Reply(
         f"When should draft {draft.id} go out? Pick below, or type /schedule {draft.id} <account> <when> "
         f"(e.g. {EXAMPLES}; times in {ctx.workspace.timezone}).",
@@ -224,15 +229,18 @@ def _buttons(posts: list[Post]) -> tuple[Button, ...]:
 async def queue(ctx: Context, args: NoArgs) -> Reply:
     posts = await ctx.services.posts.queue(ctx.workspace)
     upcoming = [p for p in posts if p.status is PostStatus.SCHEDULED]
+    waiting = [p for p in posts if p.status is PostStatus.AWAITING_APPROVAL]
     attention = [
         p
         for p in posts
         if p.status in (PostStatus.FAILED, PostStatus.MISSED, PostStatus.PUBLISHING, PostStatus.UNKNOWN)
     ]
-    if not upcoming and not attention:
+    if not upcoming and not attention and not waiting:
         return Reply("Nothing is scheduled. Schedule a draft with /schedule <draft> <platforms> <when>.")
     lines = [f"Queue of this workspace (times in {ctx.workspace.timezone}):"]
     lines += [_line(p, ctx.workspace) for p in upcoming]
+    if waiting:
+        lines += ["", "Awaiting approval (/approvals):"] + [_line(p, ctx.workspace) for p in waiting]
     if attention:
         lines += ["", "Needs attention:"] + [_line(p, ctx.workspace) for p in attention]
     buttons = tuple(Button(f"Status {p.id}", f"/status {p.id}") for p in (upcoming + attention)[:5])
@@ -252,7 +260,8 @@ async def status(ctx: Context, args: PostArgs) -> Reply:
         f"  {e.at.astimezone(ctx.workspace.zone):%Y-%m-%d %H:%M:%S} {e.status.value}: {e.detail} ({e.actor})"
         for e in post.history[-10:]
     ]
-    text = card(post, ctx.workspace.timezone) + "\nHistory:\n" + "\n".join(history)
+    figures = "".join(f"\n{line}" for line in await status_lines(ctx, post))
+    text = card(post, ctx.workspace.timezone) + figures + "\nHistory:\n" + "\n".join(history)
     return Reply(text, post_buttons(post), card=True)
 
 
@@ -274,6 +283,13 @@ async def reschedule(ctx: Context, args: RescheduleArgs) -> Reply:
     service = ctx.services.posts
     due = service.parse_when(args.when, ctx.workspace.zone, ctx.services.clock.now())
     post = await service.reschedule(ctx.workspace, ctx.actor, args.post, due)
+    if post.status is PostStatus.AWAITING_APPROVAL:
+        await ctx.services.approvals.announce(ctx.workspace, ctx.actor, [post])
+        return Reply(
+            f"Moved post {post.id} to {describe_time(due, ctx.workspace.zone)}; it still waits for an "
+            "admin's approval.",
+            post_buttons(post),
+        )
     return Reply(
         f"Rescheduled post {post.id} for {describe_time(due, ctx.workspace.zone)}.", post_buttons(post)
     )
@@ -317,26 +333,27 @@ async def mark_published(ctx: Context, args: MarkArgs) -> Reply:
 
 
 async def notify(ctx: Context, args: NotifyArgs) -> Reply:
-    store = ctx.services.channels
+    settings = ctx.services.notifications
     here = chat_channel(ctx)
     if args.action == "list":
-        found = await store.list(ctx.workspace.id)
+        found = await settings.channels(ctx.workspace)
         if not found:
             return Reply(
                 "No notification channel is set; notices go to this workspace's own chat. "
                 "An admin sends /notify here in a channel to use it."
             )
         return Reply("Team notifications go to:\n" + "\n".join(f"  {c.shown()}" for c in found))
-    require_admin(ctx.actor, "change where team notifications go")
+    # Also checked by the service; asked first so a member never has a webhook URL parsed.
+    require_admin(ctx.actor, CHANGE_CHANNELS)
     if args.action == "webhook" or args.url:
-        return await notify_webhook(ctx, store, args)
+        return await notify_webhook(ctx, settings, args)
     if args.action == "here":
-        await store.add(ctx.workspace.id, here)
+        await settings.add(ctx.workspace, ctx.actor, here)
         return Reply(
             f"This channel ({here.describe()}) now receives team notifications: "
             "published, failed, missed, account and budget notices."
         )
-    removed = await store.remove(ctx.workspace.id, here)
+    removed = await settings.remove(ctx.workspace, ctx.actor, here)
     if not removed:
         return Reply(
             f"This channel ({here.describe()}) was not a notification channel. /notify list shows them."
@@ -344,12 +361,12 @@ async def notify(ctx: Context, args: NotifyArgs) -> Reply:
     return Reply(f"This channel ({here.describe()}) no longer receives team notifications.")
 
 
-async def notify_webhook(ctx: Context, store: ChannelStore, args: NotifyArgs) -> Reply:
+async def notify_webhook(ctx: Context, settings: NotificationSettings, args: NotifyArgs) -> Reply:
     """A Discord webhook URL carries its own secret token: the reply is private and the
     message with the URL is deleted where the platform allows."""
     channel = webhook_channel(args.url or "")
     if args.action == "off":
-        removed = await store.remove(ctx.workspace.id, channel)
+        removed = await settings.remove(ctx.workspace, ctx.actor, channel)
         text = (
             "That webhook no longer receives team notifications."
             if removed
@@ -358,7 +375,7 @@ async def notify_webhook(ctx: Context, store: ChannelStore, args: NotifyArgs) ->
         return Reply(text, ephemeral=True, delete_source=True)
     if args.action != "webhook":
         raise BadInput("Usage: /notify webhook <url>, or /notify off <url>.")
-    await store.add(ctx.workspace.id, channel)
+    await settings.add(ctx.workspace, ctx.actor, channel)
     return Reply(
         f"The Discord webhook {channel.shown()} now receives team notifications.",
         ephemeral=True,

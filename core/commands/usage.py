@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from core.commands.performance import engagement_lines
 from core.commands.registry import Args, Command, Context, NoArgs
 from core.errors import BadInput
 from core.limits import (
@@ -180,8 +181,10 @@ async def stats(ctx: Context, args: StatsArgs) -> Reply:
     lines = [f"Stats for the last {count} days ({days[0]} to {days[-1]}, {ctx.workspace.timezone}):"]
     lines += _member_lines(totals, members)
     lines += _totals_lines(totals)
+    engagement, measured = await ctx.services.performance.daily(ctx.workspace, days)
+    lines += engagement_lines(measured)
     chart = await ctx.services.usage.daily_chart(
-        f"Daily activity, last {count} days", days, daily_series(periods)
+        f"Daily activity, last {count} days", days, daily_series(periods), {"engagement": engagement}
     )
     attachment = Attachment(f"activity-{days[-1]}-{args.period}.png", chart, "image/png")
     return Reply("\n".join(lines), attachment=attachment)
@@ -277,7 +280,7 @@ COMMANDS = [
     ),
     Command(
         "stats",
-        "Workspace statistics with a daily activity chart",
+        "Workspace statistics with a daily activity and engagement chart",
         stats,
         StatsArgs,
         role=Role.ADMIN,

@@ -134,7 +134,7 @@ async def transform_source(ctx: Context, kind: str, topic: str) -> tuple[str, st
     """'<draft id> [instruction]' works on that draft's text; anything else is the text itself."""
     first, _, rest = topic.partition(" ")
     try:
-        draft = await ctx.services.drafts.get(ctx.workspace.id, check_draft_id(first))
+        draft = await ctx.services.drafts.get(ctx.workspace, check_draft_id(first))
     except (BadInput, NotFound):
         return f"{kind} the source text", topic
     return rest.strip() or f"{kind} the source text", draft.text
@@ -173,7 +173,7 @@ def draft_buttons(draft_id: str) -> tuple[Button, ...]:
 
 async def list_drafts(ctx: Context, args: DraftsArgs) -> Reply:
     offset = (args.page - 1) * PAGE_SIZE
-    page = await ctx.services.drafts.recent(ctx.workspace.id, offset, PAGE_SIZE)
+    page = await ctx.services.drafts.recent(ctx.workspace, offset, PAGE_SIZE)
     if not page.drafts:
         if page.total:
             return Reply(f"There are only {page.total} drafts; page {args.page} is empty. Send /drafts.")
@@ -197,7 +197,7 @@ def summary_line(draft: Draft) -> str:
 
 
 async def show_draft(ctx: Context, args: DraftArgs) -> Reply:
-    draft = await ctx.services.drafts.get(ctx.workspace.id, check_draft_id(args.id))
+    draft = await ctx.services.drafts.get(ctx.workspace, check_draft_id(args.id))
     if args.version is not None and args.version < draft.version:
         old = draft.versions[args.version - 1]
         return Reply(
@@ -214,7 +214,7 @@ async def edit(ctx: Context, args: EditArgs) -> Reply:
     draft = await ctx.services.generation.edit(
         ctx.workspace, ctx.actor, check_draft_id(args.id), args.text or ""
     )
-    return draft_reply(draft, "Edited draft")
+    return draft_reply(draft, "Edited draft", await back_for_approval(ctx, draft))
 
 
 async def regenerate(ctx: Context, args: RegenerateArgs) -> Reply:
@@ -222,7 +222,16 @@ async def regenerate(ctx: Context, args: RegenerateArgs) -> Reply:
     draft = await service.regenerate(
         ctx.workspace, ctx.actor, check_draft_id(args.id), args.instruction or "", ctx.progress
     )
-    return draft_reply(draft, "Regenerated draft")
+    return draft_reply(draft, "Regenerated draft", await back_for_approval(ctx, draft))
+
+
+async def back_for_approval(ctx: Context, draft: Draft) -> str:
+    """An edited draft's pending posts wait for approval again (where approvals are on)."""
+    back = await ctx.services.approvals.draft_changed(ctx.workspace, ctx.actor, draft)
+    if not back:
+        return ""
+    ids = ", ".join(p.id for p in back)
+    return f"Its pending post(s) {ids} take the new text and wait for an admin's approval again."
 
 
 async def variants(ctx: Context, args: VariantsArgs) -> Reply:
@@ -245,7 +254,7 @@ async def variants(ctx: Context, args: VariantsArgs) -> Reply:
 async def discard(ctx: Context, args: DiscardArgs) -> Reply:
     draft_id = check_draft_id(args.id)
     if not args.yes:
-        draft = await ctx.services.drafts.get(ctx.workspace.id, draft_id)
+        draft = await ctx.services.drafts.get(ctx.workspace, draft_id)
         return Reply(
             f"Discard draft {draft.id} ({summary_line(draft)})? This cannot be undone.",
             buttons=(

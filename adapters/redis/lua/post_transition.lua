@@ -6,13 +6,17 @@
 -- "\n<event JSON>" per event (JSON never holds a raw newline): one key per post is far smaller
 -- in Redis than a hash (a document longer than 64 bytes makes it a hashtable) plus a list.
 -- A post of the old layout (hash + history list) is rewritten in the new one by its next write.
+-- A post sits in exactly one due-time index: scheduled (4), awaiting approval (6) or every
+-- other post (3).
 -- KEYS: 1 post key, 2 the old layout's history list (deleted on migration), 3 workspace index
---       of every post not scheduled (zset: due), 4 workspace scheduled (zset: due),
---       5 workspace publishing (zset: claim time), 6 (optional) the platform handle's owner key
+--       of every post neither scheduled nor awaiting approval (zset: due), 4 workspace
+--       scheduled (zset: due), 5 workspace publishing (zset: claim time), 6 workspace awaiting
+--       approval (zset: due, or creation time for a post to publish at once when approved),
+--       7 (optional) the platform handle's owner key
 -- ARGV: 1 allowed statuses "a,b" ("" = create: the post must not exist), 2 new status,
 --       3 document JSON, 4 history event JSON, 5 post id, 6 index score (due), 7 fence: the
 --       claim epoch the writer holds ("" = unfenced), 8 "1" = this is a claim (epoch + 1),
---       9 claim time score, 10 (with KEYS[6]) the handle owner's TTL in seconds,
+--       9 claim time score, 10 (with KEYS[7]) the handle owner's TTL in seconds,
 --       11 history bytes kept (older events are dropped first)
 -- Returns the post's claim epoch afterwards, or -1 when refused.
 local current, epoch, events = nil, 0, ''
@@ -49,19 +53,21 @@ if keep > 0 and #events > keep then  -- drop the oldest events, at an event boun
   if cut then events = string.sub(events, cut) end
 end
 redis.call('SET', KEYS[1], ARGV[2] .. '\t' .. epoch .. '\t' .. ARGV[3] .. events)
-if ARGV[2] == 'scheduled' then
-  redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
-  redis.call('ZREM', KEYS[3], ARGV[5])
-else
-  redis.call('ZREM', KEYS[4], ARGV[5])
-  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
+local due_index = 3
+if ARGV[2] == 'scheduled' then due_index = 4 elseif ARGV[2] == 'awaiting_approval' then due_index = 6 end
+for _, i in ipairs({3, 4, 6}) do
+  if i == due_index then
+    redis.call('ZADD', KEYS[i], ARGV[6], ARGV[5])
+  else
+    redis.call('ZREM', KEYS[i], ARGV[5])
+  end
 end
 if ARGV[2] == 'publishing' then
   redis.call('ZADD', KEYS[5], ARGV[9], ARGV[5])
 else
   redis.call('ZREM', KEYS[5], ARGV[5])
 end
-if KEYS[6] then  -- the first post to record a platform id keeps it (guards Facebook lookups)
-  redis.call('SET', KEYS[6], ARGV[5], 'NX', 'EX', ARGV[10])
+if KEYS[7] then  -- the first post to record a platform id keeps it (guards Facebook lookups)
+  redis.call('SET', KEYS[7], ARGV[5], 'NX', 'EX', ARGV[10])
 end
 return epoch
