@@ -1,12 +1,12 @@
 """Posts in Redis: one string key per post — "<status>\t<epoch>\t<document JSON>" followed by its
-history, "\n<event JSON>" per event — and per-workspace indexes: the scheduled posts by due time, the
-ones awaiting approval by due time, every other post by due time, the publishing ones by claim
-time. A published post's figures (post performance) are a sibling string key,
-"<post key>:metrics", deleted with the post. (One string instead of a hash
-plus a list, and no post in two due-time indexes, is what keeps a scheduled post near 1 KB:
-a document longer than `hash-max-listpack-value` turns a hash into a hashtable.) The document
-leaves out every field that holds its default; posts of the older hash layout are read as they
-are and rewritten in this one by their next transition. All keys of a workspace share its hash
+history, "\n<event JSON>" per event — and per-workspace indexes: the scheduled posts by due time,
+the ones awaiting approval by due time, every other post by due time, the publishing ones by
+claim time. A published post's figures (post performance) are a sibling string key,
+"<post key>:metrics", deleted with the post. (One string instead of a hash plus a list, and no
+post in two due-time indexes, is what keeps a scheduled post near 1 KB: a document longer than
+`hash-max-listpack-value` turns a hash into a hashtable.) The document leaves out every field
+that holds its default; posts of the older hash layout are read as they are and rewritten in
+this one by their next transition. All keys of a workspace share its hash
 tag, so the one transition script is Cluster-safe; the only cross-workspace key is the set of
 workspace ids with posts (`cs:posts:workspaces`), written with a plain SADD outside any script.
 
