@@ -16,13 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 
 from adapters.redis.keys import Keys
 from adapters.redis.posts import RedisPostStore
-from adapters.redis.queue import GROUP, RedisPublishQueue, StreamNames
+from adapters.redis.queue import RedisPublishQueue
 from core.posts import Post, PostEvent, PostStatus
-from tests.fakes.procs import PlatformProcess, start_studio, studio_env, wait_for
+from tests.fakes.procs import PlatformProcess, running, start_studio, studio_env, wait_for
 from tests.test_process_reliability import WORKSPACE, leader_pid, post_statuses
 
 pytestmark = pytest.mark.redis
@@ -79,18 +78,6 @@ def stop(*processes: subprocess.Popen[str]) -> None:
         process.wait(30)
 
 
-def consumer_pids(redis_url: str, prefix: str) -> set[int]:
-    """The processes that have joined the publish stream's consumer group (named host:pid:...)."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        rows = client.xinfo_consumers(StreamNames(Keys(prefix)).queue, GROUP)
-    except redis.ResponseError:  # no stream or group yet
-        rows = []
-    finally:
-        client.close()
-    return {int(row["name"].decode().split(":")[1]) for row in rows}
-
-
 def all_published(redis_url: str, prefix: str, ids: list[str]) -> bool:
     return set(post_statuses(redis_url, prefix, ids)) == {PostStatus.PUBLISHED}
 
@@ -140,7 +127,8 @@ def test_acceptance_two_runs_and_a_worker_share_a_burst_each_post_reaches_the_pl
     try:
         pids = {p.pid for p in processes}
         wait_for(lambda: leader_pid(redis_db, prefix) in pids, "a leader", alive=processes)
-        wait_for(lambda: consumer_pids(redis_db, prefix) == pids, "every consumer to join", alive=processes)
+        logs = [tmp_path / name for name in ("run1.log", "run2.log", "worker.log")]
+        wait_for(lambda: all(map(running, logs)), "every process to consume", alive=processes)
         ids = schedule_posts(redis_db, prefix, 90, due_in=1.0)
         wait_for(lambda: len(platform.stats()["published"]) == 90, "the burst to drain", alive=processes)
         time.sleep(1)
@@ -162,7 +150,7 @@ def test_a_leader_frozen_beyond_its_lease_while_publishing_then_resumed_publishe
     wait_for(lambda: leader_pid(redis_db, prefix) == a.pid, "a to lead", alive=[a])
     b = start_studio(platform.url, env, log=tmp_path / "b.log")
     try:
-        wait_for(lambda: b.pid in consumer_pids(redis_db, prefix), "b to join the consumers", alive=[a, b])
+        wait_for(lambda: running(tmp_path / "b.log"), "b to consume", alive=[a, b])
         ids = schedule_posts(redis_db, prefix, 30)
         wait_for(
             lambda: str(a.pid) in platform.stats()["senders"] or platform.stats()["requests"] >= 5,

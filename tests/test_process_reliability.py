@@ -79,11 +79,15 @@ def test_kill_9_while_publishing_100_posts_then_restart_publishes_each_exactly_o
         PUBLISH_VISIBILITY_TIMEOUT="1", PUBLISH_STUCK_AFTER="2",
     )  # fmt: skip
     seed_draft(redis_db, prefix)
-    first = start_studio(platform.url, env, mode="console", log=tmp_path / "first.log")
+    first_log = tmp_path / "first.log"
+    first = start_studio(platform.url, env, mode="console", log=first_log)
     assert first.stdin is not None
     first.stdin.write(schedule_lines(100, "in 4 seconds"))
     first.stdin.flush()
-    wait_for(lambda: platform.stats()["requests"] >= 20, "publishing to start", alive=[first])
+    # On a loaded machine the console may still be scheduling when the first posts go out: kill
+    # only once all 100 exist (the last is due 4 s after it was scheduled, so some still wait).
+    started = lambda: len(ids_in(first_log.read_text())) == 100 and platform.stats()["requests"] >= 20  # noqa: E731
+    wait_for(started, "all 100 scheduled and publishing under way", alive=[first])
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     before = platform.stats()["published"]

@@ -100,6 +100,13 @@ def console(platform_url: str, env: dict[str, str], script: str, timeout: float 
     return done.stdout
 
 
+def running(log: Path) -> bool:
+    """A studio process (run or worker) has started its publish consumer and waits for work: the
+    line it logs once everything is up. (Consumer-group membership is no sign: Redis creates a
+    consumer only when its blocking read returns something.)"""
+    return log.exists() and "running until stopped" in log.read_text()
+
+
 def wait_for(
     condition: Callable[[], bool],
     what: str,
