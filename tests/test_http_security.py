@@ -427,7 +427,7 @@ async def test_readyz_says_not_ready_while_redis_is_away(settings: Settings) -> 
     studio = await build_studio(settings, notifier=RecordingNotifier(), redis=RedisHandle(down, "down"))
     server = await start_http(create_app(studio), "127.0.0.1", 0)
     try:
-        async with httpx.AsyncClient(base_url=server.url) as client:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:  # a deadline, for a busy box
             response = await client.get("/readyz")
     finally:
         await stop_http(server)
