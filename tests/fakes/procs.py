@@ -24,6 +24,18 @@ from tests.conftest import free_port, process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = 120.0  # seconds a process may take to reach a condition on a loaded machine
+STARTED: list[subprocess.Popen[str]] = []  # every studio process started; see `reap`
+
+
+def reap() -> None:
+    """Kill what a test left running (after it ends: a passing test stops its own processes;
+    one that failed mid-wait would otherwise leave a studio publishing into the next test's
+    Redis database for the rest of the run)."""
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
 
 
 def first_line(stream: Any, timeout: float = READY) -> str:
@@ -84,11 +96,13 @@ def start_studio(
     out = open(log, "a") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
     env = {**env, "HTTP_PORT": str(free_port())}
     real = ["--real-publishers"] if real_publishers else []
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.studio_runner", "--platform-url", platform_url, *real, mode],
         cwd=outside_repo(env), env=env, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
+    STARTED.append(process)
+    return process
 
 
 def console(platform_url: str, env: dict[str, str], script: str, timeout: float = READY) -> str:
