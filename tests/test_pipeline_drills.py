@@ -163,10 +163,20 @@ def test_a_leader_frozen_beyond_its_lease_while_publishing_then_resumed_publishe
         while time.monotonic() - frozen_at < 4:  # well beyond lease, visibility and stuck age
             time.sleep(0.5)
         a.send_signal(signal.SIGCONT)
-        wait_for(lambda: all_published(redis_db, prefix, ids), "every post to settle", alive=[a, b])
+        # A post frozen after it was marked "sending" but before its request left cannot be told
+        # from one whose answer was lost: it ends unknown with the team asked, never re-posted.
+        # (Seen once in about ten runs: the freeze lands at a random point of an upload.)
+        settled = {PostStatus.PUBLISHED, PostStatus.UNKNOWN}
+        wait_for(
+            lambda: set(post_statuses(redis_db, prefix, ids)) <= settled, "every post to settle", alive=[a, b]
+        )
         time.sleep(1)  # anything the resumed process still sends would arrive now
         published = platform.stats()["published"]
-        assert sorted(published) == sorted(ids) and set(published.values()) == {1}, published
+        statuses = dict(zip(ids, post_statuses(redis_db, prefix, ids), strict=True))
+        unknown = {post for post, status in statuses.items() if status is PostStatus.UNKNOWN}
+        assert set(published.values()) == {1}, published  # never twice
+        assert sorted(published) == sorted(set(ids) - unknown), (published, unknown)  # unknown: never sent
+        assert len(unknown) <= 5  # at most the uploads in flight at the freeze (concurrency 5)
         assert leader_pid(redis_db, prefix) == b.pid  # the resumed one did not take back the lead
     finally:
         stop(a, b)
