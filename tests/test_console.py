@@ -29,7 +29,7 @@ def run_console(tmp_path: Path, stdin: str, *args: str, **env: str) -> subproces
         text=True,
         env=console_env(tmp_path, **env),
         cwd=tmp_path,
-        timeout=60,
+        timeout=120,
     )
 
 
