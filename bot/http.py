@@ -5,19 +5,25 @@ timeouts of `bot/connections.py`.
 
 The client address is the right-most X-Forwarded-For hop that is not one of TRUSTED_PROXIES (the
 header is honoured only when the peer itself is a trusted proxy). Every failed verification is a
-strike against that address (`add_strike`); a banned address gets 403 before any other work."""
+strike against that address (`add_strike`); a banned address gets 403 before any other work.
+A request aiohttp cannot parse (a garbage request line, an over-long header) is answered 400 by
+aiohttp before any middleware runs; `MalformedStrikes`, the server's access logger, sees that answer
+and counts it against the peer (`strike_malformed`)."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 import logging
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from bot.bootstrap import Studio
@@ -33,6 +39,9 @@ STUDIO = web.AppKey("studio", Studio)
 METRICS = web.AppKey("metrics", Metrics)
 GUARD = web.AppKey("guard", Guard)
 STATE = web.AppKey("state", dict)
+# Requests that reached the middleware (so aiohttp parsed them), by id: requests are not hashable.
+SEEN = web.AppKey("seen", weakref.WeakValueDictionary)
+PENDING = web.AppKey("pending strikes", set)
 MAX_BODY = 1024 * 1024
 READY_TIMEOUT = 1.0
 Network = IPv4Network | IPv6Network
@@ -78,17 +87,61 @@ def client_ip(request: web.Request) -> str:
 
 async def add_strike(request: web.Request, reason: str) -> None:
     """Count a failed verification against the caller's address (bans it past the threshold)."""
-    request.app[METRICS].count("strikes_total", reason)
-    blocker = request.app[STUDIO].ip_blocker
-    ip = client_ip(request)
+    await strike_address(request.app, client_ip(request), reason)
+
+
+async def strike_address(app: web.Application, ip: str, reason: str) -> None:
+    app[METRICS].count("strikes_total", reason)
     try:
-        banned = await blocker.strike(ip, reason)
+        banned = await app[STUDIO].ip_blocker.strike(ip, reason)
     except StoreUnavailable:
         log.warning("could not count a strike against %s (%s): the store is unavailable", ip, reason)
         return
     if banned:
-        request.app[METRICS].count("bans_total")
+        app[METRICS].count("bans_total")
         log.warning("banned %s after repeated failed requests (last: %s)", ip, reason)
+
+
+def strike_malformed(app: web.Application, peer: str | None) -> None:
+    """A request aiohttp refused to parse. It has no headers anyone can believe, so the strike goes
+    to the peer — unless the peer is one of our proxies: banning it would lock out every client
+    behind it, and a client could do that on purpose by sending a header the proxy passes and
+    aiohttp refuses. Those are only counted (the proxy's own limits should refuse them first)."""
+    app[METRICS].count("malformed_requests_total")
+    peer = peer or "unknown"
+    if is_trusted(peer, app[STUDIO].settings.trusted_proxies):
+        log.warning("a trusted proxy (%s) passed on a request the server could not parse", peer)
+        return
+    task = asyncio.get_running_loop().create_task(strike_address(app, peer, "malformed request"))
+    app[PENDING].add(task)  # held until done: the loop keeps only weak references to tasks
+    task.add_done_callback(app[PENDING].discard)
+
+
+def malformed_strikes(app: web.Application) -> type[AbstractAccessLogger]:
+    """The server's access logger (aiohttp's public `access_log_class`). It logs nothing — callback
+    URLs carry codes — and is the one public hook that sees the 400 aiohttp sends for a request it
+    could not parse: such a request never reached the middleware, so it is not in `app[SEEN]`."""
+
+    seen: weakref.WeakValueDictionary[int, web.BaseRequest] = app[SEEN]
+
+    class MalformedStrikes(AbstractAccessLogger):
+        def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+            if response.status == 400 and seen.get(id(request)) is not request:
+                strike_malformed(app, request.remote)
+
+    return MalformedStrikes
+
+
+class QuietParseErrors(logging.Filter):
+    """aiohttp logs a traceback for every request it cannot parse. Those are counted (and struck)
+    instead, so a client sending garbage cannot fill the log with them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, HttpProcessingError)
+
+
+QUIET_PARSE_ERRORS = QuietParseErrors()
 
 
 def _answer(status: int, text: str) -> web.Response:
@@ -101,6 +154,7 @@ def _answer(status: int, text: str) -> web.Response:
 async def guard_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Headers are in: stop the header timer; refuse banned addresses first; read the body under
     its own timeout and size limit; count unknown paths as strikes."""
+    request.app[SEEN][id(request)] = request
     guard = request.app.get(GUARD)
     if guard is not None:
         guard.request_started(request.transport)
@@ -225,6 +279,8 @@ def create_app(studio: Studio) -> web.Application:
     app[STUDIO] = studio
     app[METRICS] = Metrics()
     app[STATE] = {}
+    app[SEEN] = weakref.WeakValueDictionary()
+    app[PENDING] = set()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
@@ -274,12 +330,19 @@ class HttpServer:
 async def start_http(app: web.Application, host: str, port: int) -> HttpServer:
     """Start serving; port 0 picks a free port (tests), reported back in `HttpServer.port`."""
     settings = app[STUDIO].settings
+    logging.getLogger("aiohttp.server").addFilter(QUIET_PARSE_ERRORS)  # added once: a filter set
     limits = connection_limits(settings, open_file_limit())
     guard = Guard(limits, app[METRICS], lambda address: is_trusted(address, settings.trusted_proxies))
     app[GUARD] = guard
     app[METRICS].gauges["connections_open"] = lambda: guard.open
-    # access logs would carry ?code=&state= values; aiohttp's own keep-alive timer matches ours
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.keepalive_timeout)
+    # The access logger writes no access log (URLs carry ?code=&state=): it counts the requests
+    # aiohttp refused to parse. aiohttp's own keep-alive timer matches ours.
+    runner = web.AppRunner(
+        app,
+        access_log=log,
+        access_log_class=malformed_strikes(app),
+        keepalive_timeout=limits.keepalive_timeout,
+    )
     await runner.setup()
     guard.factory = runner.server
     loop = asyncio.get_running_loop()
@@ -302,4 +365,5 @@ async def stop_http(server: HttpServer) -> None:
     server.server.close()  # no new connections; then aiohttp closes the open ones gracefully
     await server.runner.cleanup()
     await server.server.wait_closed()
+    await asyncio.gather(*server.runner.app[PENDING])  # strikes still on their way to Redis
     asyncio.get_running_loop().set_exception_handler(server.accept_log.previous)

@@ -15,6 +15,11 @@ PREFIX = "content_studio_http_"
 DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
     "requests_total": ("counter", "Requests answered, by status code.", "code"),
     "strikes_total": ("counter", "Failed verifications counted against a client address.", "reason"),
+    "malformed_requests_total": (
+        "counter",
+        "Requests the server could not parse (a garbage request line, an over-long header): 400.",
+        "",
+    ),
     "bans_total": ("counter", "Client addresses banned after repeated strikes.", ""),
     "blocked_total": ("counter", "Requests refused with 403 because their address is banned.", ""),
     "connections_refused_total": ("counter", "Connections closed at once by a limit.", "limit"),

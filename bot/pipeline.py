@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 
 from adapters.redis.keys import Keys
@@ -35,6 +36,9 @@ class Pipeline:
     # A console sets this: on stop it first publishes what is due by then (a post it was just
     # asked to publish now goes out before the process ends), waiting at most this long.
     finish_on_stop: float = 0.0
+    # The scheduler thread's own client (real servers): closed once that thread has stopped,
+    # or an embedded Redis would count it as another user and never shut down.
+    sync: redis.Redis | None = None
 
     async def start(self, drain_timeout: float = 0.0) -> None:
         """Join the election (first round awaited) and start consuming. `drain_timeout`: also
@@ -54,6 +58,8 @@ class Pipeline:
         if self.leader is not None:
             await self.leader.stop()
         await self.consumer.stop(drain_timeout)
+        if self.sync is not None:
+            self.sync.close()
 
 
 def build_pipeline(
@@ -104,7 +110,7 @@ def build_pipeline(
             housekeeping=housekeeping,
             periodic=periodic,
         )
-        return Pipeline(consumer, leader)
+        return Pipeline(consumer, leader, sync=sync)
 
     return ArmNotices(queue), finish
 

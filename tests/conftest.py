@@ -108,6 +108,15 @@ def hermetic_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(Settings.model_config, "env_file", None)
 
 
+@pytest.fixture(autouse=True)
+def reap_studio_processes() -> Iterator[None]:
+    """No studio process outlives its test (tests/fakes/procs.py::reap)."""
+    yield
+    from tests.fakes.procs import reap  # imported late: procs imports this module
+
+    reap()
+
+
 def process_env(**values: str) -> dict[str, str]:
     """The environment of a studio subprocess: what the interpreter and coverage need, plus
     exactly `values` — nothing of the developer's settings."""

@@ -14,6 +14,7 @@ import redis
 from bot.cli import main
 from bot.settings import Settings
 from tests.conftest import free_port
+from tests.fakes.procs import READY, first_line
 from tests.test_console import CLI, console_env
 
 
@@ -38,7 +39,7 @@ def test_doctor_with_a_bogus_redis_url_names_it_without_traceback(tmp_path: Path
         text=True,
         cwd=tmp_path,
         env=console_env(tmp_path, REDIS_URL="bogus://x"),
-        timeout=60,
+        timeout=120,
     )
     assert done.returncode != 0
     assert "REDIS_URL" in done.stdout and "Traceback" not in done.stdout + done.stderr
@@ -52,7 +53,7 @@ def test_invalid_configuration_exits_2_with_one_message(tmp_path: Path) -> None:
         cwd=tmp_path,
         input="",
         env=console_env(tmp_path, SECRET_KEY="short", HTTP_PORT="0"),
-        timeout=60,
+        timeout=120,
     )
     assert done.returncode == 2
     assert "SECRET_KEY" in done.stderr and "HTTP_PORT" in done.stderr and "Traceback" not in done.stderr
@@ -66,7 +67,7 @@ def test_unreachable_redis_is_a_clear_message(tmp_path: Path) -> None:
         cwd=tmp_path,
         input="/help\n",
         env=console_env(tmp_path, REDIS_URL="redis://:pw@127.0.0.1:1/0"),
-        timeout=60,
+        timeout=120,
     )
     assert done.returncode == 2
     assert (
@@ -81,7 +82,7 @@ def test_doctor_reports_each_check(tmp_path: Path) -> None:
         text=True,
         cwd=tmp_path,
         env=console_env(tmp_path, REDIS_URL="memory://"),
-        timeout=60,
+        timeout=120,
     )
     lines = done.stdout.splitlines()
     assert lines[0].startswith("ok   configuration")
@@ -106,9 +107,9 @@ def test_run_without_chat_tokens_says_what_to_set_and_stops_on_sigterm(tmp_path:
     )
     assert proc.stderr is not None
     seen = ""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + READY
     while "running until stopped" not in seen and time.monotonic() < deadline:
-        seen += proc.stderr.readline()
+        seen += first_line(proc.stderr, deadline - time.monotonic())  # a bare readline could hang
     proc.send_signal(signal.SIGTERM)
     _, rest = proc.communicate(timeout=30)
     assert proc.returncode == 0, seen + rest

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,7 @@ def run_console(tmp_path: Path, stdin: str, *args: str, **env: str) -> subproces
         text=True,
         env=console_env(tmp_path, **env),
         cwd=tmp_path,
-        timeout=60,
+        timeout=120,
     )
 
 
@@ -63,6 +64,9 @@ def test_embedded_redis_keeps_state_between_console_runs(tmp_path: Path) -> None
     assert "embedded Redis" in first.stderr
     second = run_console(tmp_path, "/timezone\n")
     assert "This workspace's timezone is Europe/Berlin" in second.stdout, second.stderr
+    # The server stopped with the last command using it (it used to outlive every run).
+    registry = json.loads((tmp_path / "data" / "redis.db.settings").read_text())
+    assert not Path(registry["unixsocket"]).exists()
 
 
 async def test_console_renders_buttons_attachments_and_streams(studio: Studio, tmp_path: Path) -> None:

@@ -353,7 +353,7 @@ async def run_cli(env: dict[str, str], cwd: Path) -> tuple[int | None, str]:
         env=env,
         cwd=cwd,
     )
-    _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    _, stderr = await asyncio.wait_for(proc.communicate(), 120)
     return proc.returncode, stderr.decode()
 
 

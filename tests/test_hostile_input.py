@@ -70,7 +70,7 @@ def test_default_timezone_europe_exits_2_with_one_message(tmp_path: Path) -> Non
         cwd=tmp_path,
         input="",
         env=console_env(tmp_path, DEFAULT_TIMEZONE="Europe"),
-        timeout=60,
+        timeout=120,
     )
     assert done.returncode == 2
     assert "DEFAULT_TIMEZONE" in done.stderr and "Unknown timezone 'Europe'" in done.stderr

@@ -120,7 +120,7 @@ async def test_a_console_run_that_connects_and_publishes_logs_no_secret(
         cwd=tmp_path, env=env, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(lines.encode()), timeout=60)
+    out, err = await asyncio.wait_for(process.communicate(lines.encode()), timeout=120)
     assert process.returncode == 0, err.decode()
     text = out.decode()
     assert "Connected Test Page (facebook:123)" in text and "state=" in text
@@ -151,7 +151,7 @@ async def test_a_telegram_run_whose_replies_fail_logs_no_secret(
     )  # fmt: skip
     try:
         await api.updates.put(message_update(42, 42, "/help"))
-        await api.wait_for("sendMessage", within=30)
+        await api.wait_for("sendMessage", within=120)
         await api.updates.put(message_update(-1001, 7, f"/connect facebook 123 {PAGE_TOKEN}"))
         await api.wait_for("sendMessage", count=2, within=15)
         api.fail_methods["sendMessage"] = (400, f"Bad Request: can't parse entities in {TYPO_TOKEN}")
@@ -161,7 +161,7 @@ async def test_a_telegram_run_whose_replies_fail_logs_no_secret(
         await asyncio.sleep(0.5)  # the error handler logs after the failed send
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
         await api.stop()
     log = stderr.decode()
     assert process.returncode == 0, log

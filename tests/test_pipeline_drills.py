@@ -21,7 +21,7 @@ from adapters.redis.keys import Keys
 from adapters.redis.posts import RedisPostStore
 from adapters.redis.queue import RedisPublishQueue
 from core.posts import Post, PostEvent, PostStatus
-from tests.fakes.procs import PlatformProcess, start_studio, studio_env, wait_for
+from tests.fakes.procs import PlatformProcess, running, start_studio, studio_env, wait_for
 from tests.test_process_reliability import WORKSPACE, leader_pid, post_statuses
 
 pytestmark = pytest.mark.redis
@@ -93,18 +93,20 @@ def test_kill_9_at_each_stage_of_a_platform_call_then_restart_publishes_exactly_
     if stage == "mid":
         platform.control(delay=2.0)  # the platform is still working on it when the process dies
     first = start_studio(platform.url, {**env, **hang}, log=tmp_path / "first.log")
-    wait_for(lambda: leader_pid(redis_db, prefix) == first.pid, 60, "the first process to lead")
+    wait_for(lambda: leader_pid(redis_db, prefix) == first.pid, "the first process to lead", alive=[first])
     [post_id] = schedule_posts(redis_db, prefix, 1)
     if stage == "mid":
-        wait_for(lambda: platform.stats()["requests"] >= 1, 60, "the platform call to start")
+        wait_for(lambda: platform.stats()["requests"] >= 1, "the platform call to start", alive=[first])
     else:
-        wait_for(mark.exists, 60, f"the publisher to reach stage {stage!r}")
+        wait_for(mark.exists, f"the publisher to reach stage {stage!r}", alive=[first])
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     platform.control(delay=0.05)
     second = start_studio(platform.url, env, log=tmp_path / "second.log")
     try:
-        wait_for(lambda: all_published(redis_db, prefix, [post_id]), 30, "recovery to settle the post")
+        wait_for(
+            lambda: all_published(redis_db, prefix, [post_id]), "recovery to settle the post", alive=[second]
+        )
         time.sleep(1)  # a double would arrive now
         assert platform.stats()["published"] == {post_id: 1}
     finally:
@@ -124,10 +126,11 @@ def test_acceptance_two_runs_and_a_worker_share_a_burst_each_post_reaches_the_pl
     ]
     try:
         pids = {p.pid for p in processes}
-        wait_for(lambda: leader_pid(redis_db, prefix) in pids, 30, "a leader")
-        time.sleep(1)  # every consumer joined the group
+        wait_for(lambda: leader_pid(redis_db, prefix) in pids, "a leader", alive=processes)
+        logs = [tmp_path / name for name in ("run1.log", "run2.log", "worker.log")]
+        wait_for(lambda: all(map(running, logs)), "every process to consume", alive=processes)
         ids = schedule_posts(redis_db, prefix, 90, due_in=1.0)
-        wait_for(lambda: len(platform.stats()["published"]) == 90, 60, "the burst to drain")
+        wait_for(lambda: len(platform.stats()["published"]) == 90, "the burst to drain", alive=processes)
         time.sleep(1)
         stats = platform.stats()
         assert sorted(stats["published"]) == sorted(ids) and set(stats["published"].values()) == {1}
@@ -144,26 +147,36 @@ def test_a_leader_frozen_beyond_its_lease_while_publishing_then_resumed_publishe
     env = studio_env(redis_db, prefix, tmp_path / "data", PUBLISH_CONCURRENCY="5", **FAST)
     platform.control(delay=0.8)
     a = start_studio(platform.url, env, log=tmp_path / "a.log")
-    wait_for(lambda: leader_pid(redis_db, prefix) == a.pid, 30, "a to lead")
+    wait_for(lambda: leader_pid(redis_db, prefix) == a.pid, "a to lead", alive=[a])
     b = start_studio(platform.url, env, log=tmp_path / "b.log")
     try:
-        time.sleep(1)
+        wait_for(lambda: running(tmp_path / "b.log"), "b to consume", alive=[a, b])
         ids = schedule_posts(redis_db, prefix, 30)
         wait_for(
             lambda: str(a.pid) in platform.stats()["senders"] or platform.stats()["requests"] >= 5,
-            20,
             "uploads",
+            alive=[a, b],
         )
         a.send_signal(signal.SIGSTOP)  # frozen mid-upload, holding the lease and claims
         frozen_at = time.monotonic()
-        wait_for(lambda: leader_pid(redis_db, prefix) == b.pid, 20, "b to take the lead")
+        wait_for(lambda: leader_pid(redis_db, prefix) == b.pid, "b to take the lead", alive=[b])
         while time.monotonic() - frozen_at < 4:  # well beyond lease, visibility and stuck age
             time.sleep(0.5)
         a.send_signal(signal.SIGCONT)
-        wait_for(lambda: all_published(redis_db, prefix, ids), 60, "every post to settle")
-        time.sleep(1.5)  # anything the resumed process still sends would arrive now
+        # A post frozen after it was marked "sending" but before its request left cannot be told
+        # from one whose answer was lost: it ends unknown with the team asked, never re-posted.
+        # (Seen once in about ten runs: the freeze lands at a random point of an upload.)
+        settled = {PostStatus.PUBLISHED, PostStatus.UNKNOWN}
+        wait_for(
+            lambda: set(post_statuses(redis_db, prefix, ids)) <= settled, "every post to settle", alive=[a, b]
+        )
+        time.sleep(1)  # anything the resumed process still sends would arrive now
         published = platform.stats()["published"]
-        assert sorted(published) == sorted(ids) and set(published.values()) == {1}, published
+        statuses = dict(zip(ids, post_statuses(redis_db, prefix, ids), strict=True))
+        unknown = {post for post, status in statuses.items() if status is PostStatus.UNKNOWN}
+        assert set(published.values()) == {1}, published  # never twice
+        assert sorted(published) == sorted(set(ids) - unknown), (published, unknown)  # unknown: never sent
+        assert len(unknown) <= 5  # at most the uploads in flight at the freeze (concurrency 5)
         assert leader_pid(redis_db, prefix) == b.pid  # the resumed one did not take back the lead
     finally:
         stop(a, b)

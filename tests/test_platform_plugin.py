@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from bot.bootstrap import build_studio
 from bot.http import create_app
 from bot.settings import Settings
 from core.drafts import Draft
-from tests.conftest import TEST_REDIS_URL, free_port, run
+from tests.conftest import TEST_REDIS_URL, free_port, process_env, run
+from tests.fakes.procs import READY
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_SOURCE = ROOT / "tests" / "plugins" / "acme_social"
@@ -56,22 +58,23 @@ async def acme() -> AsyncIterator[tuple[object, str]]:
     await runner.cleanup()
 
 
-async def console(env: dict[str, str], lines: list[str], until: object) -> str:
+async def console(env: dict[str, str], cwd: Path, lines: list[str], until: object) -> str:
     """Feed the console line by line, keep it running until `until()` holds (a scheduled post
     fires inside this process), then end its input."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "console", cwd=ROOT, env=env,
+        sys.executable, "-m", "bot.cli", "console", cwd=cwd, env=env,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert process.stdin is not None
     process.stdin.write("".join(f"{line}\n" for line in lines).encode())
     await process.stdin.drain()
-    for _ in range(300):  # up to 30 s on a busy machine; the post is due 2 s after scheduling
+    deadline = time.monotonic() + READY  # a deadline, not a wait: the post is due 2 s after scheduling
+    while time.monotonic() < deadline:
         if until():  # type: ignore[operator]
             break
         await asyncio.sleep(0.1)
     process.stdin.close()
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, err.decode()
     assert "Traceback" not in err.decode(), err.decode()
     return out.decode()
@@ -84,16 +87,16 @@ async def test_a_plugin_platform_is_connected_published_and_scheduled_from_the_c
     fake, url = acme
     await RedisDraftStore(real_redis, Keys("cs")).save(Draft("d1", WS, "console:console", "post", TEXT))
     path = os.pathsep.join([*map(str, acme_path), str(ROOT)])
-    env = {
-        **os.environ,
-        "PYTHONPATH": path,
-        "REDIS_URL": TEST_REDIS_URL,
-        "DATA_DIR": str(tmp_path / "data"),
-        "SECRET_KEY": "s" * 40,
-        "HTTP_PORT": str(free_port()),
-        "LOG_LEVEL": "WARNING",
-        "ACME_API_URL": url,
-    }
+    # Only what the test passes (no developer settings), run outside the repository (no `.env`).
+    env = process_env(
+        PYTHONPATH=path,
+        REDIS_URL=TEST_REDIS_URL,
+        DATA_DIR=str(tmp_path / "data"),
+        SECRET_KEY="s" * 40,
+        HTTP_PORT=str(free_port()),
+        LOG_LEVEL="WARNING",
+        ACME_API_URL=url,
+    )
     script = [
         "/connect acme wrong-token",
         "/connect acme acme-good-token",
@@ -102,7 +105,7 @@ async def test_a_plugin_platform_is_connected_published_and_scheduled_from_the_c
         "/publish d1 acme --yes",
         "/schedule d1 acme in 2 seconds",
     ]
-    out = await console(env, script, lambda: len(fake.posts) >= 2)  # type: ignore[attr-defined]
+    out = await console(env, tmp_path, script, lambda: len(fake.posts) >= 2)  # type: ignore[attr-defined]
     assert "Acme refused that token" in out
     assert "Connected Acme Bakery (acme:team42)" in out
     assert "acme:team42 Acme Bakery: valid (posts text)" in out

@@ -405,7 +405,7 @@ async def test_content_studio_console_process_publishes_to_the_graph_server(
         stderr=asyncio.subprocess.PIPE,
     )
     lines = b"/connect facebook 123 TOKEN\n/publish d1 facebook --yes\n/accounts\n"
-    out, err = await asyncio.wait_for(process.communicate(lines), timeout=60)
+    out, err = await asyncio.wait_for(process.communicate(lines), timeout=120)
     text = out.decode()
     assert process.returncode == 0, err.decode()
     assert "Connected Test Page (facebook:123)" in text and "published, post id 123_456" in text

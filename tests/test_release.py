@@ -4,6 +4,7 @@ at run time (Lua scripts, entry points of the built-in plug-ins, the console scr
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -25,12 +26,25 @@ def test_version_flag_prints_the_installed_version(capsys: pytest.CaptureFixture
     assert capsys.readouterr().out.strip() == f"content-studio {VERSION}"
 
 
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "bot", "core", "adapters")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
+    """Built from a copy of the sources: setuptools writes build/ and content_studio.egg-info/
+    beside pyproject.toml, and the repository is on every test's sys.path, so a build there
+    rewrites the entry points other tests (other xdist workers) are reading at that moment."""
+    tree, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("dist")
+    junk = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in SOURCES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tree / name, ignore=junk)
+        else:
+            shutil.copy2(source, tree / name)
     # --no-isolation: the build backend is the dev extra's setuptools, so no download is needed.
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(tree)],
         check=True,
         capture_output=True,
         timeout=300,
@@ -59,7 +73,7 @@ def test_installed_wheel_runs_from_its_own_files(wheel: Path, tmp_path: Path) ->
     probe = "import bot.cli, sys; print(bot.cli.__file__); sys.exit(bot.cli.main(['--help']))"
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(target)}
     done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     first, *rest = done.stdout.splitlines()

