@@ -450,13 +450,22 @@ class PublishRunner:
             post, status=PostStatus.PUBLISHED, remote_id=result.remote_id, url=result.url, error=""
         )
         detail = f"{how} on {post.account_id}" + (f": {result.url}" if result.url else "")
-        if not await self.store.transition(
-            done, allowed, self._event(PostStatus.PUBLISHED, detail), fence=True
-        ):
-            return
-        await self._record_usage(done, "published")
         link = f" {result.url}" if result.url else ""
-        await self._notify(done, f"✅ Post {post.id} published to {post.account_id}.{link}")
+        if await self.store.transition(done, allowed, self._event(PostStatus.PUBLISHED, detail), fence=True):
+            await self._record_usage(done, "published")
+            await self._notify(done, f"✅ Post {post.id} published to {post.account_id}.{link}")
+        elif PostStatus.PUBLISHING in allowed and await self._settle_late(done, detail):
+            await self._record_usage(done, "published")
+            await self._notify(
+                done, f"✅ Post {post.id} did go out to {post.account_id} after all (a late answer).{link}"
+            )
+
+    async def _settle_late(self, done: Post, detail: str) -> bool:
+        """A claim superseded while its request was on the way (a frozen process, recovered as
+        unknown meanwhile) still brings the platform's proof of publication: it settles the post
+        if it is still unknown — knowledge, not a second send. Any other state is left alone."""
+        event = self._event(PostStatus.PUBLISHED, f"{detail} (answer of a superseded attempt)")
+        return await self.store.transition(done, {PostStatus.UNKNOWN}, event)
 
     async def fail(self, post: Post, reason: str) -> None:
         failed = replace(post, status=PostStatus.FAILED, error=reason)

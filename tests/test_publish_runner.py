@@ -389,6 +389,29 @@ async def test_a_frozen_claims_late_result_is_refused_after_recovery(rig: Rig) -
     assert not await rig.store.holds(stale)  # and it would not call the platform again
 
 
+async def test_a_frozen_claims_late_proof_settles_a_post_recovery_left_unknown(rig: Rig) -> None:
+    await claimed(rig)  # sent, then frozen; recovery finds nothing on the platform: unknown
+    stale = await rig.status()
+    await rig.runner.run("console:w1", "p1")
+    assert (await rig.status()).status is PostStatus.UNKNOWN
+    # The frozen process resumes; its request did reach the platform, whose answer it now brings.
+    await rig.runner.record_published(stale, PublishResult("late", "https://fb.example/late"), "published")
+    post = await rig.status()
+    assert (post.status, post.url, post.epoch) == (PostStatus.PUBLISHED, "https://fb.example/late", 2)
+    assert "answer of a superseded attempt" in post.history[-1].detail
+    assert "did go out to facebook:9 after all" in rig.notifier.sent[-1][1]
+    assert rig.publisher.published == []  # nothing sent again to find out
+
+
+async def test_a_late_proof_never_overrides_what_a_person_decided(rig: Rig) -> None:
+    await claimed(rig)
+    stale = await rig.status()
+    await rig.runner.run("console:w1", "p1")  # unknown
+    await rig.lifecycle.republish(WS, ADMIN, "p1")  # a person chose: publish again
+    await rig.runner.record_published(stale, PublishResult("late", "https://fb.example/late"), "published")
+    assert (await rig.status()).url != "https://fb.example/late"
+
+
 async def test_a_series_publishes_an_occurrence_and_moves_on_across_dst(rig: Rig) -> None:
     friday_9 = datetime(2026, 10, 23, 7, 0, tzinfo=UTC)  # 09:00 CEST
     rig.clock.current = friday_9
