@@ -68,6 +68,11 @@ class Post:
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
     epoch: int = 0
+    # The store's token for the stored version this copy was read as (or last wrote), opaque
+    # to the core: a transition with `current=True` is refused once anyone wrote the post
+    # since, so a decision taken on a copy read a moment ago (a consumer reads a batch of
+    # posts at once) never overwrites what another process wrote meanwhile.
+    revision: str = field(default="", compare=False, repr=False)
 
     @property
     def platform(self) -> str:

@@ -23,6 +23,7 @@ unknown, never as "not there".
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import secrets
@@ -59,6 +60,7 @@ SYSTEM_ACTOR = Actor(SYSTEM, "Scheduler", Role.MEMBER)
 OPEN = frozenset({PostStatus.SCHEDULED})
 ENDED = frozenset({PostStatus.FAILED, PostStatus.MISSED})
 EARLY_LIMIT = timedelta(seconds=1)  # a job firing earlier than this is stale: re-arm instead
+READ_AGAIN = 3  # decisions on a freshly read copy before an entry is left for later
 
 
 class PostStore(Protocol):
@@ -79,11 +81,13 @@ class PostStore(Protocol):
         *,
         fence: bool = False,
         claim: bool = False,
+        current: bool = False,
     ) -> bool:
         """Store `post` (its new status is `event.status`) only if its stored status is one of
         `allowed`; atomic, so two instances can never both claim a post. `fence`: also only if
         the stored epoch is still `post.epoch` (a claim's own writes). `claim`: raise the epoch
-        (written back to `post.epoch`). False if refused."""
+        (written back to `post.epoch`). `current`: also only if nobody wrote the post since
+        this copy was read (`post.revision`). False if refused."""
         ...
 
     async def holds(self, post: Post) -> bool:
@@ -165,6 +169,21 @@ class RetryPolicy:
 def new_post_id() -> str:
     # Globally unique: the id is also the scheduler's job id.
     return secrets.token_hex(5)
+
+
+def occurrence_id(series_id: str, due: datetime) -> str:
+    """The id of a series' child for the occurrence due at `due`: the same for every process
+    that fires it, so an occurrence can never become two posts."""
+    return hashlib.sha256(f"{series_id}@{due.timestamp():.0f}".encode()).hexdigest()[:10]
+
+
+class StaleCopy(Exception):
+    """A write decided on a copy of a post was refused because the post was written since;
+    `fresh` is the post as stored now, to decide on again."""
+
+    def __init__(self, fresh: Post) -> None:
+        super().__init__(fresh.id)
+        self.fresh = fresh
 
 
 def post_buttons(post: Post) -> tuple[Button, ...]:
@@ -268,7 +287,9 @@ class PublishRunner:
         when another live claim is still working on the post (leave the entry pending: it comes
         back after the visibility timeout). Never raises: one post must not stop the consumer.
         `post`: the post as the consumer just read it with its batch of entries (saves a read
-        per post; only the atomic claim decides, so a stale copy can never publish twice)."""
+        per post). Every write decided on a copy is refused if anyone wrote the post since
+        (`current=True`); the post is then read again and decided anew, so a stale copy can
+        neither publish twice nor undo another process's write."""
         try:
             return await self._run(workspace_id, post_id, post)
         except StoreUnavailable as exc:
@@ -285,6 +306,14 @@ class PublishRunner:
             except NotFound:
                 log.warning("queue entry for unknown post %s of %s ignored", post_id, workspace_id)
                 return True
+        for _ in range(READ_AGAIN):
+            try:
+                return await self._decide(post)
+            except StaleCopy as stale:
+                post = stale.fresh
+        return False  # written under us every time: the entry comes back after the visibility timeout
+
+    async def _decide(self, post: Post) -> bool:
         if post.status is PostStatus.PUBLISHING:
             # A duplicate entry of a post this process is publishing right now is settled by
             # the entry that claimed it.
@@ -294,12 +323,12 @@ class PublishRunner:
             return True
         if post.status is not PostStatus.SCHEDULED:
             return True  # cancelled, already published: a stale entry is harmless
-        if post.is_series:
-            await self.fire_series(post)
-            return True
         now = self.clock.now()
         if post.due_at and post.due_at > now + EARLY_LIMIT:
             await self.jobs.arm(post)  # rescheduled later than this (stale) entry
+            return True
+        if post.is_series:
+            await self.fire_series(post)  # it reports an occurrence beyond the grace as missed
             return True
         if post.due_at and now - post.due_at > self.grace:
             await self.mark_missed(post)
@@ -320,9 +349,22 @@ class PublishRunner:
         event = self._event(
             PostStatus.PUBLISHING, f"attempt {claimed.attempts}: sending to {post.account_id}"
         )
-        if not await self.store.transition(claimed, OPEN, event, claim=True):
+        if not await self.store.transition(claimed, OPEN, event, claim=True, current=True):
+            await self._refused(post)
             return  # another instance (or a duplicate entry) claimed it first
         await self._send(claimed)
+
+    async def _refused(self, copy: Post) -> None:
+        """A write decided on `copy` (`current=True`) was refused. When the post is still in
+        the copy's status but was written since (rescheduled, edited, a live claim's progress),
+        only the copy was stale: `StaleCopy` carries the stored post to decide on again. When
+        its status moved on, another process or a person got there first: nothing to do."""
+        try:
+            fresh = await self.store.get(copy.workspace_id, copy.id, history=False)
+        except NotFound:
+            return
+        if fresh.status is copy.status and fresh.revision != copy.revision:
+            raise StaleCopy(fresh)
 
     def attempt(self, claimed: Post) -> LedgerAttempt:
         return LedgerAttempt(self.store, claimed, self.clock)
@@ -348,7 +390,12 @@ class PublishRunner:
             PostStatus.PUBLISHING, "claim abandoned by a stopped process; checking the platform"
         )
         again = replace(post, claimed_at=claimed_at)  # reconcile is bounded by the old claim's time
-        if not await self.store.transition(again, {PostStatus.PUBLISHING}, event, fence=True, claim=True):
+        # `current`: a copy read before the old claim reported "sending" must not wipe that out
+        # (and publish again) — the re-claim only stands on the ledger as it is now.
+        if not await self.store.transition(
+            again, {PostStatus.PUBLISHING}, event, fence=True, claim=True, current=True
+        ):
+            await self._refused(post)
             return True  # another process recovered it first, or its owner just finished it
         await self._resume(again)
         return True
@@ -495,7 +542,9 @@ class PublishRunner:
         due = describe_time(post.due_at, ZoneInfo(post.timezone)) if post.due_at else "earlier"
         reason = f"was due {due}, more than {_hours(self.grace)} ago, while the studio was not running"
         missed = replace(post, status=PostStatus.MISSED, error=reason)
-        if not await self.store.transition(missed, OPEN, self._event(PostStatus.MISSED, reason)):
+        event = self._event(PostStatus.MISSED, reason)
+        if not await self.store.transition(missed, OPEN, event, current=True):
+            await self._refused(post)  # rescheduled meanwhile: decided again
             return
         await self.jobs.disarm(missed)
         await self._notify(missed, f"⚠️ Post {post.id} to {post.account_id} {reason}. It was NOT published.")
@@ -512,7 +561,8 @@ class PublishRunner:
         reason = f"{NOT_APPROVED}: it was due {due} and no admin approved it"
         missed = replace(post, status=PostStatus.MISSED, error=reason)
         event = self._event(PostStatus.MISSED, reason)
-        if not await self.store.transition(missed, {PostStatus.AWAITING_APPROVAL}, event):
+        if not await self.store.transition(missed, {PostStatus.AWAITING_APPROVAL}, event, current=True):
+            await self._refused(post)  # rescheduled or edited meanwhile: decided again
             return  # approved or cancelled meanwhile
         await self.jobs.disarm(missed)
         text = f"⚠️ Post {post.id} to {post.account_id} missed its time: {reason}. It was NOT published."
@@ -523,27 +573,38 @@ class PublishRunner:
 
     async def fire_series(self, series: Post) -> None:
         """One occurrence of a recurring series: a child post published now (or reported missed),
-        and the series moved on to its next occurrence."""
+        and the series moved on to its next occurrence. Two entries of the same occurrence (a
+        new leader hands over what the old one may have handed over too) make one child: its
+        id comes from the series and the occurrence, and only one claim of it can win. The
+        child is created and armed before the series moves on, so a crash at any point leaves
+        either the occurrence still due on the series or a child whose job publishes it."""
         now = self.clock.now()
         child = replace(
             series,
-            id=new_post_id(),
+            id=occurrence_id(series.id, series.due_at or now),
             recurrence="",
             series_id=series.id,
             history=[],
             created_at=now,
             attempts=0,
+            epoch=0,
         )
-        await self.store.create(child, self._event(PostStatus.SCHEDULED, f"occurrence of series {series.id}"))
+        created = self._event(PostStatus.SCHEDULED, f"occurrence of series {series.id}")
+        try:
+            await self.store.create(child, created)
+        except ValueError:  # made by another entry of this occurrence (or before a crash)
+            child = await self.store.get(child.workspace_id, child.id, history=False)
+        else:
+            await self.jobs.arm(child)
         rule = Recurrence.parse(series.recurrence)
         if rule is not None:
             following = self.jobs.next_fire(rule, ZoneInfo(series.timezone), now)
             moved = replace(series, due_at=following)
-            await self.store.transition(
-                moved,
-                OPEN,
-                self._event(PostStatus.SCHEDULED, f"next occurrence {following:%Y-%m-%d %H:%M} UTC"),
-            )
+            event = self._event(PostStatus.SCHEDULED, f"next occurrence {following:%Y-%m-%d %H:%M} UTC")
+            if not await self.store.transition(moved, OPEN, event, current=True):
+                await self._refused(series)  # moved on by another entry: decided again, re-armed
+        if child.status is not PostStatus.SCHEDULED:
+            return
         if series.due_at and now - series.due_at > self.grace:
             await self.mark_missed(child)
             return

@@ -412,6 +412,90 @@ async def test_a_late_proof_never_overrides_what_a_person_decided(rig: Rig) -> N
     assert (await rig.status()).url != "https://fb.example/late"
 
 
+# --- decisions taken on a copy read a moment earlier (a consumer reads a batch of posts at once) --
+
+
+async def test_a_recovery_decided_on_a_copy_read_before_the_owner_sent_never_sends_again(
+    any_redis: aioredis.Redis,
+) -> None:
+    """Seen in the kill benchmark as posts published twice: a consumer read a claim older than
+    the stuck age, the slow but live owner then stored "sending" and sent, and the recovery's
+    re-claim wrote back the copy it had read (sending wiped out) and published again."""
+    rig = Rig(any_redis, FakePublisher())
+    await claimed(rig, sent=False)
+    copy = await rig.status()  # read with its batch: never sent, by the look of it
+    owner = await rig.status()
+    await rig.runner.attempt(owner).sending()  # the owner's request leaves now
+    assert await rig.runner.run("console:w1", "p1", copy)
+    post = await rig.status()
+    assert rig.publisher.published == []  # never sent a second time
+    assert rig.publisher.reconciled == ["p1"]  # the platform was asked instead
+    assert post.sent_at is not None and post.status is PostStatus.UNKNOWN and post.epoch == 2
+
+
+async def test_a_claim_decided_on_a_copy_read_before_a_reschedule_follows_the_new_time(
+    any_redis: aioredis.Redis,
+) -> None:
+    rig = Rig(any_redis, FakePublisher())
+    await rig.add()
+    copy = await rig.status()  # due now
+    later = T0 + timedelta(hours=2)
+    await rig.lifecycle.reschedule(WS, ADMIN, "p1", later)
+    assert await rig.runner.run("console:w1", "p1", copy)
+    post = await rig.status()
+    assert rig.publisher.published == []  # not published at the old time
+    assert (post.status, post.due_at, rig.jobs.armed["p1"]) == (PostStatus.SCHEDULED, later, later)
+
+
+async def test_a_missed_verdict_on_a_stale_copy_does_not_undo_a_reschedule(any_redis: aioredis.Redis) -> None:
+    rig = Rig(any_redis, FakePublisher())
+    await rig.add(due=T0 - timedelta(hours=3))
+    copy = await rig.status()  # beyond the grace: would be missed
+    await rig.lifecycle.reschedule(WS, ADMIN, "p1", T0)  # a person moved it to now meanwhile
+    assert await rig.runner.run("console:w1", "p1", copy)
+    post = await rig.status()
+    assert post.status is PostStatus.PUBLISHED and rig.publisher.published == ["p1"]
+
+
+async def test_two_entries_of_one_series_occurrence_make_one_post(any_redis: aioredis.Redis) -> None:
+    """A new leader hands over what the old one may have handed over already: both entries
+    hold the series as it was, due now."""
+    rig = Rig(any_redis, FakePublisher())
+    series = Post("s3", "console:w1", "d1", "facebook", "console:u1", "Daily", due_at=T0,
+                  recurrence="every day 12:00", timezone="UTC", created_at=T0)  # fmt: skip
+    await rig.store.create(series, PostEvent(T0, "console:u1", PostStatus.SCHEDULED))
+    first, second = await rig.status("s3"), await rig.status("s3")
+    assert await rig.runner.run("console:w1", "s3", first)
+    assert await rig.runner.run("console:w1", "s3", second)
+    children = [p for p in await rig.store.list_workspace("console:w1") if p.series_id == "s3"]
+    assert [c.status for c in children] == [PostStatus.PUBLISHED]
+    assert rig.publisher.published == [children[0].id]  # once
+    moved = await rig.status("s3")
+    assert moved.due_at == T0 + timedelta(days=1) and rig.jobs.armed["s3"] == moved.due_at
+
+
+async def test_a_series_occurrence_made_just_before_a_crash_is_published_once(rig: Rig) -> None:
+    """The child is made before the series moves on: a crash between the two leaves the series
+    due, and its next entry publishes that same child, once."""
+    series = Post("s4", "console:w1", "d1", "facebook", "console:u1", "Daily", due_at=T0,
+                  recurrence="every day 12:00", timezone="UTC", created_at=T0)  # fmt: skip
+    await rig.store.create(series, PostEvent(T0, "console:u1", PostStatus.SCHEDULED))
+    arm = rig.jobs.arm
+
+    async def killed(post: Post) -> None:
+        raise SystemExit("kill -9")
+
+    rig.jobs.arm = killed  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        await rig.runner.fire_series(await rig.status("s4"))
+    rig.jobs.arm = arm  # type: ignore[method-assign]
+    assert (await rig.status("s4")).due_at == T0  # still due
+    assert await rig.runner.run("console:w1", "s4")
+    children = [p for p in await rig.store.list_workspace("console:w1") if p.series_id == "s4"]
+    assert [c.status for c in children] == [PostStatus.PUBLISHED]
+    assert rig.publisher.published == [children[0].id]
+
+
 async def test_a_series_publishes_an_occurrence_and_moves_on_across_dst(rig: Rig) -> None:
     friday_9 = datetime(2026, 10, 23, 7, 0, tzinfo=UTC)  # 09:00 CEST
     rig.clock.current = friday_9

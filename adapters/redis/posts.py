@@ -35,7 +35,7 @@ MAX_HISTORY = 200
 HISTORY_BYTES = 64 * 1024  # a post keeps this much history (its oldest events are dropped first)
 PRUNE_BATCH = 200  # posts per atomic prune call
 PRUNE_MAX = 10_000  # per workspace per run; the next run (an hour later) takes the rest
-POST_FIELDS = tuple(f.name for f in fields(Post) if f.name not in ("history", "epoch"))
+POST_FIELDS = tuple(f.name for f in fields(Post) if f.name not in ("history", "epoch", "revision"))
 SEPARATOR = "\t"
 TIMES = ("due_at", "created_at", "claimed_at", "sent_at")  # stored as ISO text
 # How long a platform id stays recorded as a post's own (`handle_owners`). A lookup only weighs
@@ -81,6 +81,7 @@ def decode_post(doc: bytes | str, status: bytes | str, history: list[Any], epoch
     known = {f.name for f in fields(Post)}
     data = {k: v for k, v in data.items() if k in known}
     data["epoch"] = int(epoch or 0)  # the hash field the script raises, never the document's copy
+    data["revision"] = revision_of(doc)
     for name in TIMES:
         data[name] = datetime.fromisoformat(data[name]) if data.get(name) else None
     if "media" in data:  # `Post.media` (publishing work): MediaRef documents
@@ -88,6 +89,12 @@ def decode_post(doc: bytes | str, status: bytes | str, history: list[Any], epoch
     data["status"] = PostStatus(_text(status))
     data["history"] = [decode_event(raw) for raw in history]
     return Post(**data)
+
+
+def revision_of(doc: bytes | str) -> str:
+    """What a transition with `current=True` compares: the stored document itself (a few
+    hundred bytes; the script compares strings, and no hash needs computing on either side)."""
+    return _text(doc)
 
 
 def encode_event(event: PostEvent) -> str:
@@ -171,10 +178,12 @@ class RedisPostStore:
         *,
         fence: bool = False,
         claim: bool = False,
+        current: bool = False,
     ) -> bool:
         allowed_text = ",".join(status.value for status in allowed)
+        expected = post.revision if current else ""
         post.status = event.status
-        return await self._apply(post, allowed_text, event, fence=fence, claim=claim)
+        return await self._apply(post, allowed_text, event, fence=fence, claim=claim, expected=expected)
 
     def _handle_key(self, workspace_id: str, account_id: str, remote_id: str) -> str:
         return self._keys.workspace(workspace_id, "handle", account_id, remote_id)
@@ -194,12 +203,15 @@ class RedisPostStore:
         await self._redis.sadd(self.workspaces_key, workspace_id)
 
     @translate_errors
-    async def _apply(self, post: Post, allowed: str, event: PostEvent, *, fence: bool, claim: bool) -> bool:
+    async def _apply(
+        self, post: Post, allowed: str, event: PostEvent, *, fence: bool, claim: bool, expected: str = ""
+    ) -> bool:
         claimed = (post.claimed_at or event.at).timestamp()
+        doc = encode_post(post)
         args: list[str | float | int] = [
             allowed,
             post.status.value,
-            encode_post(post),
+            doc,
             encode_event(event),
             post.id,
             _score(post),
@@ -208,6 +220,7 @@ class RedisPostStore:
             event.at.timestamp() if claim else claimed,
             int(HANDLE_OWNER_TTL.total_seconds()),
             HISTORY_BYTES,
+            expected,
         ]
         keys = self._keys_for(post)
         if post.remote_id:
@@ -218,6 +231,7 @@ class RedisPostStore:
         if epoch < 0:
             return False
         post.epoch = epoch
+        post.revision = revision_of(doc)
         post.history.append(event)
         return True
 

@@ -17,19 +17,21 @@
 --       3 document JSON, 4 history event JSON, 5 post id, 6 index score (due), 7 fence: the
 --       claim epoch the writer holds ("" = unfenced), 8 "1" = this is a claim (epoch + 1),
 --       9 claim time score, 10 (with KEYS[7]) the handle owner's TTL in seconds,
---       11 history bytes kept (older events are dropped first)
+--       11 history bytes kept (older events are dropped first), 12 (optional) the document the
+--       writer read: refused unless the stored one is still that document (a decision taken
+--       on a read copy never overwrites what another process wrote since)
 -- Returns the post's claim epoch afterwards, or -1 when refused.
-local current, epoch, events = nil, 0, ''
+local current, epoch, events, doc = nil, 0, '', ''
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind == 'string' then
   local raw = redis.call('GET', KEYS[1])
   local s, e, rest = string.match(raw, '^([^\t]*)\t([^\t]*)\t(.*)$')
-  current, epoch = s, tonumber(e) or 0
+  current, epoch, doc = s, tonumber(e) or 0, rest
   local nl = string.find(rest, '\n', 1, true)
-  if nl then events = string.sub(rest, nl) end
+  if nl then events, doc = string.sub(rest, nl), string.sub(rest, 1, nl - 1) end
 elseif kind == 'hash' then
-  local f = redis.call('HMGET', KEYS[1], 'status', 'epoch')
-  current, epoch = f[1], tonumber(f[2] or '0')
+  local f = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'doc')
+  current, epoch, doc = f[1], tonumber(f[2] or '0'), f[3] or ''
   local old = redis.call('LRANGE', KEYS[2], 0, -1)
   if #old > 0 then events = '\n' .. table.concat(old, '\n') end
   redis.call('DEL', KEYS[2])
@@ -45,6 +47,7 @@ else
   if not allowed then return -1 end
 end
 if ARGV[7] ~= '' and tonumber(ARGV[7]) ~= epoch then return -1 end  -- a stale claim's write
+if ARGV[12] and ARGV[12] ~= '' and doc ~= ARGV[12] then return -1 end  -- the read copy is stale
 if ARGV[8] == '1' then epoch = epoch + 1 end
 events = events .. '\n' .. ARGV[4]
 local keep = tonumber(ARGV[11] or '0') or 0
