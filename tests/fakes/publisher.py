@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
-from core.errors import PublishRejected
+from core.errors import OutcomeUnknown, PublishRejected
 from core.posts import Post, Preflight, PublishAttempt, PublishResult
 
 # Crash drills: with FAKE_PUBLISHER_HANG=before|after the first publish call writes
@@ -58,10 +58,15 @@ class HttpTestPublisher:
                 f"{self._base}/posts", json={"ref": post.id, "text": post.text, "by": os.getpid()}
             ) as resp:
                 status, data, headers = resp.status, await resp.json(), resp.headers
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # Never connected, so nothing was sent: the real adapters' NOT_SENT, retried.
             raise PublishRejected(
                 post.platform, f"network error ({type(exc).__name__})", retryable=True
             ) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The request may have arrived (a timeout or a drop after it left, e.g. a platform
+            # swamped by a burst): like the real adapters' MaybeSent, ask before anyone re-posts.
+            return await self._found_or_unknown(post, attempt, exc)
         if status == 429 or status >= 500:
             retry_after = float(headers.get("Retry-After", 0)) or None
             raise PublishRejected(post.platform, f"HTTP {status}", retryable=True, retry_after=retry_after)
@@ -69,6 +74,16 @@ class HttpTestPublisher:
             raise PublishRejected(post.platform, str(data.get("error", f"HTTP {status}")))
         await _hang_at("after")
         return PublishResult(data["id"], data["url"])
+
+    async def _found_or_unknown(self, post: Post, attempt: PublishAttempt, exc: Exception) -> PublishResult:
+        reason = f"network error ({type(exc).__name__}) after the request left"
+        try:
+            found = await self.reconcile(post, attempt)
+        except (aiohttp.ClientError, TimeoutError) as lookup:
+            raise OutcomeUnknown(post.platform, f"{reason}; the platform could not be asked") from lookup
+        if found is None:
+            raise OutcomeUnknown(post.platform, f"{reason}; the platform shows no such post yet") from exc
+        return found
 
     async def validate(self, post: Post) -> None:
         return None  # the fake platform takes any text
