@@ -67,15 +67,15 @@ class Drain:
     duplicates: int
     losses: int  # neither on the platform nor `unknown` in the ledger: silently lost
     kills: int = 0
-    # Killed after storing "sending", before the request reached the platform: the studio
-    # cannot know, so the post is `unknown` and the team gets the card (never re-posted on a guess).
-    unknown: int = 0
     notes: list[str] = field(default_factory=list)
     # CPU ms per post (user + system, /proc/<pid>/stat): the studio processes (those still alive
     # at the end), the fake platform and redis-server — a load-independent signal of cost.
     cpu_ms: dict[str, float] = field(default_factory=dict)
     # Redis commands per post during the drain (INFO commandstats), the busiest first.
     calls: dict[str, float] = field(default_factory=dict)
+    # Killed after storing "sending", before the request reached the platform: the studio
+    # cannot know, so the post is `unknown` and the team gets the card (never re-posted on a guess).
+    unknown: int = 0
 
     @property
     def ratio(self) -> float:
