@@ -601,8 +601,10 @@ class PublishRunner:
             following = self.jobs.next_fire(rule, ZoneInfo(series.timezone), now)
             moved = replace(series, due_at=following)
             event = self._event(PostStatus.SCHEDULED, f"next occurrence {following:%Y-%m-%d %H:%M} UTC")
-            if not await self.store.transition(moved, OPEN, event, current=True):
-                await self._refused(series)  # moved on by another entry: decided again, re-armed
+            # Refused: another entry of this occurrence moved it on first, or the series changed
+            # meanwhile; its job fires again at the next occurrence and the step is repeated on
+            # what is stored then. Either way this occurrence's child is seen to below.
+            await self.store.transition(moved, OPEN, event, current=True)
         if child.status is not PostStatus.SCHEDULED:
             return
         if series.due_at and now - series.due_at > self.grace:
