@@ -243,7 +243,8 @@ def sent_messages(fake: FakeDiscord) -> list[dict[str, Any]]:
 
 
 async def _last_edit_with_embeds(fake: FakeDiscord, payload: dict[str, Any]) -> Call:
-    for _ in range(200):
+    deadline = asyncio.get_running_loop().time() + 30  # a deadline: busy machines are slow
+    while asyncio.get_running_loop().time() < deadline:
         found = [c for c in await edited(fake, payload) if c.body.get("embeds")]
         if found:
             return found[-1]
@@ -270,7 +271,8 @@ async def press_every_button(fake: FakeDiscord, card: dict[str, Any]) -> None:
             continue
         if first["type"] == 6:  # slow work deferred, then the card edited
             body = (await edited(fake, payload))[-1].body
-            for _ in range(200):
+            deadline = asyncio.get_running_loop().time() + 30
+            while asyncio.get_running_loop().time() < deadline:
                 body = (await edited(fake, payload))[-1].body
                 if expected[component["label"]] in json.dumps(body):
                     break
