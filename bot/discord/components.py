@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, Self, cast
 
 import discord
 
@@ -48,17 +48,18 @@ def handlers_of(interaction: discord.Interaction) -> Handlers:
     return client.handlers
 
 
-class CommandButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?s)cs:(?P<command>/.+)"):
-    """A button that runs the typed command in its custom id, as the member who pressed it."""
+class CommandInId(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
+    """A button whose custom id is `PREFIX` followed by a typed command; the subclasses say
+    what a press does. (This base's own template matches nothing; it is never registered.)"""
 
-    PREFIX = "cs:"
+    PREFIX = ""
 
     def __init__(self, item: discord.ui.Button[Any], command: str) -> None:
         super().__init__(item)
         self.command = command
 
     @classmethod
-    def of(cls, label: str, command: str) -> CommandButton:
+    def of(cls, label: str, command: str) -> Self:
         button: discord.ui.Button[Any] = discord.ui.Button(label=label[:80], custom_id=cls.PREFIX + command)
         return cls(button, command)
 
@@ -69,37 +70,24 @@ class CommandButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> CommandButton:
+    ) -> Self:
         return cls(cast(discord.ui.Button[Any], item), match["command"])
+
+
+class CommandButton(CommandInId, template=r"(?s)cs:(?P<command>/.+)"):
+    """A button that runs the typed command in its custom id, as the member who pressed it."""
+
+    PREFIX = "cs:"
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await handlers_of(interaction).press(interaction, self.command)
 
 
-class AskButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?s)cs-ask:(?P<command>/.+)"):
+class AskButton(CommandInId, template=r"(?s)cs-ask:(?P<command>/.+)"):
     """A button whose command needs a text first (a note for "Request changes"): it opens a
     form, and submitting runs the command followed by the text, as the member."""
 
     PREFIX = "cs-ask:"
-
-    def __init__(self, item: discord.ui.Button[Any], command: str) -> None:
-        super().__init__(item)
-        self.command = command
-
-    @classmethod
-    def of(cls, label: str, command: str) -> AskButton:
-        button: discord.ui.Button[Any] = discord.ui.Button(label=label[:80], custom_id=cls.PREFIX + command)
-        return cls(button, command)
-
-    @classmethod
-    def fits(cls, command: str) -> bool:
-        return len(cls.PREFIX + command) <= CUSTOM_ID_LIMIT
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> AskButton:
-        return cls(cast(discord.ui.Button[Any], item), match["command"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await handlers_of(interaction).open_note(interaction, self.command)
