@@ -241,7 +241,7 @@ def run_drain(
             time.sleep(0.25)
             if time.monotonic() >= next_look:  # the rest may be settled otherwise (unknown)
                 next_look = time.monotonic() + 2
-                if not set(Counter(ledger(client, ids).values())) & {"scheduled", "publishing"}:
+                if not set(ledger(client, ids).values()) & {"scheduled", "publishing"}:
                     break
             if kill_every and time.monotonic() >= next_kill:
                 victim = random.choice([p for p in cluster.processes if p.poll() is None])

@@ -576,8 +576,9 @@ class PublishRunner:
         and the series moved on to its next occurrence. Two entries of the same occurrence (a
         new leader hands over what the old one may have handed over too) make one child: its
         id comes from the series and the occurrence, and only one claim of it can win. The
-        child is created and armed before the series moves on, so a crash at any point leaves
-        either the occurrence still due on the series or a child whose job publishes it."""
+        child is created and armed (by every entry, an idempotent arm) before the series moves
+        on, so a crash at any point leaves either the occurrence still due on the series or a
+        child whose job publishes it."""
         now = self.clock.now()
         child = replace(
             series,
@@ -594,7 +595,7 @@ class PublishRunner:
             await self.store.create(child, created)
         except ValueError:  # made by another entry of this occurrence (or before a crash)
             child = await self.store.get(child.workspace_id, child.id, history=False)
-        else:
+        if child.status is PostStatus.SCHEDULED:  # armed by every entry: its maker may have died first
             await self.jobs.arm(child)
         rule = Recurrence.parse(series.recurrence)
         if rule is not None:

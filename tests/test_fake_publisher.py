@@ -37,12 +37,16 @@ async def test_a_timeout_after_the_request_left_is_unknown_and_never_retried() -
     platform = FakePlatform(delay=0.6)  # answers after the client gave up
     runner, url = await start(platform)
     publisher = HttpTestPublisher(url, timeout=0.2)
+    attempt = Attempt()
     try:
         with pytest.raises(OutcomeUnknown, match="no such post yet"):
-            await publisher.publish(POST, Attempt())  # type: ignore[arg-type]
-        await asyncio.sleep(0.6)
-        found = await publisher.reconcile(POST, Attempt())  # type: ignore[arg-type]
-        assert found is not None and platform.published["p1"] == 1  # it did arrive, once
+            await publisher.publish(POST, attempt)  # type: ignore[arg-type]
+        assert attempt.sent == 1  # reported as sent before it left, and not sent again
+        deadline = asyncio.get_running_loop().time() + 30  # the slow answer lands meanwhile
+        while (found := await publisher.reconcile(POST, attempt)) is None:  # type: ignore[arg-type]
+            assert asyncio.get_running_loop().time() < deadline, "the post never arrived"
+            await asyncio.sleep(0.05)
+        assert found.remote_id == "remote-p1" and platform.published["p1"] == 1  # it arrived, once
     finally:
         await publisher.aclose()
         await runner.cleanup()

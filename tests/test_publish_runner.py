@@ -495,6 +495,7 @@ async def test_a_series_occurrence_made_just_before_a_crash_is_published_once(ri
     children = [p for p in await rig.store.list_workspace("console:w1") if p.series_id == "s4"]
     assert [c.status for c in children] == [PostStatus.PUBLISHED]
     assert rig.publisher.published == [children[0].id]
+    assert rig.jobs.armed[children[0].id] == T0  # armed by the entry that found it made
 
 
 async def test_a_series_publishes_an_occurrence_and_moves_on_across_dst(rig: Rig) -> None:
