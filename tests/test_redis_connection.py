@@ -104,3 +104,50 @@ async def test_store_errors_become_store_unavailable(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable):
         await store.touch("w1", Actor("u", "U", Role.MEMBER))
     await client.aclose()
+
+
+@pytest.mark.redis
+async def test_new_connections_do_not_read_package_metadata(
+    real_redis: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst grows the pool by dozens of connections at once; redis-py would read its own
+    package metadata from disk for each one (~0.6 ms of event-loop time) unless given one
+    DriverInfo, built once for every pool and client."""
+    import asyncio
+    import importlib.metadata
+
+    handle = await open_redis(TEST_REDIS_URL, tmp_path)
+    reads: list[str] = []
+    real_version = importlib.metadata.version
+
+    def counted(name: str) -> str:
+        reads.append(name)
+        return real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", counted)
+    try:
+        # 30 commands at once: each takes a connection of its own, most of them new.
+        await asyncio.gather(*(handle.client.blpop([f"nothing-{i}"], timeout=0.01) for i in range(30)))
+        kwargs = handle.client.connection_pool.connection_kwargs
+    finally:
+        await handle.close()
+    assert reads == []
+    # The name and version CLIENT SETINFO sends (Redis 7.2+ shows them in CLIENT INFO).
+    assert (kwargs["driver_info"].formatted_name, kwargs["driver_info"].lib_version) == (
+        "redis-py",
+        real_version("redis"),
+    )
+
+
+@pytest.mark.redis
+def test_the_job_store_client_shares_the_driver_info(real_redis: object) -> None:
+    from adapters.redis.connection import DRIVER_INFO
+    from adapters.scheduler.aps import sync_client_for
+
+    client = sync_client_for(TEST_REDIS_URL, None)
+    assert client is not None
+    try:
+        assert client.connection_pool.connection_kwargs["driver_info"] is DRIVER_INFO
+        assert client.ping()
+    finally:
+        client.close()

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aioredis
+from redis.driver_info import DriverInfo
 from redis.maint_notifications import MaintNotificationsConfig
 
 from adapters.redis.errors import UNAVAILABLE
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 # chat traffic must queue for a free connection instead of failing as "store unavailable".
 POOL_SIZE = 100
 POOL_WAIT_SECONDS = 10
+# Given to every pool and client: without one, redis-py builds a DriverInfo for each new
+# connection, and each build reads the package's metadata from disk (importlib.metadata,
+# ~0.6 ms). A burst that grew a pool by 100 connections stalled the event loop for 100+ ms.
+DRIVER_INFO = DriverInfo()
 
 
 @dataclass
@@ -127,6 +132,7 @@ def _connect(url: str | None, data_dir: Path) -> RedisHandle:
         # check that a pooled connection is still open, and with no retries a connection the
         # server closed while idle (its timeout, a restart) would fail the next user's command.
         maint_notifications_config=MaintNotificationsConfig(enabled=False),
+        driver_info=DRIVER_INFO,
     )
     return RedisHandle(aioredis.Redis(connection_pool=pool), mask_url(url))
 
@@ -144,6 +150,7 @@ def _embedded(data_dir: Path) -> RedisHandle:
         path=server.socket_file,
         max_connections=POOL_SIZE,
         timeout=POOL_WAIT_SECONDS,
+        driver_info=DRIVER_INFO,
     )
     client = aioredis.Redis(connection_pool=pool)
     return RedisHandle(client, f"embedded Redis ({db_file})", embedded=server)

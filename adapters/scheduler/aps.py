@@ -48,6 +48,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
+from adapters.redis.connection import DRIVER_INFO
 from adapters.redis.errors import UNAVAILABLE
 from adapters.redis.keys import Keys
 from adapters.redis.queue import RedisPublishQueue, StreamNames
@@ -207,7 +208,11 @@ def build_jobstore(keys: Keys, sync_client: redis.Redis | None) -> BaseJobStore:
 
 def sync_client_for(url: str | None, embedded: Any) -> redis.Redis | None:
     """A synchronous client for APScheduler from the same REDIS_URL (or the embedded socket)."""
-    options: dict[str, Any] = {"socket_connect_timeout": 5, "socket_timeout": 10}
+    options: dict[str, Any] = {
+        "socket_connect_timeout": 5,
+        "socket_timeout": 10,
+        "driver_info": DRIVER_INFO,
+    }
     if url and url.startswith("memory://"):
         return None
     if not url and embedded is None:
