@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -215,6 +216,7 @@ async def wait_for_stop(
     """Until SIGINT/SIGTERM (or `stop`), or until a front end stops on its own (its error is raised)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    freeze_startup_heap()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("running until stopped (Ctrl+C or SIGTERM)")
@@ -223,6 +225,15 @@ async def wait_for_stop(
     stopper.cancel()
     for task in done - {stopper}:
         task.result()
+
+
+def freeze_startup_heap() -> None:
+    """What start-up built (imported modules, the studio) lives as long as the process: take it
+    out of the garbage collector's sight, so a full collection walks only what came since.
+    Without this every full collection walked ~160,000 start-up objects and stalled the event
+    loop for 100–270 ms in the pipeline benchmark, several times in a burst."""
+    gc.collect()  # nothing already dead is kept for good
+    gc.freeze()
 
 
 async def rotate_key(settings: Settings) -> int:
