@@ -6,7 +6,7 @@
    N posts due in the same second, a fake platform answering in 200 ms: drain time against the
    ideal (N × 0.2 s ÷ (processes × 50)), scaling efficiency 1 → 3, p50/p99 lateness (request
    reaches the platform − due), the longest event-loop stall and its p99 (a 10 ms loop-lag probe
-   in every process), duplicates and losses.
+   in every process, over the burst), duplicates and losses.
 2. The same with 3 processes while one of them is killed with -9 every 10 s (and restarted).
 3. Redis memory per scheduled post and start-up time (until the leader has reconciled) with
    --startup-posts scheduled posts and their jobs in the store.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import secrets
@@ -151,19 +150,20 @@ def write_posts(client: redis.Redis, count: int, due: datetime, *, arm: bool, jo
     return ids
 
 
-def lag_figures(paths: list[Path]) -> tuple[float, float]:
-    """(longest stall, p99 stall) in ms over every probed process."""
-    count, top = 0, []
+def lag_figures(paths: list[Path], start: float, end: float) -> tuple[float, float]:
+    """(longest stall, p99 stall) in ms over every probed process, from the samples taken
+    between `start` and `end` (unix times: the burst, not start-up or shutdown)."""
+    lags: list[float] = []
     for path in paths:
         if path.exists():
-            data = json.loads(path.read_text())
-            count += data["count"]
-            top += data["top"]
-    if not top:
+            for line in path.read_text().splitlines():
+                lag, at = (float(x) for x in line.split())
+                if start <= at <= end:
+                    lags.append(lag)
+    if not lags:
         return 0.0, 0.0
-    top.sort()
-    rank = max(1, count // 100)  # the p99 sits this far from the top
-    return top[-1], top[-rank] if rank <= len(top) else top[0]
+    lags.sort()
+    return lags[-1], lags[min(len(lags) - 1, int(len(lags) * 0.99))]
 
 
 class Cluster:
@@ -227,6 +227,7 @@ def run_drain(
         calls_before = command_calls(client)
         lead = max(5.0, posts / 500)  # the leader turns every arm notice into a job first
         due = (datetime.now(UTC) + timedelta(seconds=lead)).replace(microsecond=0) + timedelta(seconds=1)
+        burst_from = time.time()  # the stall figures cover the burst: from here to the last answer
         ids = write_posts(client, posts, due, arm=True, jobs=False)
         notes = []
         jobs_key = Keys(PREFIX).pipeline("jobs")
@@ -237,7 +238,7 @@ def run_drain(
         kills, next_kill = 0, time.monotonic() + kill_every
         stop_at = time.monotonic() + max(120.0, posts * LATENCY / CONCURRENCY * 2 + 60)
         next_look = time.monotonic() + 2
-        while len(platform.stats()["published"]) < posts and time.monotonic() < stop_at:
+        while platform.published_count() < posts and time.monotonic() < stop_at:
             time.sleep(0.25)
             if time.monotonic() >= next_look:  # the rest may be settled otherwise (unknown)
                 next_look = time.monotonic() + 2
@@ -267,7 +268,8 @@ def run_drain(
             cpu_ms[f"studio{index + 1}"] = (cpu_seconds(pid) - cpu_before.get(str(pid), 0.0)) * 1000 / posts
         calls = per_post(command_calls(client), calls_before, posts)
         cluster.stop()
-        stall_max, stall_p99 = lag_figures(cluster.probes)
+        burst_to = max(stats["done_at"].values(), default=time.time())
+        stall_max, stall_p99 = lag_figures(cluster.probes, burst_from, burst_to)
     published = stats["published"]
     duplicates = sum(published.values()) - len(published)
     unknown = {post_id for post_id, status in states.items() if status == "unknown"}
@@ -352,6 +354,12 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**NOT met**"
 
 
+def ratio_verdict(drain: Drain) -> str:
+    """The drain goal holds for the steady runs; a kill run loses a process (and its start-up)
+    every few seconds, so its goal is exactly-once, not speed."""
+    return "no goal: a process is down part of the time" if drain.kills else verdict(drain.ratio <= 1.15)
+
+
 def report(
     drains: list[Drain], killed: Drain | None, memory: float, startup: float, args: argparse.Namespace
 ) -> str:
@@ -363,7 +371,7 @@ def report(
             f", one killed -9 every {args.kill_every:.0f} s ({d.kills} kills)" if d.kills else ""
         )
         rows.append(
-            f"| {label} | {d.drain_s:.2f} s | {d.ideal_s:.2f} s | {d.ratio:.2f} ({verdict(d.ratio <= 1.15)}) | "
+            f"| {label} | {d.drain_s:.2f} s | {d.ideal_s:.2f} s | {d.ratio:.2f} ({ratio_verdict(d)}) | "
             f"{d.p50_s:.2f} / {d.p99_s:.2f} s | {d.stall_max_ms:.0f} / {d.stall_p99_ms:.1f} ms "
             f"({verdict(d.stall_p99_ms <= 20)}) | {d.duplicates} / {d.losses} "
             f"({verdict(d.duplicates == 0 and d.losses == 0)}) | {d.unknown} |"
@@ -404,7 +412,8 @@ def report(
             *notes,
             "",
             "Lateness and drain are measured at the platform (first request arrival / last answer, minus the due "
-            "time). The loop-lag probe is a 10 ms timer in every studio process; its lateness is the loop's stall. "
+            "time). The loop-lag probe is a 10 ms timer in every studio process; its lateness is the loop's stall, "
+            "counted from the moment the posts are written until the last answer (start-up and shutdown left out). "
             "A loss is a post neither on the platform nor `unknown` in the ledger (silently dropped). `Unknown` "
             'posts are those a kill -9 caught after the studio stored "sending" and before the platform counted '
             "the request: the studio cannot know whether it arrived, so it re-posts nothing on a guess and the "

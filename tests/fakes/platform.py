@@ -1,6 +1,7 @@
 """A fake social platform for process-level tests and the benchmark: `POST /posts` publishes
 (after a configurable delay), `GET /posts?ref=` finds a post by the studio's id (reconcile),
-`GET /_stats` reports how many times each post id was published, `POST /_control` scripts
+`GET /_stats` reports how many times each post id was published (`?brief=1`: only how many
+posts and requests, for polling during a burst), `POST /_control` scripts
 failures. It also speaks TikTok's Content Posting API (`/v2/...`: creator info, video init,
 the chunk upload, status fetch) for drills with the real TikTok adapter; a post stays
 PROCESSING_UPLOAD until `tiktok_complete_after` seconds after its init.
@@ -66,6 +67,8 @@ class FakePlatform:
         return web.json_response({"data": []})
 
     async def stats(self, request: web.Request) -> web.Response:
+        if request.query.get("brief"):  # a poll during a burst: a few bytes, not 10,000 times three
+            return web.json_response({"published": len(self.published), "requests": self.requests})
         return web.json_response(
             {
                 "published": dict(self.published),

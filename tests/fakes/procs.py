@@ -63,6 +63,10 @@ class PlatformProcess:
     def stats(self) -> dict[str, Any]:
         return self._client.get("/_stats").json()  # type: ignore[no-any-return]
 
+    def published_count(self) -> int:
+        """How many distinct posts the platform has published (cheap: for polling)."""
+        return int(self._client.get("/_stats", params={"brief": 1}).json()["published"])
+
     def control(self, **body: Any) -> None:
         self._client.post("/_control", json=body).raise_for_status()
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import sys
+import time
 
 from bot.bootstrap import build_studio
 from bot.cli import parser as cli_parser
@@ -51,21 +51,24 @@ async def main(platform_url: str, real: bool, argv: list[str]) -> int:
 
 async def loop_lag_probe(path: str, every: float = 0.01) -> None:
     """The benchmark's loop-lag probe: how late a 10 ms timer fires is how long the event loop
-    was blocked. Writes the lags (ms, the largest 1,000 and a count) to `path` every second."""
+    was blocked. Once a second it appends the new samples to `path`, one "<lag ms> <unix time>"
+    line each (a few KB: the probe must not stall the loop it measures), so the benchmark can
+    take the figures over the burst alone, without start-up and shutdown."""
     if not path:
         return
     loop = asyncio.get_running_loop()
-    lags: list[float] = []
+    fresh: list[str] = []
     last_write = loop.time()
     while True:
         before = loop.time()
         await asyncio.sleep(every)
-        lags.append(max(0.0, (loop.time() - before - every) * 1000))
+        lag = max(0.0, (loop.time() - before - every) * 1000)
+        fresh.append(f"{lag:.2f} {time.time():.3f}\n")
         if loop.time() - last_write >= 1.0:
             last_write = loop.time()
-            top = sorted(lags)[-1000:]
-            with open(path, "w") as out:  # noqa: ASYNC230 - a few KB once a second, benchmark only
-                json.dump({"count": len(lags), "top": top, "sum": sum(lags)}, out)
+            with open(path, "a") as out:  # noqa: ASYNC230 - a few KB once a second, benchmark only
+                out.writelines(fresh)
+            fresh = []
 
 
 if __name__ == "__main__":
