@@ -213,7 +213,8 @@ async def run_front_ends(
 async def wait_for_stop(
     tasks: list[asyncio.Task[None]] | None = None, stop: asyncio.Event | None = None
 ) -> None:
-    """Until SIGINT/SIGTERM (or `stop`), or until a front end stops on its own (its error is raised)."""
+    """Until SIGINT/SIGTERM (or `stop`), or until a front end stops on its own (its error is raised).
+    Every serving mode (`run`, `worker`) passes here once started, so the start-up heap is frozen here."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     freeze_startup_heap()

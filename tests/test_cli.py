@@ -161,8 +161,5 @@ async def test_a_serving_process_keeps_its_start_up_heap_out_of_full_collections
     try:
         await wait_for_stop(stop=stop)
         assert gc.get_freeze_count() > 10_000  # modules, classes, what the test run built
-        before = gc.get_freeze_count()
-        gc.collect()
-        assert gc.get_freeze_count() == before  # frozen objects stay out of every collection
     finally:
         gc.unfreeze()
